@@ -1,20 +1,103 @@
 """The validated configuration of one environment.
 
-INTERFACE SKELETON (integration contract between helpers): the field names,
-types and meaning below are what `components/` and `__main__.py` consume.
-Validation, defaults resolution and loading from `pulumi.Config` are filled in
-by the config work; do not rename fields without updating every consumer.
+`parse_config` turns the raw config strings Pulumi hands the program into a
+frozen `StackConfig`, or raises one `ConfigError` listing every problem found.
+`load_config` reads the Pulumi runtime config and calls it. Components take
+the resulting `StackConfig`; they never call `pulumi.Config()`.
 
-Every model is frozen. Field names are snake_case in Python and camelCase in
-the stack file (aliases), e.g. `routing.className`, `build.deleteImagesOnDestroy`.
+Field names are snake_case in Python and camelCase in the stack file
+(aliases), e.g. `routing.className`, `build.deleteImagesOnDestroy`.
+
+Decisions worth knowing (README documents them for users):
+- An empty string for `environment`, `namespace`, `domain`, `host` or `tls`
+  means "derive it". Pulumi.yaml declares these keys with default "" because
+  a declared key without a default would be required by the Pulumi CLI.
+- `host` needs `domain` and must be `domain` itself or a name under it: the
+  backend sets its session cookie domain and CSRF origins from `domain`, so a
+  host outside it would break logins.
+- `images.private` defaults to true with `source=build`: GHCR makes a newly
+  pushed package private, and build mode has a token for the pull secret anyway.
+- `github:baseUrl` may be plain `http://` only for a loopback host (local API
+  emulators); anything else must be https.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pulumi
+import pulumi.runtime
 from pydantic import BaseModel, ConfigDict, Field
+
+from stack import naming
+
+PROJECT = naming.PROJECT
+NS = f"{PROJECT}:"
+
+DEFAULT_BUILD_INPUTS: dict[str, str] = {
+    "ref": "{ref}",
+    "sha": "{sha}",
+    "tag": "{tag}",
+    "environment": "{environment}",
+    "correlation_id": "{correlation_id}",
+}
+"""Default `build.inputs`: workflow input name -> value template, fits templates/github/."""
+
+BUILD_PLACEHOLDERS: tuple[str, ...] = (
+    "ref",
+    "sha",
+    "tag",
+    "environment",
+    "owner",
+    "correlation_id",
+)
+MAX_WORKFLOW_INPUTS = 25  # GitHub's limit for workflow_dispatch inputs
+MAX_BUILD_TIMEOUT = 21600  # seconds; GitHub-hosted jobs are cancelled after 6 hours
+DEFAULT_CLUSTER_ISSUER = "letsencrypt-prod"
+DEFAULT_GITHUB_API = "https://api.github.com"
+DEFAULT_POSTGRES_IMAGE = "postgres:18-alpine"
+DEFAULT_REDIS_IMAGE = "redis:7.4-alpine"
+GHCR = "ghcr.io"
+
+TOP_LEVEL_KEYS: tuple[str, ...] = (
+    "environment",
+    "namespace",
+    "domain",
+    "host",
+    "routing",
+    "tls",
+    "clusterIssuer",
+    "stopped",
+    "runAsNonRoot",
+    "images",
+    "build",
+    "backend",
+    "frontend",
+    "postgres",
+    "redis",
+)
+"""Every `tims-stack:*` key of the config contract (Pulumi.yaml declares each)."""
+
+GITHUB_KEYS: tuple[str, ...] = ("token", "owner", "baseUrl")
+"""The `github:*` keys this program reads; other pulumi-github keys are left alone."""
+
+TOKEN_KEY = "github:token"  # noqa: S105 - a config key name, not a credential
+TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - an environment variable name
+_HOW_TO_SET_TOKEN = (
+    f"set it with `pulumi config set --secret {TOKEN_KEY} <token>` or export {TOKEN_ENV}"
+)
+
+
+# --------------------------------------------------------------------------- models
 
 
 class _Model(BaseModel):
@@ -31,7 +114,7 @@ class Resources(_Model):
 class AppConfig(_Model):
     """`tims-stack:backend` / `tims-stack:frontend`."""
 
-    replicas: int
+    replicas: int = Field(ge=0)
     env: dict[str, str] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
 
@@ -62,32 +145,62 @@ class BuildConfig(_Model):
     repository: str | None = None  # owner/name
     workflow: str = "build-images.yml"
     ref: str = "main"
-    inputs: dict[str, str] | None = None  # None: the default mapping for our template
-    timeout: int = 1800  # seconds
+    inputs: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_BUILD_INPUTS))
+    """Workflow input name -> value, placeholders ({ref}, {sha}, ...) unexpanded.
+
+    Validated: each value holds only `{name}` placeholders from BUILD_PLACEHOLDERS
+    and no other brace.
+    """
+    timeout: int = Field(default=1800, gt=0, le=MAX_BUILD_TIMEOUT)  # seconds
     delete_images_on_destroy: bool = Field(default=True, alias="deleteImagesOnDestroy")
+
+    @property
+    def owner(self) -> str | None:
+        """Owner part of `repository` (as written), or None."""
+        return self.repository.split("/", 1)[0] if self.repository else None
 
 
 class PostgresConfig(_Model):
     """`tims-stack:postgres`."""
 
-    image: str = "postgres:18-alpine"
+    image: str = DEFAULT_POSTGRES_IMAGE
     storage: str = "1Gi"
     storage_class: str | None = Field(default=None, alias="storageClass")
     resources: Resources = Field(default_factory=Resources)
+
+    @property
+    def major(self) -> int:
+        """PostgreSQL major version pinned by the image tag (18 for `postgres:18-alpine`)."""
+        return _official_image(self.image, _POSTGRES_NAMES).major
+
+    @property
+    def uid(self) -> int:
+        """uid of the `postgres` user in the official image: 70 on Alpine, 999 on Debian."""
+        return 70 if "alpine" in _official_image(self.image, _POSTGRES_NAMES).tag else 999
 
 
 class RedisConfig(_Model):
     """`tims-stack:redis`."""
 
-    image: str = "redis:7.4-alpine"
+    image: str = DEFAULT_REDIS_IMAGE
     resources: Resources = Field(default_factory=Resources)
+
+    @property
+    def major(self) -> int:
+        """Major version pinned by the image tag (7 for `redis:7.4-alpine`)."""
+        return _official_image(self.image, _REDIS_NAMES).major
+
+    @property
+    def flavor(self) -> Literal["redis", "valkey"]:
+        """Which server the image runs."""
+        return "valkey" if "valkey" in self.image else "redis"
 
 
 class GitHubConfig(_Model):
     """`github:owner`, `github:baseUrl`; whether a token is present (never its value)."""
 
     owner: str | None = None
-    base_url: str = "https://api.github.com"
+    base_url: str = DEFAULT_GITHUB_API
     has_token: bool = False
 
 
@@ -123,8 +236,8 @@ class Secrets:
     """Secret inputs, kept out of the pydantic model so they are never printed.
 
     `github_token` is an `Output[str]` marked secret (from `github:token` via
-    `require_secret`/`get_secret`, or env GITHUB_TOKEN wrapped in
-    `Output.secret`), or None when no token is configured.
+    `get_secret`, or env GITHUB_TOKEN wrapped in `Output.secret`), or None when
+    no token is configured.
     """
 
     def __init__(self, github_token: pulumi.Output[str] | None) -> None:
@@ -132,3 +245,897 @@ class Secrets:
 
     def __repr__(self) -> str:
         return f"Secrets(github_token={'<secret>' if self.github_token else None})"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem: the full key (`tims-stack:backend.replicas`) and what is wrong."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class ConfigError(pulumi.RunError):
+    """Every problem found in one stack's config.
+
+    A `pulumi.RunError`, so the Pulumi CLI shows the message without a Python
+    traceback. Values of secret keys never appear in the text.
+    """
+
+    def __init__(self, issues: Collection[ConfigIssue], stack: str | None = None) -> None:
+        self.issues: list[ConfigIssue] = list(issues)
+        self.stack = stack
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f" of stack '{self.stack}'" if self.stack else ""
+        count = len(self.issues)
+        head = f"invalid configuration{where} ({count} problem{'s' if count != 1 else ''}):"
+        return "\n".join([head, *(f"  - {issue}" for issue in self.issues)])
+
+    def __str__(self) -> str:
+        return self._render()
+
+
+# --------------------------------------------------------------------------- syntax
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_GITHUB_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_GITHUB_REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_WORKFLOW_FILE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.ya?ml$")
+_WORKFLOW_INPUT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOCKER_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_HOST_LABEL = r"(?:[a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])"
+_REGISTRY = rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^(?:{_REGISTRY}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+_PINNED_TAG = re.compile(r"^(?P<major>[0-9]+)(?:\.[0-9]+)*(?:-[a-z0-9][a-z0-9.]*)*$")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_QUANTITY = re.compile(
+    r"^(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+)
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}
+RESOURCE_NAMES: tuple[str, ...] = ("cpu", "memory", "ephemeral-storage")
+
+_POSTGRES_NAMES = ("postgres", "docker.io/library/postgres")
+_REDIS_NAMES = ("redis", "docker.io/library/redis", "valkey/valkey", "docker.io/valkey/valkey")
+
+_LABEL_RULE = (
+    "an RFC 1123 label: lowercase letters, digits and '-', starting and ending "
+    "alphanumeric, at most 63 characters"
+)
+_SUBDOMAIN_RULE = "a DNS-1123 subdomain: dot-separated RFC 1123 labels, at most 253 characters"
+
+
+def is_label(value: str) -> bool:
+    """RFC 1123 label (Kubernetes namespace and Service names)."""
+    return len(value) <= naming.MAX_LABEL and bool(_LABEL.match(value))
+
+
+def is_subdomain(value: str) -> bool:
+    """DNS-1123 subdomain (most Kubernetes object names)."""
+    return 0 < len(value) <= 253 and all(_LABEL.match(part) for part in value.split("."))
+
+
+def dns_name_problem(value: str) -> str | None:
+    """Why `value` is not a usable lowercase DNS host name, or None when it is."""
+    if not value:
+        return "is empty"
+    if value != value.lower():
+        return "has uppercase letters (Kubernetes host names are lowercase)"
+    if value.endswith("."):
+        return "ends with '.' (write the name without the trailing dot)"
+    if "*" in value:
+        return "is a wildcard (give one concrete name)"
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        pass
+    else:
+        return "is an IP address (routes need a DNS name)"
+    if len(value) > 253:
+        return f"is {len(value)} characters long (at most 253)"
+    for label in value.split("."):
+        if len(label) > naming.MAX_LABEL:
+            return f"has the label {label[:20]!r}... of {len(label)} characters (at most 63)"
+        if not _LABEL.match(label):
+            return f"has the label {label!r}, which is not letters, digits and inner '-'"
+    return None
+
+
+def git_ref_problem(ref: str) -> str | None:
+    """Why `ref` is not a valid git ref name (git check-ref-format rules), or None."""
+    if not ref:
+        return "is empty"
+    if ref == "@" or "@{" in ref:
+        return "contains '@{' or is '@'"
+    if ref.startswith(("/", "-")) or ref.endswith(("/", ".")):
+        return "starts with '/' or '-', or ends with '/' or '.'"
+    if "//" in ref or ".." in ref:
+        return "contains '//' or '..'"
+    bad = [ch for ch in ref if ord(ch) < 0x20 or ord(ch) == 0x7F or ch in " ~^:?*[\\"]
+    if bad:
+        return f"contains {bad[0]!r} (not allowed: space, control characters, ~ ^ : ? * [ \\)"
+    for part in ref.split("/"):
+        if part.startswith(".") or part.endswith(".lock"):
+            return f"has the component {part!r} (none may start with '.' or end with '.lock')"
+    return None
+
+
+def parse_quantity(value: str) -> Decimal | None:
+    """A Kubernetes quantity as a number (bytes, cores), or None when it is not one."""
+    match = _QUANTITY.match(value)
+    if not match:
+        return None
+    try:
+        number = Decimal(match["num"])
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        return None
+    suffix = match["suffix"] or ""
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return number * _DECIMAL[suffix]
+    return number.scaleb(int(suffix[1:]))
+
+
+@dataclass(frozen=True)
+class _ImageRef:
+    name: str
+    tag: str
+    major: int
+
+
+def _split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference."""
+    rest, _, digest = image.partition("@")
+    slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > slash:
+        return rest[:colon], rest[colon + 1 :], digest or None
+    return rest, None, digest or None
+
+
+def _official_image_problem(image: str, names: tuple[str, ...], min_major: int) -> str | None:
+    name, tag, digest = _split_image(image)
+    if name not in names:
+        return f"is not an official image: use one of {', '.join(names)}"
+    if digest is not None and not _DIGEST.match(digest):
+        return "has a digest that is not sha256:<64 hex digits>"
+    if tag is None or tag == "latest":
+        return (
+            "does not pin a major version: add a tag such as ':18' or ':18-alpine' (not 'latest')"
+        )
+    pinned = _PINNED_TAG.match(tag)
+    if not pinned:
+        return f"has the tag {tag!r}, which does not start with a version number (e.g. '18-alpine')"
+    if int(pinned["major"]) < min_major:
+        return f"pins major {pinned['major']}; versions before {min_major} are not supported"
+    return None
+
+
+def _official_image(image: str, names: tuple[str, ...]) -> _ImageRef:
+    """Parse an image that passed validation (raises ValueError otherwise)."""
+    name, tag, _ = _split_image(image)
+    pinned = _PINNED_TAG.match(tag or "")
+    if name not in names or tag is None or not pinned:
+        raise ValueError(f"{image!r} is not an official image with a pinned major version")
+    return _ImageRef(name=name, tag=tag, major=int(pinned["major"]))
+
+
+def suggest_label(value: str) -> str:
+    """A valid RFC 1123 label close to `value` (for error messages)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[: naming.MAX_LABEL]
+    return label.strip("-") or "dev"
+
+
+# --------------------------------------------------------------------------- parsing
+
+_MISSING: Any = object()
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _did_you_mean(name: str, allowed: Collection[str]) -> str:
+    folded = {a.lower().replace("-", "").replace("_", ""): a for a in allowed}
+    hit = folded.get(name.lower().replace("-", "").replace("_", ""))
+    close = [hit] if hit else difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {name!r}{hint} Allowed: {', '.join(allowed)}"
+
+
+class _Checker:
+    """Collects issues; never shows the value of a secret key."""
+
+    def __init__(self, secret_keys: Collection[str]) -> None:
+        self.issues: list[ConfigIssue] = []
+        self.secret_keys = frozenset(secret_keys)
+
+    def is_secret(self, key: str) -> bool:
+        return key.split(".", 1)[0] in self.secret_keys
+
+    def show(self, key: str, value: Any) -> str:
+        return "<secret value>" if self.is_secret(key) else _short(value)
+
+    def error(self, key: str, message: str) -> None:
+        self.issues.append(ConfigIssue(key, message))
+
+    def bad(self, key: str, value: Any, allowed: str) -> None:
+        """The common shape: what was given, then what is allowed."""
+        self.error(key, f"got {self.show(key, value)}; expected {allowed}")
+
+    # typed field readers ------------------------------------------------------
+
+    def string(self, key: str, value: Any) -> str | None:
+        if isinstance(value, str) and value:
+            return value
+        self.bad(key, value, "a non-empty string")
+        return None
+
+    def boolean(self, key: str, value: Any) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        self.bad(key, value, "a JSON boolean, true or false (not a string)")
+        return None
+
+    def integer(
+        self, key: str, value: Any, *, minimum: int, maximum: int | None = None
+    ) -> int | None:
+        rule = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.bad(key, value, f"{rule} (a JSON number without quotes or decimals)")
+            return None
+        if value < minimum or (maximum is not None and value > maximum):
+            self.bad(key, value, rule)
+            return None
+        return value
+
+    def obj(self, key: str, value: Any, allowed: Collection[str]) -> dict[str, Any] | None:
+        """A JSON object with only `allowed` fields (null fields dropped), or None."""
+        if not isinstance(value, dict):
+            self.bad(key, value, f"an object with the keys {', '.join(allowed)}")
+            return None
+        result: dict[str, Any] = {}
+        for field, item in value.items():
+            if field not in allowed:
+                self.error(f"{key}.{field}", _did_you_mean(str(field), allowed))
+            elif item is not None:
+                result[field] = item
+        return result
+
+    def top_object(
+        self, raw: Mapping[str, str], name: str, allowed: Collection[str]
+    ) -> dict[str, Any]:
+        """Decode `tims-stack:<name>` (a JSON string) into its fields; {} when unset or bad."""
+        key = NS + name
+        text = raw.get(key)
+        if text is None:
+            return {}
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            self.error(
+                key,
+                f"got {self.show(key, text)}, which is not JSON; expected an object with the "
+                f"keys {', '.join(allowed)}, e.g. `pulumi config set --path {key}.<field> <value>`",
+            )
+            return {}
+        return self.obj(key, value, allowed) or {}
+
+    def top_bool(self, raw: Mapping[str, str], name: str, default: bool) -> bool:
+        key = NS + name
+        text = raw.get(key)
+        if text is None:
+            return default
+        if text in ("true", "false"):
+            return text == "true"
+        self.bad(key, text, "true or false")
+        return default
+
+
+def _resources(c: _Checker, key: str, value: Any) -> Resources:
+    fields = c.obj(key, value, ("requests", "limits"))
+    if fields is None:
+        return Resources()
+    parsed: dict[str, dict[str, str]] = {"requests": {}, "limits": {}}
+    amounts: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
+    for part in ("requests", "limits"):
+        entries = c.obj(f"{key}.{part}", fields.get(part, {}), RESOURCE_NAMES)
+        for resource, amount in (entries or {}).items():
+            item_key = f"{key}.{part}.{resource}"
+            if isinstance(amount, bool) or not isinstance(amount, int | float | str):
+                c.bad(item_key, amount, "a Kubernetes quantity such as '250m', '512Mi' or 1")
+                continue
+            text = str(amount)
+            number = parse_quantity(text)
+            if number is None or number < 0:
+                c.bad(item_key, amount, "a Kubernetes quantity such as '250m', '512Mi' or '1Gi'")
+                continue
+            if resource != "cpu" and text.endswith("m"):
+                c.bad(
+                    item_key,
+                    amount,
+                    f"bytes; 'm' means thousandths here: did you mean '{text[:-1]}Mi'?",
+                )
+                continue
+            parsed[part][resource] = text
+            amounts[part][resource] = number
+    for resource, request in amounts["requests"].items():
+        limit = amounts["limits"].get(resource)
+        if limit is not None and request > limit:
+            c.error(
+                f"{key}.requests.{resource}",
+                f"request {parsed['requests'][resource]!r} exceeds the limit "
+                f"{parsed['limits'][resource]!r}; Kubernetes requires request <= limit",
+            )
+    return Resources(requests=parsed["requests"], limits=parsed["limits"])
+
+
+def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) -> AppConfig:
+    key = NS + name
+    fields = c.top_object(raw, name, ("replicas", "env", "resources"))
+    replicas = default_replicas
+    if "replicas" in fields:
+        replicas = c.integer(f"{key}.replicas", fields["replicas"], minimum=0) or 0
+    env: dict[str, str] = {}
+    if "env" in fields:
+        entries = fields["env"]
+        if not isinstance(entries, dict):
+            c.bad(f"{key}.env", entries, "an object of environment variable name -> string value")
+        else:
+            for var, val in entries.items():
+                var_key = f"{key}.env.{var}"
+                if not _ENV_NAME.match(var):
+                    c.error(
+                        var_key,
+                        f"{var!r} is not an environment variable name: letters, digits and '_', "
+                        "not starting with a digit",
+                    )
+                elif not isinstance(val, str):
+                    c.bad(var_key, val, 'a string (quote numbers and booleans, e.g. "true")')
+                else:
+                    env[var] = val
+    resources = (
+        _resources(c, f"{key}.resources", fields["resources"])
+        if "resources" in fields
+        else Resources()
+    )
+    return AppConfig(replicas=replicas, env=env, resources=resources)
+
+
+def _repository_problem(value: str) -> str | None:
+    """Why `value` is not an image repository without tag or digest, or None."""
+    if "@" in value:
+        return (
+            "has a digest ('@sha256:...'); give the repository only and set the tag with images.tag"
+        )
+    if ":" in value.rsplit("/", 1)[-1]:
+        return "has a tag; give the repository only and set the tag with images.tag"
+    if value != value.lower():
+        return "has uppercase letters; image repositories are lowercase (GHCR requires it)"
+    if not _REPOSITORY.match(value):
+        return "is not an image repository such as ghcr.io/acme/tims-stack-backend-image-prod"
+    return None
+
+
+def _placeholder_problem(template: str) -> str | None:
+    for match in _PLACEHOLDER.finditer(template):
+        if match[1] not in BUILD_PLACEHOLDERS:
+            allowed = ", ".join("{" + p + "}" for p in BUILD_PLACEHOLDERS)
+            return f"has the unknown placeholder {match[0]!r}; allowed: {allowed}"
+    if "{" in _PLACEHOLDER.sub("", template) or "}" in _PLACEHOLDER.sub("", template):
+        return "has a '{' or '}' that is not part of a {placeholder}"
+    return None
+
+
+def _base_url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return "contains credentials; put the token in github:token instead"
+    if parts.query or parts.fragment:
+        return "has a query or fragment"
+    if not parts.hostname:
+        return "has no host"
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return "is not an https:// URL (plain http is allowed only for a loopback host)"
+
+
+def parse_config(
+    raw: Mapping[str, str],
+    *,
+    stack: str,
+    env: Mapping[str, str],
+    secret_keys: Collection[str] = (),
+    warn: Callable[[str], None] | None = None,
+) -> StackConfig:
+    """Validate raw config and resolve every default; raise ConfigError listing all problems.
+
+    `raw` maps fully qualified keys (`tims-stack:backend`, `github:owner`) to the
+    strings Pulumi's runtime holds: objects as JSON, booleans as "true"/"false".
+    `env` is the process environment (only GITHUB_TOKEN is read). Values of
+    `secret_keys` never appear in an error. `warn` receives non-fatal notes.
+    """
+    c = _Checker(secret_keys)
+    notes: list[str] = []
+
+    for key in raw:
+        if key.startswith(NS) and key[len(NS) :] not in TOP_LEVEL_KEYS:
+            c.error(key, _did_you_mean(key[len(NS) :], TOP_LEVEL_KEYS))
+
+    def top_str(name: str) -> str | None:
+        """A top-level string key; "" means unset (Pulumi.yaml declares "" defaults)."""
+        value = raw.get(NS + name)
+        return value or None
+
+    # environment and namespace ---------------------------------------------------
+    env_key = NS + "environment"
+    environment = top_str("environment")
+    env_ok = True
+    if environment is None:
+        environment = stack
+        if not is_label(stack):
+            env_ok = False
+            c.error(
+                env_key,
+                f"not set, and the stack name {stack!r} is not {_LABEL_RULE}; set one with "
+                f"`pulumi config set {env_key} {suggest_label(stack)}`",
+            )
+    elif not is_label(environment):
+        env_ok = False
+        c.bad(env_key, environment, _LABEL_RULE)
+
+    ns_key = NS + "namespace"
+    namespace = top_str("namespace")
+    if namespace is not None and not is_label(namespace):
+        c.bad(ns_key, namespace, _LABEL_RULE)
+    elif namespace is None:
+        namespace = naming.default_namespace(environment) if env_ok else "invalid"
+
+    # domain, host, tls, routing --------------------------------------------------
+    domain = top_str("domain")
+    if domain is not None and (problem := dns_name_problem(domain)):
+        c.error(NS + "domain", f"got {c.show(NS + 'domain', domain)}, which {problem}")
+    host_key = NS + "host"
+    host = top_str("host")
+    if host is not None:
+        if (problem := dns_name_problem(host)) is not None:
+            c.error(host_key, f"got {c.show(host_key, host)}, which {problem}")
+        elif domain is None:
+            c.error(
+                host_key,
+                f"got {c.show(host_key, host)} but tims-stack:domain is not set; set the domain "
+                "too (the backend derives its cookie domain and CSRF origins from it)",
+            )
+        elif host != domain and not host.endswith("." + domain):
+            c.error(
+                host_key,
+                f"got {c.show(host_key, host)}, which is not {domain!r} or a name under it; "
+                "the backend's session cookie is scoped to the domain",
+            )
+    elif domain is not None and env_ok:
+        host = naming.default_host(environment, domain)
+        if (problem := dns_name_problem(host)) is not None:
+            c.error(
+                host_key,
+                f"the default host {host[:40]!r}... {problem}; set {host_key} or use a "
+                "shorter environment id",
+            )
+
+    tls_key = NS + "tls"
+    tls_text = raw.get(tls_key) or ""
+    if tls_text not in ("", "true", "false"):
+        c.bad(tls_key, tls_text, "true or false (unset: true when tims-stack:domain is set)")
+        tls = domain is not None
+    else:
+        tls = domain is not None if tls_text == "" else tls_text == "true"
+    if tls and domain is None and tls_text == "true":
+        c.error(tls_key, "is true but tims-stack:domain is not set; TLS needs a public host name")
+
+    issuer_key = NS + "clusterIssuer"
+    cluster_issuer = raw.get(issuer_key, DEFAULT_CLUSTER_ISSUER)
+    if not is_subdomain(cluster_issuer):
+        c.bad(issuer_key, cluster_issuer, f"a ClusterIssuer name, {_SUBDOMAIN_RULE}")
+
+    routing = _routing(c, raw)
+    if domain is None and NS + "routing" in raw and raw[NS + "routing"] not in ("{}", ""):
+        notes.append(
+            "tims-stack:routing is set but tims-stack:domain is not: no Ingress or HTTPRoute "
+            "is created and URLs are cluster-internal"
+        )
+
+    stopped = c.top_bool(raw, "stopped", False)
+    run_as_non_root = c.top_bool(raw, "runAsNonRoot", False)
+
+    # github ----------------------------------------------------------------------
+    owner = raw.get("github:owner") or None
+    if owner is not None and not _GITHUB_LOGIN.match(owner):
+        c.bad(
+            "github:owner",
+            owner,
+            "a GitHub user or organisation login: letters, digits and single inner '-', at most 39",
+        )
+        owner = None
+    base_url = (raw.get("github:baseUrl") or DEFAULT_GITHUB_API).rstrip("/")
+    if (problem := _base_url_problem(base_url)) is not None:
+        c.error("github:baseUrl", f"got {c.show('github:baseUrl', base_url)}, which {problem}")
+    token_in_config = bool(raw.get(TOKEN_KEY))
+    has_token = token_in_config or bool(env.get(TOKEN_ENV))
+    if token_in_config and TOKEN_KEY not in secret_keys:
+        c.error(
+            TOKEN_KEY,
+            "is stored in plain text; remove it with `pulumi config rm github:token` and set it "
+            "again with `pulumi config set --secret github:token <token>`",
+        )
+
+    # build and images --------------------------------------------------------------
+    build = _build(c, raw, notes)
+    images = _images(c, raw, build, owner)
+
+    if (images is not None and (images.private or images.source == "build")) and not has_token:
+        reason = "images.source is build" if images.source == "build" else "images.private is true"
+        c.error(
+            TOKEN_KEY,
+            f"is required because {reason} (the program calls the GitHub API and makes the "
+            f"registry pull secret); {_HOW_TO_SET_TOKEN}",
+        )
+
+    backend = _app(c, raw, "backend", 2)
+    frontend = _app(c, raw, "frontend", 1)
+    postgres = _postgres(c, raw)
+    redis = _redis(c, raw)
+
+    if c.issues:
+        raise ConfigError(c.issues, stack=stack)
+    assert images is not None  # no issue recorded means _images resolved
+    if warn is not None:
+        for note in notes:
+            warn(note)
+    return StackConfig(
+        environment=environment,
+        namespace=namespace,
+        domain=domain,
+        host=host if domain is not None else None,
+        routing=routing,
+        tls=tls,
+        cluster_issuer=cluster_issuer,
+        stopped=stopped,
+        run_as_non_root=run_as_non_root,
+        images=images,
+        build=build,
+        backend=backend,
+        frontend=frontend,
+        postgres=postgres,
+        redis=redis,
+        github=GitHubConfig(owner=owner, base_url=base_url, has_token=has_token),
+    )
+
+
+def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
+    key = NS + "routing"
+    fields = c.top_object(
+        raw, "routing", ("kind", "className", "gateway", "gatewayNamespace", "sectionName")
+    )
+    kind = fields.get("kind", "ingress")
+    if kind not in ("ingress", "gateway"):
+        c.bad(f"{key}.kind", kind, "'ingress' or 'gateway'")
+        return RoutingConfig()
+    values: dict[str, str] = {}
+    for field in ("className", "gateway", "gatewayNamespace", "sectionName"):
+        if field in fields and (text := c.string(f"{key}.{field}", fields[field])) is not None:
+            values[field] = text
+    if kind == "ingress":
+        for field in ("gateway", "gatewayNamespace", "sectionName"):
+            if field in values:
+                c.error(
+                    f"{key}.{field}",
+                    "applies only to kind 'gateway'; remove it or set kind to 'gateway'",
+                )
+        if "className" in values and not is_subdomain(values["className"]):
+            c.bad(
+                f"{key}.className", values["className"], f"an IngressClass name, {_SUBDOMAIN_RULE}"
+            )
+    else:
+        if "className" in values:
+            c.error(
+                f"{key}.className", "applies only to kind 'ingress'; a Gateway has its own class"
+            )
+        if "gateway" not in fields:
+            c.error(
+                f"{key}.gateway",
+                "is required with kind 'gateway': the name of the shared Gateway to attach to",
+            )
+        elif "gateway" in values and not is_subdomain(values["gateway"]):
+            c.bad(f"{key}.gateway", values["gateway"], f"a Gateway name, {_SUBDOMAIN_RULE}")
+        if "gatewayNamespace" in values and not is_label(values["gatewayNamespace"]):
+            c.bad(
+                f"{key}.gatewayNamespace", values["gatewayNamespace"], f"a namespace, {_LABEL_RULE}"
+            )
+        if "sectionName" in values and not is_subdomain(values["sectionName"]):
+            c.bad(
+                f"{key}.sectionName", values["sectionName"], f"a listener name, {_SUBDOMAIN_RULE}"
+            )
+    return RoutingConfig.model_validate({"kind": kind, **values})
+
+
+def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig:
+    key = NS + "build"
+    fields = c.top_object(
+        raw,
+        "build",
+        ("repository", "workflow", "ref", "inputs", "timeout", "deleteImagesOnDestroy"),
+    )
+    values: dict[str, Any] = {}
+    if "repository" in fields and (repo := c.string(f"{key}.repository", fields["repository"])):
+        owner, _, name = repo.partition("/")
+        if (
+            not _GITHUB_LOGIN.match(owner)
+            or not _GITHUB_REPO_NAME.match(name)
+            or name in (".", "..")
+        ):
+            c.bad(
+                f"{key}.repository",
+                repo,
+                "'owner/name': a GitHub login (letters, digits, inner '-') and a repository "
+                "name (letters, digits, '.', '_', '-')",
+            )
+        else:
+            values["repository"] = repo
+    if "workflow" in fields and (workflow := c.string(f"{key}.workflow", fields["workflow"])):
+        if not _WORKFLOW_FILE.match(workflow):
+            c.bad(
+                f"{key}.workflow",
+                workflow,
+                "a workflow file name ending in .yml or .yaml, e.g. build-images.yml",
+            )
+        else:
+            values["workflow"] = workflow
+    if "ref" in fields and (ref := c.string(f"{key}.ref", fields["ref"])):
+        if (problem := git_ref_problem(ref)) is not None:
+            c.error(
+                f"{key}.ref",
+                f"got {c.show(key, ref)}, which {problem}; expected a branch or tag name",
+            )
+        else:
+            values["ref"] = ref
+    if "inputs" in fields:
+        values["inputs"] = _inputs(c, f"{key}.inputs", fields["inputs"])
+        if not any("{correlation_id}" in v for v in values["inputs"].values()):
+            notes.append(
+                "tims-stack:build.inputs passes no {correlation_id}: if the GitHub server does "
+                "not return the run id on dispatch, the run cannot be identified"
+            )
+    if "timeout" in fields:
+        timeout = c.integer(
+            f"{key}.timeout", fields["timeout"], minimum=1, maximum=MAX_BUILD_TIMEOUT
+        )
+        if timeout is not None:
+            values["timeout"] = timeout
+    if "deleteImagesOnDestroy" in fields:
+        flag = c.boolean(f"{key}.deleteImagesOnDestroy", fields["deleteImagesOnDestroy"])
+        if flag is not None:
+            values["deleteImagesOnDestroy"] = flag
+    return BuildConfig.model_validate(values)
+
+
+def _inputs(c: _Checker, key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        c.bad(key, value, "an object of workflow input name -> value template")
+        return dict(DEFAULT_BUILD_INPUTS)
+    if len(value) > MAX_WORKFLOW_INPUTS:
+        c.error(key, f"has {len(value)} inputs; GitHub accepts at most {MAX_WORKFLOW_INPUTS}")
+    inputs: dict[str, str] = {}
+    for name, template in value.items():
+        item_key = f"{key}.{name}"
+        if not _WORKFLOW_INPUT.match(name):
+            c.error(
+                item_key,
+                f"{name!r} is not a workflow input name: letters, digits, '-' and '_', "
+                "not starting with a digit or '-'",
+            )
+        elif not isinstance(template, str):
+            c.bad(item_key, template, "a string, e.g. '{sha}'")
+        elif (problem := _placeholder_problem(template)) is not None:
+            c.error(item_key, f"got {c.show(item_key, template)}, which {problem}")
+        else:
+            inputs[name] = template
+    return inputs
+
+
+def _images(
+    c: _Checker, raw: Mapping[str, str], build: BuildConfig, owner: str | None
+) -> ImagesConfig | None:
+    key = NS + "images"
+    fields = c.top_object(raw, "images", ("source", "backend", "frontend", "tag", "private"))
+    source = fields.get("source", "build" if build.repository else "prebuilt")
+    if source not in ("build", "prebuilt"):
+        c.bad(f"{key}.source", source, "'build' or 'prebuilt'")
+        return None
+    if source == "build" and not build.repository:
+        c.error(
+            NS + "build.repository",
+            "is required with images.source 'build': the application repository 'owner/name' "
+            "whose workflow builds the images",
+        )
+    registry_owner = (owner or build.owner or "").lower() or None
+    repos: dict[str, str] = {}
+    for image in ("backend", "frontend"):
+        image_key = f"{key}.{image}"
+        if image in fields:
+            repo = c.string(image_key, fields[image])
+            if repo is None:
+                continue
+            if (problem := _repository_problem(repo)) is not None:
+                c.error(image_key, f"got {c.show(image_key, repo)}, which {problem}")
+                continue
+            repos[image] = repo
+        elif registry_owner:
+            repos[image] = f"{GHCR}/{registry_owner}/{PROJECT}-{image}-image-prod"
+        else:
+            c.error(
+                image_key,
+                "has no default because neither github:owner nor build.repository is set; "
+                f"set {image_key} (e.g. ghcr.io/acme/{PROJECT}-{image}-image-prod) or github:owner",
+            )
+    private: bool = source == "build"
+    if "private" in fields and (flag := c.boolean(f"{key}.private", fields["private"])) is not None:
+        private = flag
+    for image, repo in repos.items():
+        on_ghcr = repo.startswith(GHCR + "/")
+        if source == "build" and not on_ghcr:
+            c.error(
+                f"{key}.{image}",
+                f"got {c.show(key, repo)}; with source 'build' images go to {GHCR} (the workflow "
+                "pushes there and destroy deletes them there)",
+            )
+        elif private and not on_ghcr:
+            c.error(
+                f"{key}.{image}",
+                f"got {c.show(key, repo)}; private images must be on {GHCR} "
+                f"(the pull secret is for {GHCR})",
+            )
+    tag: str | None = None
+    if "tag" in fields:
+        if source == "build":
+            c.error(
+                f"{key}.tag",
+                "is not allowed with source 'build': the build tags images <environment>-<sha12>",
+            )
+        elif (text := c.string(f"{key}.tag", fields["tag"])) is not None:
+            if _DOCKER_TAG.match(text):
+                tag = text
+            else:
+                c.bad(
+                    f"{key}.tag",
+                    text,
+                    "a Docker tag: letters, digits, '_', '.', '-', at most 128, "
+                    "not starting with '.' or '-'",
+                )
+    elif source == "prebuilt":
+        c.error(
+            f"{key}.tag", "is required with source 'prebuilt': the tag both images are deployed at"
+        )
+    if len(repos) != 2 or (source == "prebuilt" and tag is None):
+        return ImagesConfig(source=source, backend="invalid", frontend="invalid", private=private)
+    return ImagesConfig(
+        source=source,
+        backend=repos["backend"],
+        frontend=repos["frontend"],
+        tag=tag,
+        private=private,
+    )
+
+
+def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
+    key = NS + "postgres"
+    fields = c.top_object(raw, "postgres", ("image", "storage", "storageClass", "resources"))
+    values: dict[str, Any] = {}
+    if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
+        if (problem := _official_image_problem(image, _POSTGRES_NAMES, 10)) is not None:
+            c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
+        else:
+            values["image"] = image
+    if "storage" in fields:
+        storage = fields["storage"]
+        amount = parse_quantity(storage) if isinstance(storage, str) else None
+        if amount is None or amount <= 0:
+            c.bad(
+                f"{key}.storage", storage, "a positive Kubernetes quantity such as '1Gi' or '500Mi'"
+            )
+        else:
+            values["storage"] = storage
+    if "storageClass" in fields and (sc := c.string(f"{key}.storageClass", fields["storageClass"])):
+        if not is_subdomain(sc):
+            c.bad(f"{key}.storageClass", sc, f"a StorageClass name, {_SUBDOMAIN_RULE}")
+        else:
+            values["storageClass"] = sc
+    if "resources" in fields:
+        values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
+    return PostgresConfig.model_validate(values)
+
+
+def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
+    key = NS + "redis"
+    fields = c.top_object(raw, "redis", ("image", "resources"))
+    values: dict[str, Any] = {}
+    if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
+        if (problem := _official_image_problem(image, _REDIS_NAMES, 5)) is not None:
+            c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
+        else:
+            values["image"] = image
+    if "resources" in fields:
+        values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
+    return RedisConfig.model_validate(values)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _as_raw(value: Any) -> str:
+    """Config values set by tests may be Python objects; Pulumi's runtime holds strings."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def runtime_config() -> tuple[dict[str, str], set[str]]:
+    """Every `tims-stack:*` and `github:*` config value Pulumi passed, and the secret ones.
+
+    The engine passes config in the PULUMI_CONFIG environment variable; tests and
+    providers set it with `pulumi.runtime.set_all_config`/`set_config`, which win.
+    """
+    merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
+    merged.update(pulumi.runtime.config.CONFIG.get())
+    wanted = (NS, "github:")
+    raw = {k: _as_raw(v) for k, v in merged.items() if k.startswith(wanted) and v is not None}
+    secret = {k for k in raw if pulumi.runtime.is_config_secret(k)}
+    secret |= {k for k in pulumi.runtime.get_config_secret_keys_env() if k in raw}
+    return raw, secret
+
+
+def load_config() -> tuple[StackConfig, Secrets]:
+    """Read and validate this stack's config once; the token comes back as a secret Output."""
+    raw, secret_keys = runtime_config()
+    config = parse_config(
+        raw,
+        stack=pulumi.get_stack(),
+        env=os.environ,
+        secret_keys=secret_keys,
+        warn=pulumi.log.warn,
+    )
+    token: pulumi.Output[str] | None = None
+    if raw.get(TOKEN_KEY):
+        token = pulumi.Config("github").get_secret("token")
+    elif os.environ.get(TOKEN_ENV):
+        token = pulumi.Output.secret(os.environ[TOKEN_ENV])
+    return config, Secrets(github_token=token)
