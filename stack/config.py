@@ -173,11 +173,6 @@ class PostgresConfig(_Model):
         """PostgreSQL major version pinned by the image tag (18 for `postgres:18-alpine`)."""
         return _official_image(self.image, _POSTGRES_NAMES).major
 
-    @property
-    def uid(self) -> int:
-        """uid of the `postgres` user in the official image: 70 on Alpine, 999 on Debian."""
-        return 70 if "alpine" in _official_image(self.image, _POSTGRES_NAMES).tag else 999
-
 
 class RedisConfig(_Model):
     """`tims-stack:redis`."""
@@ -189,11 +184,6 @@ class RedisConfig(_Model):
     def major(self) -> int:
         """Major version pinned by the image tag (7 for `redis:7.4-alpine`)."""
         return _official_image(self.image, _REDIS_NAMES).major
-
-    @property
-    def flavor(self) -> Literal["redis", "valkey"]:
-        """Which server the image runs."""
-        return "valkey" if "valkey" in self.image else "redis"
 
 
 class GitHubConfig(_Model):
@@ -764,7 +754,7 @@ def parse_config(
         c.bad(issuer_key, cluster_issuer, f"a ClusterIssuer name, {_SUBDOMAIN_RULE}")
 
     routing = _routing(c, raw)
-    if domain is None and NS + "routing" in raw and raw[NS + "routing"] not in ("{}", ""):
+    if domain is None and routing != RoutingConfig():
         notes.append(
             "tims-stack:routing is set but tims-stack:domain is not: no Ingress or HTTPRoute "
             "is created and URLs are cluster-internal"

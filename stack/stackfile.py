@@ -1,0 +1,192 @@
+"""Raw config from `Pulumi.<stack>.yaml` and `Pulumi.yaml`, as Pulumi's runtime would hold it.
+
+Used offline (`make render`, tests) where no Pulumi engine hands the program
+its config. The result feeds `stack.config.parse_config` unchanged:
+- scalars become strings (`true` -> "true", `3` -> "3");
+- objects and arrays become JSON, as the CLI's Go `json.Marshal` writes them
+  (sorted keys, no spaces, integral numbers without a fraction);
+- `secure:` values are never decrypted: they become SECRET_PLACEHOLDER and
+  their top-level key is listed in `secret_keys`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stack.naming import PROJECT
+
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker, not a credential
+"""Stands in for an encrypted value; parse_config only needs to know it is set."""
+
+
+class StackFileError(ValueError):
+    """A stack or project file that cannot be read as Pulumi config."""
+
+
+@dataclass(frozen=True)
+class RawStackConfig:
+    """Raw config values by fully qualified key, and which keys hold secrets."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    secret_keys: frozenset[str] = frozenset()
+
+    def overlay(self, top: RawStackConfig) -> RawStackConfig:
+        """`top`'s values win, as a stack's own values win over Pulumi.yaml defaults."""
+        secret = (self.secret_keys - top.values.keys()) | top.secret_keys
+        return RawStackConfig(values={**self.values, **top.values}, secret_keys=secret)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI (Go, yaml.v3) reads it: only true/false are booleans.
+
+    PyYAML follows YAML 1.1, where `yes`, `no`, `on` and `off` are booleans and
+    `2024-01-01` a date; yaml.v3 keeps those as strings.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except FileNotFoundError:
+        raise StackFileError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _is_secure(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and list(value) == ["secure"] and isinstance(value["secure"], str)
+    )
+
+
+def _plain(value: Any) -> tuple[Any, bool]:
+    """(value with every secure leaf replaced, whether there was one)."""
+    if _is_secure(value):
+        return SECRET_PLACEHOLDER, True
+    if isinstance(value, dict):
+        found = False
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            result[str(key)], secret = _plain(item)
+            found = found or secret
+        return result, found
+    if isinstance(value, list):
+        items = [_plain(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < 1e21
+    ):
+        return int(value), False  # Go's json.Marshal writes float64(2) as 2
+    return value, False
+
+
+def _as_runtime_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    # Go's encoder escapes these for HTML safety; match it so values compare equal.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _config_map(path: Path, document: Any, what: str) -> Mapping[Any, Any]:
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackFileError(
+            f"{path}: expected a YAML mapping at the top, found {type(document).__name__}"
+        )
+    config = document.get("config")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise StackFileError(f"{path}: '{what}' must be a mapping of config keys")
+    return config
+
+
+def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
+    """The `config:` map of a `Pulumi.<stack>.yaml` as the program's runtime would see it."""
+    path = Path(path)
+    values: dict[str, str] = {}
+    secret: set[str] = set()
+    for key, value in _config_map(path, _load_yaml(path), "config").items():
+        if not isinstance(key, str) or ":" not in key:
+            raise StackFileError(
+                f"{path}: config key {key!r} has no namespace; stack files use full keys "
+                f"such as '{PROJECT}:domain' or 'github:owner'"
+            )
+        if value is None:
+            continue
+        plain, is_secret = _plain(value)
+        values[key] = _as_runtime_string(plain)
+        if is_secret:
+            secret.add(key)
+    return RawStackConfig(values=values, secret_keys=frozenset(secret))
+
+
+_DECLARATION_FIELDS = frozenset({"type", "description", "default", "value", "secret", "items"})
+
+
+def raw_config_from_project_file(path: str | Path) -> RawStackConfig:
+    """The values `Pulumi.yaml`'s `config:` block gives every stack (declared defaults and values).
+
+    A key declared without a default or value gives nothing (the CLI would
+    require it instead); a plain scalar is a value for every stack.
+    """
+    path = Path(path)
+    document = _load_yaml(path)
+    project = document.get("name", PROJECT) if isinstance(document, dict) else PROJECT
+    values: dict[str, str] = {}
+    for key, declaration in _config_map(path, document, "config").items():
+        full_key = key if ":" in str(key) else f"{project}:{key}"
+        if isinstance(declaration, dict) and set(declaration) <= _DECLARATION_FIELDS:
+            if "default" in declaration:
+                value = declaration["default"]
+            elif "value" in declaration:
+                value = declaration["value"]
+            else:
+                continue
+        else:
+            value = declaration
+        if value is not None:
+            values[full_key] = _as_runtime_string(_plain(value)[0])
+    return RawStackConfig(values=values)
+
+
+def raw_config_for_stack(
+    stack_file: str | Path, project_file: str | Path | None = None
+) -> RawStackConfig:
+    """What the program sees for one stack: Pulumi.yaml's defaults under the stack file's values."""
+    stack = raw_config_from_stack_file(stack_file)
+    if project_file is None:
+        return stack
+    return raw_config_from_project_file(project_file).overlay(stack)
