@@ -1,0 +1,109 @@
+"""Which `pr-<number>` stacks are orphans: their pull request is closed or gone.
+
+The decision is made for every stack before anything is deleted, and any
+GitHub answer we cannot interpret raises. "Could not list pull requests" must
+never read as "no pull request is open": tools that treat a transient API
+error as an empty list have deleted every environment at once.
+
+GitHub answers 404 both for a pull request that does not exist and for a
+repository the token cannot see. `GitHubPrLookup.preflight()` therefore
+proves the token can read this repository's pull requests before any 404 is
+believed to mean "gone".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from scripts.github_api import GitHubApi, GitHubApiError, check_repository
+from scripts.stack_names import pr_number_of
+
+
+class PrState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class StackDecision:
+    """What the sweep does with one `pr-<number>` stack."""
+
+    stack: str
+    pr_number: int
+    state: PrState
+
+    @property
+    def orphan(self) -> bool:
+        """Only a closed or missing pull request makes its stack an orphan."""
+        return self.state is not PrState.OPEN
+
+
+PrLookup = Callable[[int], PrState]
+
+
+def classify(stack_names: Iterable[str], lookup: PrLookup) -> list[StackDecision]:
+    """Decide every `pr-<number>` stack; other stacks are not considered at all.
+
+    Each number is looked up once. Any exception from `lookup` propagates, so
+    the caller gets no decisions, and deletes nothing, unless all lookups
+    succeeded.
+    """
+    states: dict[int, PrState] = {}
+    decisions: list[StackDecision] = []
+    for name in stack_names:
+        number = pr_number_of(name)
+        if number is None:
+            continue
+        if number not in states:
+            state = lookup(number)
+            if not isinstance(state, PrState):
+                raise TypeError(f"PR lookup for #{number} returned {state!r}, not a PrState")
+            states[number] = state
+        decisions.append(StackDecision(stack=name, pr_number=number, state=states[number]))
+    return decisions
+
+
+class GitHubPrLookup:
+    """Looks up pull request states in one repository through the REST API."""
+
+    def __init__(self, api: GitHubApi, repo: str) -> None:
+        self._api = api
+        self._repo = check_repository(repo)
+        self._checked = False
+
+    def preflight(self) -> None:
+        """Prove the token sees the repository and may list its pull requests, or raise."""
+        try:
+            self._api.request("GET", f"/repos/{self._repo}")
+            self._api.request(
+                "GET", f"/repos/{self._repo}/pulls", params={"state": "all", "per_page": 1}
+            )
+        except GitHubApiError as exc:
+            raise GitHubApiError(
+                f"cannot read pull requests of {self._repo}, so no stack can be judged "
+                f"(the token needs pull-requests: read): {exc}",
+                status=exc.status,
+            ) from exc
+        self._checked = True
+
+    def __call__(self, number: int) -> PrState:
+        if not self._checked:
+            self.preflight()
+        response = self._api.request(
+            "GET", f"/repos/{self._repo}/pulls/{number}", expected=(200, 404)
+        )
+        if response.status_code == 404:
+            return PrState.MISSING
+        body = response.json()
+        state = body.get("state") if isinstance(body, dict) else None
+        if state == "open":
+            return PrState.OPEN
+        if state == "closed":
+            return PrState.CLOSED
+        raise GitHubApiError(
+            f"GET /repos/{self._repo}/pulls/{number}: unexpected state {state!r} "
+            "(expected 'open' or 'closed')"
+        )

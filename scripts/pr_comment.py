@@ -1,0 +1,176 @@
+"""Post, or edit in place, the one PR comment that describes a PR's environment.
+
+    pulumi stack output --stack pr-12 --json > outputs.json
+    python -m scripts.pr_comment --repo owner/name --pr 12 --environment pr-12 \\
+        --outputs-json outputs.json [--run-url URL]
+    python -m scripts.pr_comment ... --url URL --backend-image REF --frontend-image REF
+    python -m scripts.pr_comment --repo owner/name --pr 12 --environment pr-12 --destroyed
+
+The comment carries a hidden marker; the first comment by the bot that has it
+is edited, so a PR gets one comment however many times it is updated. Stack
+outputs used: `url`, `backendImage`, `frontendImage` (missing ones are shown
+as such). The token (GITHUB_TOKEN) needs `pull-requests: write`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.github_api import GitHubApi, GitHubApiError, check_repository, token_from_env
+from scripts.stack_names import check_environment
+
+MARKER = "<!-- tims-stack:pr-environment -->"
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
+
+
+@dataclass(frozen=True)
+class EnvironmentOutputs:
+    url: str | None
+    backend_image: str | None
+    frontend_image: str | None
+
+    @classmethod
+    def from_stack_outputs(cls, outputs: Mapping[str, Any]) -> EnvironmentOutputs:
+        """From `pulumi stack output --json`; a present output must be a string."""
+        values: dict[str, str | None] = {}
+        for key in ("url", "backendImage", "frontendImage"):
+            value = outputs.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(
+                    f"stack output {key!r} is a {type(value).__name__}, expected a string"
+                )
+            values[key] = value or None
+        return cls(values["url"], values["backendImage"], values["frontendImage"])
+
+
+def _code(value: str | None) -> str:
+    if value is None:
+        return "_not set_"
+    # A value must not break out of its code span or its table row.
+    cleaned = value.replace("`", "'").replace("|", "\\|").replace("\n", " ")
+    return f"`{cleaned}`"
+
+
+def _link(url: str | None) -> str:
+    if url and url.startswith(("https://", "http://")) and not any(c in url for c in " |<>`\n"):
+        return url
+    return _code(url)
+
+
+def render_body(
+    environment: str,
+    outputs: EnvironmentOutputs | None,
+    *,
+    run_url: str | None = None,
+    destroyed: bool = False,
+) -> str:
+    """The comment text; `outputs` is ignored when `destroyed`."""
+    check_environment(environment)
+    lines = [MARKER, f"### Environment `{environment}`", ""]
+    if destroyed or outputs is None:
+        lines.append("This environment was destroyed and its stack removed: the PR was closed.")
+    else:
+        lines += [
+            "| | |",
+            "|---|---|",
+            f"| URL | {_link(outputs.url)} |",
+            f"| Backend image | {_code(outputs.backend_image)} |",
+            f"| Frontend image | {_code(outputs.frontend_image)} |",
+        ]
+    if run_url:
+        lines += ["", f"Updated by [this workflow run]({run_url})."]
+    return "\n".join(lines) + "\n"
+
+
+def find_comment(api: GitHubApi, repo: str, pr: int, bot_login: str) -> int | None:
+    """Id of the first comment on the PR written by `bot_login` that carries the marker."""
+    for comment in api.paginate(f"/repos/{repo}/issues/{pr}/comments"):
+        author = (comment.get("user") or {}).get("login")
+        if author == bot_login and MARKER in (comment.get("body") or ""):
+            return int(comment["id"])
+    return None
+
+
+def upsert_comment(
+    api: GitHubApi, repo: str, pr: int, body: str, bot_login: str = DEFAULT_BOT_LOGIN
+) -> tuple[str, int]:
+    """Edit the marked comment or post a new one; returns ("edited"|"created", comment id)."""
+    check_repository(repo)
+    existing = find_comment(api, repo, pr, bot_login)
+    if existing is not None:
+        api.request("PATCH", f"/repos/{repo}/issues/comments/{existing}", json={"body": body})
+        return "edited", existing
+    response = api.request(
+        "POST", f"/repos/{repo}/issues/{pr}/comments", json={"body": body}, expected=(201,)
+    )
+    return "created", int(response.json()["id"])
+
+
+def _outputs_from_args(args: argparse.Namespace) -> EnvironmentOutputs | None:
+    if args.destroyed:
+        return None
+    if args.outputs_json is not None:
+        loaded = json.loads(args.outputs_json.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{args.outputs_json} does not hold a JSON object")
+        return EnvironmentOutputs.from_stack_outputs(loaded)
+    # Step outputs of pulumi/actions arrive as strings; an absent output is "".
+    return EnvironmentOutputs.from_stack_outputs(
+        {"url": args.url, "backendImage": args.backend_image, "frontendImage": args.frontend_image}
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Post or edit the PR environment comment.")
+    parser.add_argument("--repo", required=True, help="owner/name")
+    parser.add_argument("--pr", required=True, type=int, help="pull request number")
+    parser.add_argument("--environment", required=True, help="environment name, e.g. pr-12")
+    parser.add_argument("--outputs-json", type=Path, help="output of `pulumi stack output --json`")
+    parser.add_argument("--url", help="stack output url")
+    parser.add_argument("--backend-image", help="stack output backendImage")
+    parser.add_argument("--frontend-image", help="stack output frontendImage")
+    parser.add_argument("--destroyed", action="store_true", help="say the environment is gone")
+    parser.add_argument("--run-url", help="link to the workflow run")
+    parser.add_argument("--bot-login", default=DEFAULT_BOT_LOGIN, help="author of our comment")
+    args = parser.parse_args(argv)
+    given = [
+        name
+        for name, present in (
+            ("--outputs-json", args.outputs_json is not None),
+            (
+                "--url/--backend-image/--frontend-image",
+                any(v is not None for v in (args.url, args.backend_image, args.frontend_image)),
+            ),
+            ("--destroyed", args.destroyed),
+        )
+        if present
+    ]
+    if len(given) != 1:
+        parser.error(
+            "give exactly one of --outputs-json, --url/--backend-image/--frontend-image "
+            f"or --destroyed (got: {', '.join(given) or 'none'})"
+        )
+    try:
+        body = render_body(
+            args.environment,
+            _outputs_from_args(args),
+            run_url=args.run_url,
+            destroyed=args.destroyed,
+        )
+        with GitHubApi(token_from_env("GITHUB_TOKEN")) as api:
+            action, comment_id = upsert_comment(api, args.repo, args.pr, body, args.bot_login)
+    except (GitHubApiError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{action} comment {comment_id} on {args.repo}#{args.pr}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
