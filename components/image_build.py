@@ -1,11 +1,15 @@
 """`ImageBuild`: images built by a GitHub Actions workflow, as a Pulumi resource.
 
-INTERFACE SKELETON (integration contract between helpers). The program wires
-`ImageBuild(name, ImageBuildArgs(...), opts)` and reads the typed outputs
-below. The provider implementation lives in `components/image_build_provider.py`.
+The program wires `ImageBuild(name, ImageBuildArgs(...), opts)` and reads the
+typed outputs below. The provider (create/diff/read/delete) lives in
+`components/image_build_provider.py`; the GitHub client in
+`components/github_client.py`.
 
-Output property names in state are camelCase: runId, runUrl, commitSha, tag,
-images, skipped.
+Output property names in state are camelCase: runId, runUrl, commitSha,
+requestedSha, tag, images, imageRepositories, skipped, missingImages. The
+inputs are recorded in the outputs too (the provider diffs against them).
+Credentials never pass through here: the provider reads `github:token` and
+`github:baseUrl` in `configure()`.
 """
 
 from __future__ import annotations
@@ -56,7 +60,13 @@ class ImageBuild(pulumi.dynamic.Resource, module="tims-stack", name="ImageBuild"
     images: pulumi.Output[dict[str, str]]
     """Image name -> full reference `repository:tag`."""
     skipped: pulumi.Output[bool]
-    """True when every image already had the tag and no workflow ran."""
+    """True when every image already had the tag and no workflow ran (runId 0, runUrl "")."""
+    requested_sha: pulumi.Output[str]
+    """The sha the program asked for; differs from `commit_sha` when the branch moved."""
+    image_repositories: pulumi.Output[dict[str, str]]
+    """Image name -> repository without tag (the `images` input)."""
+    missing_images: pulumi.Output[list[str]]
+    """Images a refresh found without the tag; the next `pulumi up` rebuilds them."""
 
     def __init__(
         self,
@@ -80,5 +90,8 @@ class ImageBuild(pulumi.dynamic.Resource, module="tims-stack", name="ImageBuild"
             "runId": None,
             "runUrl": None,
             "skipped": None,
+            "requestedSha": None,
+            "imageRepositories": None,
+            "missingImages": None,
         }
         super().__init__(ImageBuildProvider(), name, props, opts)
