@@ -1,0 +1,80 @@
+"""Fixtures for tests that talk to the GitHub API emulator.
+
+Other test folders re-export them:
+    from tests.github.fixtures import emulator, fake_clock, github_openapi  # noqa: F401
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from openapi_core import OpenAPI
+
+from tests.conftest import SHARED_DIR
+from tests.github.clock import FakeClock, RealClock
+from tests.github.emulator import GitHubEmulator
+from tests.github.openapi_check import SPEC_RELATIVE_PATH, load_github_openapi
+
+APP_REPO = "acme/app"
+WORKFLOW_FILE = "build-images.yml"
+WORKFLOW_INPUTS = ["ref", "sha", "tag", "environment", "correlation_id"]
+RUN_NAME = "Build ${{ inputs.tag }} [${{ inputs.correlation_id }}]"
+
+
+def standard_world(emulator: GitHubEmulator) -> GitHubEmulator:
+    """User "acme" (owns the token), org "acme-org", repo acme/app with branch main
+    and the workflow build-images.yml our template ships."""
+    emulator.add_account("acme", "User")
+    emulator.add_account("acme-org", "Organization")
+    emulator.add_repo(APP_REPO, {"main": "5d0c4a9f2e8b7c6d1a3f4e5b6c7d8e9f0a1b2c3d"})
+    emulator.add_workflow(APP_REPO, WORKFLOW_FILE, WORKFLOW_INPUTS, run_name=RUN_NAME)
+    return emulator
+
+
+def assert_no_spec_violations(emulator: GitHubEmulator) -> None:
+    """Fail the current test when the emulator saw anything GitHub's description forbids."""
+    if emulator.spec_violations:
+        listing = "\n  ".join(emulator.spec_violations)
+        pytest.fail(
+            f"{len(emulator.spec_violations)} GitHub OpenAPI violation(s) at the emulator "
+            f"{emulator.base_url}:\n  {listing}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def github_openapi() -> OpenAPI | None:
+    """GitHub's OpenAPI description (loaded once), or None when ../shared is absent."""
+    path = SHARED_DIR / SPEC_RELATIVE_PATH
+    if not path.is_file():
+        return None
+    return load_github_openapi(path)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+def _run_emulator(emulator: GitHubEmulator) -> Iterator[GitHubEmulator]:
+    standard_world(emulator)
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+    assert_no_spec_violations(emulator)
+
+
+@pytest.fixture
+def emulator(fake_clock: FakeClock, github_openapi: OpenAPI | None) -> Iterator[GitHubEmulator]:
+    """A started emulator on virtual time with the standard world; fails the test at
+    teardown if any request or response broke GitHub's OpenAPI description."""
+    yield from _run_emulator(GitHubEmulator(clock=fake_clock, spec=github_openapi))
+
+
+@pytest.fixture
+def real_emulator(github_openapi: OpenAPI | None) -> Iterator[GitHubEmulator]:
+    """Like `emulator`, on real time: for clients in another process (the provider host)."""
+    yield from _run_emulator(GitHubEmulator(clock=RealClock(), spec=github_openapi))
