@@ -87,6 +87,17 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
 )
 """Every `tims-stack:*` key of the config contract (Pulumi.yaml declares each)."""
 
+OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
+    "routing": ("kind", "className", "gateway", "gatewayNamespace", "sectionName"),
+    "images": ("source", "backend", "frontend", "tag", "private"),
+    "build": ("repository", "workflow", "ref", "inputs", "timeout", "deleteImagesOnDestroy"),
+    "backend": ("replicas", "env", "resources"),
+    "frontend": ("replicas", "env", "resources"),
+    "postgres": ("image", "storage", "storageClass", "resources"),
+    "redis": ("image", "resources"),
+}
+"""The fields of each object key."""
+
 GITHUB_KEYS: tuple[str, ...] = ("token", "owner", "baseUrl")
 """The `github:*` keys this program reads; other pulumi-github keys are left alone."""
 
@@ -407,19 +418,19 @@ def _split_image(image: str) -> tuple[str, str | None, str | None]:
     return rest, None, digest or None
 
 
-def _official_image_problem(image: str, names: tuple[str, ...], min_major: int) -> str | None:
+def _official_image_problem(
+    image: str, names: tuple[str, ...], min_major: int, example: str
+) -> str | None:
     name, tag, digest = _split_image(image)
     if name not in names:
         return f"is not an official image: use one of {', '.join(names)}"
     if digest is not None and not _DIGEST.match(digest):
         return "has a digest that is not sha256:<64 hex digits>"
     if tag is None or tag == "latest":
-        return (
-            "does not pin a major version: add a tag such as ':18' or ':18-alpine' (not 'latest')"
-        )
+        return f"does not pin a major version: add a tag such as {example!r} (not 'latest')"
     pinned = _PINNED_TAG.match(tag)
     if not pinned:
-        return f"has the tag {tag!r}, which does not start with a version number (e.g. '18-alpine')"
+        return f"has the tag {tag!r}, which does not start with a version number (e.g. {example!r})"
     if int(pinned["major"]) < min_major:
         return f"pins major {pinned['major']}; versions before {min_major} are not supported"
     return None
@@ -451,10 +462,16 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _did_you_mean(name: str, allowed: Collection[str]) -> str:
-    folded = {a.lower().replace("-", "").replace("_", ""): a for a in allowed}
-    hit = folded.get(name.lower().replace("-", "").replace("_", ""))
-    close = [hit] if hit else difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    """'unknown key ...; did you mean ...?' with the closest allowed key, if one is close."""
+
+    def fold(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    folded = fold(name)
+    same = [a for a in allowed if fold(a) == folded]
+    prefix = [a for a in allowed if len(folded) >= 3 and fold(a).startswith(folded)]
+    close = same or difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6) or prefix
+    hint = f"; did you mean {close[0]!r}?" if close else "."
     return f"unknown key {name!r}{hint} Allowed: {', '.join(allowed)}"
 
 
@@ -563,7 +580,9 @@ def _resources(c: _Checker, key: str, value: Any) -> Resources:
             text = str(amount)
             number = parse_quantity(text)
             if number is None or number < 0:
-                c.bad(item_key, amount, "a Kubernetes quantity such as '250m', '512Mi' or '1Gi'")
+                c.bad(
+                    item_key, amount, "a non-negative Kubernetes quantity such as '250m' or '512Mi'"
+                )
                 continue
             if resource != "cpu" and text.endswith("m"):
                 c.bad(
@@ -587,7 +606,7 @@ def _resources(c: _Checker, key: str, value: Any) -> Resources:
 
 def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) -> AppConfig:
     key = NS + name
-    fields = c.top_object(raw, name, ("replicas", "env", "resources"))
+    fields = c.top_object(raw, name, OBJECT_FIELDS[name])
     replicas = default_replicas
     if "replicas" in fields:
         replicas = c.integer(f"{key}.replicas", fields["replicas"], minimum=0) or 0
@@ -644,12 +663,12 @@ def _placeholder_problem(template: str) -> str | None:
 
 def _base_url_problem(url: str) -> str | None:
     parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "is not an https:// URL such as https://api.github.com"
     if parts.username or parts.password:
         return "contains credentials; put the token in github:token instead"
     if parts.query or parts.fragment:
         return "has a query or fragment"
-    if not parts.hostname:
-        return "has no host"
     if parts.scheme == "https":
         return None
     if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
@@ -676,8 +695,20 @@ def parse_config(
     notes: list[str] = []
 
     for key in raw:
-        if key.startswith(NS) and key[len(NS) :] not in TOP_LEVEL_KEYS:
-            c.error(key, _did_you_mean(key[len(NS) :], TOP_LEVEL_KEYS))
+        name = key[len(NS) :]
+        if key.startswith(NS) and name not in TOP_LEVEL_KEYS:
+            inside = [
+                f"{NS}{obj}.{name}" for obj, fields in OBJECT_FIELDS.items() if name in fields
+            ]
+            if inside:
+                c.error(
+                    key,
+                    f"unknown key {name!r}; it is a field of an object: did you mean "
+                    f"{' or '.join(inside)}? Set it with "
+                    f"`pulumi config set --path {inside[0]} <value>`",
+                )
+            else:
+                c.error(key, _did_you_mean(name, TOP_LEVEL_KEYS))
 
     def top_str(name: str) -> str | None:
         """A top-level string key; "" means unset (Pulumi.yaml declares "" defaults)."""
@@ -710,7 +741,9 @@ def parse_config(
 
     # domain, host, tls, routing --------------------------------------------------
     domain = top_str("domain")
+    domain_ok = True
     if domain is not None and (problem := dns_name_problem(domain)):
+        domain_ok = False
         c.error(NS + "domain", f"got {c.show(NS + 'domain', domain)}, which {problem}")
     host_key = NS + "host"
     host = top_str("host")
@@ -723,13 +756,13 @@ def parse_config(
                 f"got {c.show(host_key, host)} but tims-stack:domain is not set; set the domain "
                 "too (the backend derives its cookie domain and CSRF origins from it)",
             )
-        elif host != domain and not host.endswith("." + domain):
+        elif domain_ok and host != domain and not host.endswith("." + domain):
             c.error(
                 host_key,
                 f"got {c.show(host_key, host)}, which is not {domain!r} or a name under it; "
                 "the backend's session cookie is scoped to the domain",
             )
-    elif domain is not None and env_ok:
+    elif domain is not None and domain_ok and env_ok:
         host = naming.default_host(environment, domain)
         if (problem := dns_name_problem(host)) is not None:
             c.error(
@@ -765,6 +798,7 @@ def parse_config(
 
     # github ----------------------------------------------------------------------
     owner = raw.get("github:owner") or None
+    owner_broken = False
     if owner is not None and not _GITHUB_LOGIN.match(owner):
         c.bad(
             "github:owner",
@@ -772,9 +806,12 @@ def parse_config(
             "a GitHub user or organisation login: letters, digits and single inner '-', at most 39",
         )
         owner = None
+        owner_broken = True
     base_url = (raw.get("github:baseUrl") or DEFAULT_GITHUB_API).rstrip("/")
     if (problem := _base_url_problem(base_url)) is not None:
-        c.error("github:baseUrl", f"got {c.show('github:baseUrl', base_url)}, which {problem}")
+        # A URL with credentials in it is not echoed: the password is a secret.
+        shown = "a URL" if urlsplit(base_url).password else c.show("github:baseUrl", base_url)
+        c.error("github:baseUrl", f"got {shown}, which {problem}")
     token_in_config = bool(raw.get(TOKEN_KEY))
     has_token = token_in_config or bool(env.get(TOKEN_ENV))
     if token_in_config and TOKEN_KEY not in secret_keys:
@@ -786,7 +823,7 @@ def parse_config(
 
     # build and images --------------------------------------------------------------
     build = _build(c, raw, notes)
-    images = _images(c, raw, build, owner)
+    images = _images(c, raw, build, owner, owner_broken)
 
     if (images is not None and (images.private or images.source == "build")) and not has_token:
         reason = "images.source is build" if images.source == "build" else "images.private is true"
@@ -829,9 +866,7 @@ def parse_config(
 
 def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
     key = NS + "routing"
-    fields = c.top_object(
-        raw, "routing", ("kind", "className", "gateway", "gatewayNamespace", "sectionName")
-    )
+    fields = c.top_object(raw, "routing", OBJECT_FIELDS["routing"])
     kind = fields.get("kind", "ingress")
     if kind not in ("ingress", "gateway"):
         c.bad(f"{key}.kind", kind, "'ingress' or 'gateway'")
@@ -876,11 +911,7 @@ def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
 
 def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig:
     key = NS + "build"
-    fields = c.top_object(
-        raw,
-        "build",
-        ("repository", "workflow", "ref", "inputs", "timeout", "deleteImagesOnDestroy"),
-    )
+    fields = c.top_object(raw, "build", OBJECT_FIELDS["build"])
     values: dict[str, Any] = {}
     if "repository" in fields and (repo := c.string(f"{key}.repository", fields["repository"])):
         owner, _, name = repo.partition("/")
@@ -959,10 +990,10 @@ def _inputs(c: _Checker, key: str, value: Any) -> dict[str, str]:
 
 
 def _images(
-    c: _Checker, raw: Mapping[str, str], build: BuildConfig, owner: str | None
+    c: _Checker, raw: Mapping[str, str], build: BuildConfig, owner: str | None, owner_broken: bool
 ) -> ImagesConfig | None:
     key = NS + "images"
-    fields = c.top_object(raw, "images", ("source", "backend", "frontend", "tag", "private"))
+    fields = c.top_object(raw, "images", OBJECT_FIELDS["images"])
     source = fields.get("source", "build" if build.repository else "prebuilt")
     if source not in ("build", "prebuilt"):
         c.bad(f"{key}.source", source, "'build' or 'prebuilt'")
@@ -987,7 +1018,7 @@ def _images(
             repos[image] = repo
         elif registry_owner:
             repos[image] = f"{GHCR}/{registry_owner}/{PROJECT}-{image}-image-prod"
-        else:
+        elif not owner_broken:  # a bad github:owner already has its own error
             c.error(
                 image_key,
                 "has no default because neither github:owner nor build.repository is set; "
@@ -1044,10 +1075,12 @@ def _images(
 
 def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
     key = NS + "postgres"
-    fields = c.top_object(raw, "postgres", ("image", "storage", "storageClass", "resources"))
+    fields = c.top_object(raw, "postgres", OBJECT_FIELDS["postgres"])
     values: dict[str, Any] = {}
     if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
-        if (problem := _official_image_problem(image, _POSTGRES_NAMES, 10)) is not None:
+        if (
+            problem := _official_image_problem(image, _POSTGRES_NAMES, 10, "18-alpine")
+        ) is not None:
             c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
         else:
             values["image"] = image
@@ -1072,10 +1105,10 @@ def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
 
 def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
     key = NS + "redis"
-    fields = c.top_object(raw, "redis", ("image", "resources"))
+    fields = c.top_object(raw, "redis", OBJECT_FIELDS["redis"])
     values: dict[str, Any] = {}
     if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
-        if (problem := _official_image_problem(image, _REDIS_NAMES, 5)) is not None:
+        if (problem := _official_image_problem(image, _REDIS_NAMES, 5, "7.4-alpine")) is not None:
             c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
         else:
             values["image"] = image

@@ -1,0 +1,132 @@
+"""Config test fixtures: raw configs as Pulumi's runtime holds them, and a mocked runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from stack.config import ConfigError, StackConfig, parse_config
+from tests.conftest import REPO_ROOT
+
+FAKE_TOKEN = "ghp_FAKE0TOKEN0FOR0TESTS0ONLY0000000000"
+"""A token-shaped string; tests assert it never shows up in any error text."""
+
+Raw = dict[str, str]
+
+
+def raw_config(values: Mapping[str, Any]) -> Raw:
+    """Raw config as Pulumi's runtime holds it: objects as compact JSON, booleans as "true"."""
+    raw: Raw = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            raw[key] = value
+        elif isinstance(value, bool):
+            raw[key] = "true" if value else "false"
+        else:
+            raw[key] = json.dumps(value, separators=(",", ":"))
+    return raw
+
+
+PREBUILT: dict[str, Any] = {
+    "github:owner": "acme",
+    "tims-stack:images": {"tag": "v1.2.3"},
+}
+"""The smallest valid config: prebuilt images, no domain, no token needed."""
+
+BUILD: dict[str, Any] = {
+    "tims-stack:build": {"repository": "acme/tims-stack-anystack"},
+}
+"""The smallest valid build-mode config (needs a token: see `parse`)."""
+
+
+def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` applied; an override of None removes the key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+ParseFn = Callable[..., StackConfig]
+ErrorFn = Callable[..., ConfigError]
+
+
+@pytest.fixture
+def parse() -> ParseFn:
+    """parse_config over a dict of Python values; stack 'dev', no token unless given."""
+
+    def _parse(
+        values: Mapping[str, Any],
+        *,
+        stack: str = "dev",
+        env: Mapping[str, str] | None = None,
+        secret_keys: tuple[str, ...] = (),
+        warn: Callable[[str], None] | None = None,
+    ) -> StackConfig:
+        return parse_config(
+            raw_config(values), stack=stack, env=env or {}, secret_keys=secret_keys, warn=warn
+        )
+
+    return _parse
+
+
+@pytest.fixture
+def config_error(parse: ParseFn) -> ErrorFn:
+    """The ConfigError parse raises for `values` (fails the test when none is raised)."""
+
+    def _error(values: Mapping[str, Any], **kwargs: Any) -> ConfigError:
+        with pytest.raises(ConfigError) as caught:
+            parse(values, **kwargs)
+        return caught.value
+
+    return _error
+
+
+@pytest.fixture
+def repo_file() -> Callable[[str], Path]:
+    """A file of this repository (Pulumi.yaml, Pulumi.example.yaml)."""
+
+    def _path(name: str) -> Path:
+        return REPO_ROOT / name
+
+    return _path
+
+
+class _NoResources(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}_id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+@pytest.fixture
+def mocked_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.AbstractEventLoop]:
+    """Pulumi runtime under mocks, project tims-stack, stack 'dev', with clean config.
+
+    Yields the event loop Outputs resolve on. Config set by the test is wiped
+    afterwards so it cannot leak into other tests.
+    """
+    for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(_NoResources(), project="tims-stack", stack="dev", preview=False)
+    pulumi.runtime.set_all_config({}, [])
+    try:
+        yield loop
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        asyncio.set_event_loop(None)
+        loop.close()
