@@ -1,0 +1,183 @@
+"""Tim's Stack: one environment per Pulumi stack. Wiring only; the parts live in components/."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_github
+
+from components.backend import Backend, BackendArgs, DatabaseConnection, PublicEndpoint
+from components.frontend import Frontend, FrontendArgs
+from components.image_build import ImageBuild, ImageBuildArgs
+from components.images import build_output, is_commit_sha, prebuilt_images, split_repository
+from components.namespace import Namespace, NamespaceArgs
+from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
+from components.postgres import PORT as POSTGRES_PORT
+from components.postgres import Postgres, PostgresArgs
+from components.redis import PORT as REDIS_PORT
+from components.redis import Redis, RedisArgs
+from components.registry import RegistryPullSecret, RegistryPullSecretArgs
+from components.routing import RouteTarget, Routing, RoutingArgs
+from components.services import BACKEND, FRONTEND, AppService, AppServiceArgs
+from stack.config import load_config
+from stack.naming import image_tag
+
+# First, before any resource: a bad configuration raises here with every problem listed.
+config, secrets = load_config()
+env = config.environment
+
+
+def require_token() -> pulumi.Output[str]:
+    if secrets.github_token is None:
+        raise RuntimeError("a GitHub token is required for private images and for builds")
+    return secrets.github_token
+
+
+namespace = Namespace("namespace", NamespaceArgs(name=config.namespace, environment=env))
+ns = namespace.name
+
+pull_secret: pulumi.Output[str] | None = None
+if config.images.private:
+    registry_owner = config.github.owner or split_repository(config.build.repository or "")[0]
+    pull_secret = RegistryPullSecret(
+        "ghcr-pull",
+        RegistryPullSecretArgs(
+            namespace=ns, environment=env, owner=registry_owner, token=require_token()
+        ),
+    ).name
+
+run_url: pulumi.Output[str] | None = None
+if config.images.source == "build":
+    if config.build.repository is None:
+        raise RuntimeError("tims-stack:build.repository is required when images.source is 'build'")
+    repo_owner, repo_name = split_repository(config.build.repository)
+    github = pulumi_github.Provider(
+        "github", owner=repo_owner, token=require_token(), base_url=config.github.base_url
+    )
+    commit_sha: pulumi.Output[str] = (
+        pulumi.Output.from_input(config.build.ref)
+        if is_commit_sha(config.build.ref)
+        else pulumi_github.get_branch_output(
+            repository=repo_name,
+            branch=config.build.ref,
+            opts=pulumi.InvokeOutputOptions(provider=github),
+        ).sha
+    )
+    build = ImageBuild(
+        "images",
+        ImageBuildArgs(
+            repository=config.build.repository,
+            workflow=config.build.workflow,
+            ref=config.build.ref,
+            commit_sha=commit_sha,
+            inputs=dict(config.build.inputs or {}),
+            images={"backend": config.images.backend, "frontend": config.images.frontend},
+            tag=commit_sha.apply(lambda sha: image_tag(env, sha)),
+            environment=env,
+            timeout_seconds=config.build.timeout,
+            delete_images_on_destroy=config.build.delete_images_on_destroy,
+        ),
+    )
+    # Taken from the build's outputs, so the workloads wait for the images.
+    backend_image = build.images.apply(lambda images: images["backend"])
+    frontend_image = build.images.apply(lambda images: images["frontend"])
+    run_url = build_output(build, "run_url", "runUrl")
+else:
+    refs = prebuilt_images(config.images)
+    backend_image = pulumi.Output.from_input(refs["backend"])
+    frontend_image = pulumi.Output.from_input(refs["frontend"])
+
+public = (
+    PublicEndpoint(url=config.public_url, host=config.host, domain=config.domain)
+    if config.public_url is not None and config.host is not None and config.domain is not None
+    else None
+)
+
+postgres = Postgres(
+    "postgres",
+    PostgresArgs(namespace=ns, environment=env, config=config.postgres, stopped=config.stopped),
+)
+redis = Redis(
+    "redis", RedisArgs(namespace=ns, environment=env, config=config.redis, stopped=config.stopped)
+)
+backend_service = AppService("backend", AppServiceArgs(namespace=ns, environment=env, part=BACKEND))
+frontend_service = AppService(
+    "frontend", AppServiceArgs(namespace=ns, environment=env, part=FRONTEND)
+)
+backend_url: pulumi.Input[str] = public.url if public else backend_service.url
+
+backend = Backend(
+    "backend",
+    BackendArgs(
+        namespace=ns,
+        environment=env,
+        config=config.backend,
+        image=backend_image,
+        stopped=config.stopped,
+        run_as_non_root=config.run_as_non_root,
+        service_name=backend_service.name,
+        service_host=backend_service.host,
+        service_url=backend_service.url,
+        public=public,
+        frontend_url=frontend_service.url,
+        database=DatabaseConnection(
+            host=postgres.host,
+            port=postgres.port,
+            name=postgres.database,
+            user=postgres.user,
+            password=postgres.password,
+        ),
+        redis_url=redis.url,
+        pull_secret=pull_secret,
+    ),
+)
+Frontend(
+    "frontend",
+    FrontendArgs(
+        namespace=ns,
+        environment=env,
+        config=config.frontend,
+        image=frontend_image,
+        stopped=config.stopped,
+        run_as_non_root=config.run_as_non_root,
+        root_url=backend_url,
+        secure=public is not None and config.tls,
+        pull_secret=pull_secret,
+    ),
+)
+if public is not None:
+    Routing(
+        "routing",
+        RoutingArgs(
+            namespace=ns,
+            environment=env,
+            host=public.host,
+            routing=config.routing,
+            tls=config.tls,
+            cluster_issuer=config.cluster_issuer,
+            backend=RouteTarget(service_name=backend_service.name, port=backend_service.port),
+            frontend=RouteTarget(service_name=frontend_service.name, port=frontend_service.port),
+        ),
+    )
+NetworkPolicies(
+    "network-policies",
+    NetworkPoliciesArgs(
+        namespace=ns,
+        environment=env,
+        client_pod_labels=backend.pod_labels,
+        protected={
+            "postgres": ProtectedService(postgres.pod_labels, POSTGRES_PORT),
+            "redis": ProtectedService(redis.pod_labels, REDIS_PORT),
+        },
+    ),
+)
+
+pulumi.export("namespace", ns)
+pulumi.export("url", backend_url)
+pulumi.export("backendImage", backend_image)
+pulumi.export("frontendImage", frontend_image)
+pulumi.export("postgresHost", postgres.host)
+pulumi.export("redisUrl", redis.url)
+pulumi.export("adminUser", backend.admin_user)
+pulumi.export("adminPassword", pulumi.Output.secret(backend.admin_password))
+if run_url is not None:
+    pulumi.export("runUrl", run_url)

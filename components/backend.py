@@ -1,0 +1,205 @@
+"""The Django backend: its environment Secret, Deployment, and generated credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_random
+from pulumi_kubernetes.apps.v1 import Deployment
+from pulumi_kubernetes.core.v1 import Secret
+
+from components import pods
+from components.services import BACKEND
+from stack.config import AppConfig, Resources
+
+ADMIN_USER = "admin"
+DB_ENGINE = "django.db.backends.postgresql_psycopg2"
+DEFAULT_RESOURCES = Resources(
+    requests={"cpu": "250m", "memory": "512Mi"},
+    limits={"memory": "1Gi"},
+)
+# Migrations run before the server listens; allow them ten minutes.
+STARTUP_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class PublicEndpoint:
+    """How browsers reach the environment."""
+
+    url: str
+    """e.g. https://backend-dev.example.com"""
+    host: str
+    domain: str
+
+
+@dataclass(frozen=True)
+class DatabaseConnection:
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    name: pulumi.Input[str]
+    user: pulumi.Input[str]
+    password: pulumi.Input[str]
+    """Secret."""
+
+
+def url_settings(*, root_url: str, host: str, domain: str | None) -> dict[str, str]:
+    """ROOT_URL, ROOT_HOST, EXTRA_TRUSTED_ORIGINS and SESSION_COOKIE_DOMAIN for one URL.
+
+    ROOT_HOST is the base domain when the host lives under it (the settings
+    trust https://*.<ROOT_HOST> for CSRF); otherwise the host itself, so the
+    session cookie is never scoped to a domain the browser is not on.
+    """
+    under_domain = domain is not None and (host == domain or host.endswith("." + domain))
+    root_host = domain if under_domain and domain is not None else host
+    return {
+        "ROOT_URL": root_url,
+        "ROOT_HOST": root_host,
+        "EXTRA_TRUSTED_ORIGINS": root_url,
+        "SESSION_COOKIE_DOMAIN": f".{root_host}",
+    }
+
+
+def allowed_hosts(public_host: str | None, service_name: str, service_host: str) -> str:
+    """DJANGO_ALLOWED_HOSTS: the public host and the in-cluster names, not `*`."""
+    hosts = [public_host] if public_host else []
+    hosts += [service_host, service_name, "localhost", "127.0.0.1"]
+    return ",".join(hosts)
+
+
+@dataclass(frozen=True)
+class BackendArgs:
+    namespace: pulumi.Input[str]
+    """Also UNIQUE_ID: the image derives the Redis host from it."""
+    environment: str
+    config: AppConfig
+    """Replicas, extra env (merged last) and resources."""
+    image: pulumi.Input[str]
+    stopped: bool
+    run_as_non_root: bool
+    service_name: pulumi.Input[str]
+    service_host: pulumi.Input[str]
+    service_url: pulumi.Input[str]
+    """In-cluster URL of the backend Service; the root URL when there is no public endpoint."""
+    public: PublicEndpoint | None
+    frontend_url: pulumi.Input[str]
+    """In-cluster URL of the frontend Service (NEXTJS_HOST_URL)."""
+    database: DatabaseConnection
+    redis_url: pulumi.Input[str]
+    pull_secret: pulumi.Input[str] | None = None
+
+
+class Backend(pulumi.ComponentResource):
+    """Secret with the full environment contract, and a Deployment reading it with envFrom."""
+
+    admin_user: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+    """Secret."""
+    pod_labels: dict[str, str]
+
+    def __init__(
+        self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tims-stack:k8s:Backend", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        object_labels = BACKEND.labels(args.environment)
+
+        # Stable (no keepers): a new key would log every user out, a new admin
+        # password would not match the account the first start created.
+        secret_key = pulumi_random.RandomPassword(
+            f"{name}-django-secret-key",
+            length=50,
+            special=True,
+            override_special="!#%&*()-_=+[]{}<>:?",
+            opts=child,
+        )
+        admin_password = pulumi_random.RandomPassword(
+            f"{name}-admin-password", length=24, special=False, opts=child
+        )
+        self.admin_user = pulumi.Output.from_input(ADMIN_USER)
+        self.admin_password = pulumi.Output.secret(admin_password.result)
+
+        public = args.public
+        values: dict[str, Any] = {
+            "db_host": args.database.host,
+            "db_port": args.database.port,
+            "db_name": args.database.name,
+            "db_user": args.database.user,
+            "db_password": args.database.password,
+            "redis_url": args.redis_url,
+            "secret_key": secret_key.result,
+            "admin_password": admin_password.result,
+            "frontend_url": args.frontend_url,
+            "namespace": args.namespace,
+            "service_name": args.service_name,
+            "service_host": args.service_host,
+            "service_url": args.service_url,
+        }
+        extra = dict(args.config.env)
+
+        def environment(v: Mapping[str, Any]) -> dict[str, str]:
+            if public is not None:
+                urls = url_settings(root_url=public.url, host=public.host, domain=public.domain)
+            else:
+                urls = url_settings(root_url=v["service_url"], host=v["service_host"], domain=None)
+            contract = {
+                "DB_ENGINE": DB_ENGINE,
+                "DB_NAME": v["db_name"],
+                "DB_USER": v["db_user"],
+                "DB_PASSWORD": v["db_password"],
+                "DB_HOST": v["db_host"],
+                "DB_PORT": str(v["db_port"]),
+                # In-cluster Postgres without TLS; the settings otherwise demand sslmode=require.
+                "DB_NO_SSL": "true",
+                "REDIS_URL": v["redis_url"],
+                "DJANGO_SECRET_KEY": v["secret_key"],
+                "DJANGO_DEBUG": "false",
+                "DJANGO_ALLOWED_HOSTS": allowed_hosts(
+                    public.host if public else None, v["service_name"], v["service_host"]
+                ),
+                "PRODUCTION": "true",
+                **urls,
+                "NEXTJS_HOST_URL": v["frontend_url"],
+                "USE_NEXTJS_PROXY_ROUTES": "true",
+                "UNIQUE_ID": v["namespace"],
+                "BASE_ADMIN_USERNAME": ADMIN_USER,
+                "BASE_ADMIN_USER_PASSWORD": v["admin_password"],
+            }
+            return {**contract, **extra}
+
+        contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
+        env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(contract)
+        # Auto-named: the Kubernetes provider replaces a Secret whose data
+        # changes, the Deployment then references the new name and rolls out.
+        # envFrom alone would leave running pods on the old values.
+        env_secret = Secret(
+            f"{name}-env",
+            metadata=pods.metadata(args.namespace, object_labels),
+            type="Opaque",
+            string_data=env,
+            opts=child,
+        )
+        Deployment(
+            name,
+            metadata=pods.metadata(args.namespace, object_labels),
+            spec=pods.app_deployment_spec(
+                container_name=BACKEND.name,
+                pod_labels=object_labels,
+                image=args.image,
+                port_name=BACKEND.port_name,
+                port=BACKEND.port,
+                env_secret_name=env_secret.metadata.name,
+                replica_count=pods.replicas(args.config.replicas, stopped=args.stopped),
+                resource_requirements=pods.resources(args.config.resources, DEFAULT_RESOURCES),
+                run_as_non_root=args.run_as_non_root,
+                pull_secret_name=args.pull_secret,
+                startup_seconds=STARTUP_SECONDS,
+            ),
+            opts=child,
+        )
+        self.pod_labels = object_labels
+        self.register_outputs(
+            {"admin_user": self.admin_user, "admin_password": self.admin_password}
+        )

@@ -1,0 +1,48 @@
+"""Image references: prebuilt tags, build refs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from stack.config import ImagesConfig
+
+_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+IMAGE_NAMES = ("backend", "frontend")
+"""The images one build produces; keys of ImageBuild's `images` output."""
+
+
+def is_commit_sha(ref: str) -> bool:
+    """True for a full 40-hex commit sha, which needs no lookup."""
+    return _COMMIT_SHA.match(ref) is not None
+
+
+def prebuilt_images(images: ImagesConfig) -> dict[str, str]:
+    """`<repository>:<tag>` for each image, in prebuilt mode."""
+    if images.tag is None:
+        raise ValueError("tims-stack:images.tag is required when images.source is 'prebuilt'")
+    return {
+        "backend": f"{images.backend}:{images.tag}",
+        "frontend": f"{images.frontend}:{images.tag}",
+    }
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """`owner/name` -> (owner, name)."""
+    owner, _, name = repository.partition("/")
+    if not owner or not name or "/" in name:
+        raise ValueError(f"expected a repository as owner/name, got {repository!r}")
+    return owner, name
+
+
+def build_output(build: object, name: str, state_name: str) -> Any:
+    """An ImageBuild output attribute, whichever spelling the resource class exposes.
+
+    A dynamic resource gets one attribute per state property, named as in
+    state (`runUrl`); ImageBuild declares snake_case names (`run_url`) that
+    only exist once it maps them (translate_output_property). Accept both so
+    the wiring does not depend on which one the provider module ships.
+    """
+    value = getattr(build, name, None)
+    return value if value is not None else getattr(build, state_name)

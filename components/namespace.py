@@ -1,0 +1,42 @@
+"""The environment's namespace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes.core.v1 import Namespace as K8sNamespace
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
+
+from components.pods import labels
+
+
+@dataclass(frozen=True)
+class NamespaceArgs:
+    name: str
+    """The namespace name: the image contract needs UNIQUE_ID == namespace, so it is fixed."""
+    environment: str
+    """Environment id, the `app.kubernetes.io/instance` label."""
+
+
+class Namespace(pulumi.ComponentResource):
+    """One namespace per environment; deleting it on destroy removes everything left inside."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tims-stack:k8s:Namespace", name, None, opts)
+        namespace = K8sNamespace(
+            name,
+            metadata=ObjectMetaArgs(
+                # Fixed, not auto-named: the backend image derives the Redis host
+                # from UNIQUE_ID, which must equal this name (see the spec).
+                name=args.name,
+                labels=labels(args.environment, "namespace", "tims-stack"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = namespace.metadata.name
+        self.register_outputs({"name": self.name})

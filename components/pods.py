@@ -1,0 +1,235 @@
+"""Pure builders for the parts every workload shares: labels, security, probes, resources.
+
+They return SDK `*Args` objects and register nothing, so tests can call them
+directly and components stay short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+from pulumi_kubernetes.apps.v1 import (
+    DeploymentSpecArgs,
+    DeploymentStrategyArgs,
+    RollingUpdateDeploymentArgs,
+)
+from pulumi_kubernetes.core.v1 import (
+    CapabilitiesArgs,
+    ContainerArgs,
+    ContainerPortArgs,
+    EnvFromSourceArgs,
+    ExecActionArgs,
+    LocalObjectReferenceArgs,
+    PodSecurityContextArgs,
+    PodSpecArgs,
+    PodTemplateSpecArgs,
+    ProbeArgs,
+    ResourceRequirementsArgs,
+    SeccompProfileArgs,
+    SecretEnvSourceArgs,
+    SecurityContextArgs,
+    TCPSocketActionArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+
+from components.official_images import ImageUser
+from stack.config import Resources
+from stack.naming import standard_labels
+
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+
+
+def labels(environment: str, component: str, name: str) -> dict[str, str]:
+    """The `app.kubernetes.io/*` labels every object of one part of the stack carries."""
+    return dict(standard_labels(environment=environment, component=component, name=name))
+
+
+def selector_labels(all_labels: Mapping[str, str]) -> dict[str, str]:
+    """The subset that selects pods: name and instance never change over a stack's life.
+
+    Deployment and StatefulSet selectors are immutable, so they must not
+    include labels we might want to change later.
+    """
+    return {key: all_labels[key] for key in (NAME_LABEL, INSTANCE_LABEL)}
+
+
+def metadata(
+    namespace: pulumi.Input[str],
+    object_labels: Mapping[str, str],
+    annotations: Mapping[str, pulumi.Input[str]] | None = None,
+) -> ObjectMetaArgs:
+    """Metadata for an auto-named object: Pulumi picks `metadata.name` (`<name>-<suffix>`).
+
+    Auto-naming lets Pulumi create a replacement before deleting the old
+    object and keeps two environments from colliding, so we never set a name
+    unless a contract demands one.
+    """
+    return ObjectMetaArgs(
+        namespace=namespace,
+        labels=dict(object_labels),
+        annotations=dict(annotations) if annotations else None,
+    )
+
+
+def restricted_pod_security(user: ImageUser) -> PodSecurityContextArgs:
+    """Pod-level settings of the restricted Pod Security Standard for an image's own user.
+
+    `fsGroup` makes a fresh volume group-writable for that user; the
+    OnRootMismatch policy skips the recursive chown on every restart.
+    """
+    return PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=user.uid,
+        run_as_group=user.gid,
+        fs_group=user.gid,
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def app_pod_security(run_as_non_root: bool) -> PodSecurityContextArgs:
+    """Pod-level settings for the application images, whose user we do not control.
+
+    `runAsNonRoot` is opt-in: the kubelet refuses to start an image whose
+    USER is root or not numeric, and the application images are not ours.
+    """
+    return PodSecurityContextArgs(
+        run_as_non_root=True if run_as_non_root else None,
+        seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security(*, run_as_non_root: bool) -> SecurityContextArgs:
+    """Container settings: no privilege escalation, no capabilities, RuntimeDefault seccomp."""
+    return SecurityContextArgs(
+        allow_privilege_escalation=False,
+        capabilities=CapabilitiesArgs(drop=["ALL"]),
+        run_as_non_root=True if run_as_non_root else None,
+        seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def resources(configured: Resources, default: Resources) -> ResourceRequirementsArgs:
+    """The configured requests/limits, or `default` when none are configured at all."""
+    chosen = configured if (configured.requests or configured.limits) else default
+    return ResourceRequirementsArgs(
+        requests=dict(chosen.requests) or None,
+        limits=dict(chosen.limits) or None,
+    )
+
+
+def exec_probe(
+    command: Sequence[str],
+    *,
+    period: int,
+    failure_threshold: int,
+    initial_delay: int = 0,
+    timeout: int = 5,
+) -> ProbeArgs:
+    return ProbeArgs(
+        exec_=ExecActionArgs(command=list(command)),
+        initial_delay_seconds=initial_delay or None,
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failure_threshold,
+    )
+
+
+def tcp_probe(
+    port: str | int,
+    *,
+    period: int,
+    failure_threshold: int,
+    timeout: int = 3,
+) -> ProbeArgs:
+    return ProbeArgs(
+        tcp_socket=TCPSocketActionArgs(port=port),
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failure_threshold,
+    )
+
+
+def pull_secrets(secret_name: pulumi.Input[str] | None) -> list[LocalObjectReferenceArgs] | None:
+    """`imagePullSecrets` for private images; None leaves the field out."""
+    if secret_name is None:
+        return None
+    return [LocalObjectReferenceArgs(name=secret_name)]
+
+
+def replicas(configured: int, *, stopped: bool) -> int:
+    """Replica count: 0 while the environment is stopped, the configured count otherwise."""
+    return 0 if stopped else configured
+
+
+def service_host(
+    service_name: pulumi.Input[str], namespace: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The cluster DNS name of a Service."""
+    return pulumi.Output.concat(service_name, ".", namespace, ".svc.cluster.local")
+
+
+def app_deployment_spec(
+    *,
+    container_name: str,
+    pod_labels: Mapping[str, str],
+    image: pulumi.Input[str],
+    port_name: str,
+    port: int,
+    env_secret_name: pulumi.Input[str],
+    replica_count: int,
+    resource_requirements: ResourceRequirementsArgs,
+    run_as_non_root: bool,
+    pull_secret_name: pulumi.Input[str] | None,
+    startup_seconds: int,
+) -> DeploymentSpecArgs:
+    """The Deployment spec shared by the backend and the frontend.
+
+    The application has no documented health route, so the probes only check
+    that the port accepts connections. A startup probe covers slow starts
+    (the backend runs its migrations first) without making the liveness probe
+    lenient for the rest of the pod's life. Rolling updates never take a
+    serving pod away before its replacement is ready.
+    """
+    period = 10
+    return DeploymentSpecArgs(
+        replicas=replica_count,
+        revision_history_limit=5,
+        selector=LabelSelectorArgs(match_labels=selector_labels(pod_labels)),
+        strategy=DeploymentStrategyArgs(
+            type="RollingUpdate",
+            rolling_update=RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+        ),
+        template=PodTemplateSpecArgs(
+            metadata=ObjectMetaArgs(labels=dict(pod_labels)),
+            spec=PodSpecArgs(
+                security_context=app_pod_security(run_as_non_root),
+                automount_service_account_token=False,
+                # Service links would add *_PORT/*_HOST variables for every
+                # Service in the namespace; the app reads its own settings.
+                enable_service_links=False,
+                image_pull_secrets=pull_secrets(pull_secret_name),
+                containers=[
+                    ContainerArgs(
+                        name=container_name,
+                        image=image,
+                        ports=[
+                            ContainerPortArgs(name=port_name, container_port=port, protocol="TCP")
+                        ],
+                        env_from=[
+                            EnvFromSourceArgs(secret_ref=SecretEnvSourceArgs(name=env_secret_name))
+                        ],
+                        startup_probe=tcp_probe(
+                            port_name, period=period, failure_threshold=startup_seconds // period
+                        ),
+                        readiness_probe=tcp_probe(port_name, period=period, failure_threshold=3),
+                        liveness_probe=tcp_probe(port_name, period=20, failure_threshold=6),
+                        resources=resource_requirements,
+                        security_context=container_security(run_as_non_root=run_as_non_root),
+                    )
+                ],
+            ),
+        ),
+    )

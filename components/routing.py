@@ -1,0 +1,187 @@
+"""Public routing: an Ingress, or a Gateway API HTTPRoute attached to a shared Gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.apiextensions import CustomResource
+from pulumi_kubernetes.networking.v1 import (
+    HTTPIngressPathArgs,
+    HTTPIngressRuleValueArgs,
+    Ingress,
+    IngressBackendArgs,
+    IngressRuleArgs,
+    IngressServiceBackendArgs,
+    IngressSpecArgs,
+    IngressTLSArgs,
+    ServiceBackendPortArgs,
+)
+
+from components import pods
+from stack.config import RoutingConfig
+
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+FRONTEND = "frontend"
+BACKEND = "backend"
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/_next/", FRONTEND),
+    ("/_nstat/", FRONTEND),
+    ("/static/", BACKEND),
+    ("/", BACKEND),
+)
+"""The seed's server-side-rendering routes, all prefix matches: path -> target."""
+
+WEBSOCKET_TIMEOUT_SECONDS = 3600
+TLS_SECRET_NAME = "tims-stack-tls"  # noqa: S105 - a Secret name, not a credential
+"""Secret cert-manager writes the certificate to; it is not a Pulumi-managed object."""
+
+
+def ingress_annotations(*, tls: bool, cluster_issuer: str) -> dict[str, str]:
+    """cert-manager and long proxy timeouts for WebSockets (/api/core/ws) on common controllers.
+
+    Each controller ignores the others' annotations. Traefik has no per-Ingress
+    timeout annotation (its timeouts belong to the entry point) and proxies
+    WebSockets without one.
+    """
+    seconds = str(WEBSOCKET_TIMEOUT_SECONDS)
+    annotations = {
+        # ingress-nginx (community)
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": seconds,
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": seconds,
+        # NGINX Ingress Controller (F5 NGINX)
+        "nginx.org/proxy-read-timeout": f"{seconds}s",
+        "nginx.org/proxy-send-timeout": f"{seconds}s",
+        # HAProxy Kubernetes Ingress (haproxytech): server timeout is the
+        # Ingress-level one; upgraded connections use its tunnel timeout (1h).
+        "haproxy.org/timeout-server": f"{seconds}s",
+        # HAProxy Ingress (jcmoraisjr)
+        "haproxy-ingress.github.io/timeout-tunnel": f"{seconds}s",
+    }
+    if tls:
+        annotations["cert-manager.io/cluster-issuer"] = cluster_issuer
+    return annotations
+
+
+@dataclass(frozen=True)
+class RouteTarget:
+    service_name: pulumi.Input[str]
+    port: int
+
+
+def httproute_spec(
+    *,
+    routing: RoutingConfig,
+    host: str,
+    backend: tuple[str, int],
+    frontend: tuple[str, int],
+) -> dict[str, Any]:
+    """HTTPRoute spec: one rule per Service, the seed's path prefixes, long timeouts.
+
+    Gateway API picks the longest matching prefix across rules, so `/` in the
+    backend rule does not shadow `/_next/`. The CRD requires backendRequest <=
+    request; both are one hour so WebSockets survive idle periods.
+    """
+    parent: dict[str, Any] = {
+        "group": "gateway.networking.k8s.io",
+        "kind": "Gateway",
+        "name": routing.gateway,
+    }
+    if routing.gateway_namespace:
+        parent["namespace"] = routing.gateway_namespace
+    if routing.section_name:
+        parent["sectionName"] = routing.section_name
+    timeout = f"{WEBSOCKET_TIMEOUT_SECONDS}s"
+    targets = {BACKEND: backend, FRONTEND: frontend}
+    rules = []
+    for target in (FRONTEND, BACKEND):
+        service_name, port = targets[target]
+        rules.append(
+            {
+                "matches": [
+                    {"path": {"type": "PathPrefix", "value": path}}
+                    for path, to in ROUTES
+                    if to == target
+                ],
+                "backendRefs": [{"name": service_name, "port": port}],
+                "timeouts": {"request": timeout, "backendRequest": timeout},
+            }
+        )
+    return {"parentRefs": [parent], "hostnames": [host], "rules": rules}
+
+
+@dataclass(frozen=True)
+class RoutingArgs:
+    namespace: pulumi.Input[str]
+    environment: str
+    host: str
+    routing: RoutingConfig
+    tls: bool
+    """Ingress only: cert-manager certificate; a Gateway's listener owns TLS."""
+    cluster_issuer: str
+    backend: RouteTarget
+    frontend: RouteTarget
+
+
+class Routing(pulumi.ComponentResource):
+    """Routes the public host to the frontend and backend Services."""
+
+    def __init__(
+        self, name: str, args: RoutingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tims-stack:k8s:Routing", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        object_labels = pods.labels(args.environment, "routing", "tims-stack")
+        if args.routing.kind == "gateway":
+            spec = pulumi.Output.all(args.backend.service_name, args.frontend.service_name).apply(
+                lambda names: httproute_spec(
+                    routing=args.routing,
+                    host=args.host,
+                    backend=(str(names[0]), args.backend.port),
+                    frontend=(str(names[1]), args.frontend.port),
+                )
+            )
+            CustomResource(
+                name,
+                api_version=GATEWAY_API_VERSION,
+                kind="HTTPRoute",
+                metadata=pods.metadata(args.namespace, object_labels),
+                spec=spec,
+                opts=child,
+            )
+        else:
+            targets = {BACKEND: args.backend, FRONTEND: args.frontend}
+            paths = [
+                HTTPIngressPathArgs(
+                    path=path,
+                    path_type="Prefix",
+                    backend=IngressBackendArgs(
+                        service=IngressServiceBackendArgs(
+                            name=targets[to].service_name,
+                            port=ServiceBackendPortArgs(number=targets[to].port),
+                        )
+                    ),
+                )
+                for path, to in ROUTES
+            ]
+            Ingress(
+                name,
+                metadata=pods.metadata(
+                    args.namespace,
+                    object_labels,
+                    ingress_annotations(tls=args.tls, cluster_issuer=args.cluster_issuer),
+                ),
+                spec=IngressSpecArgs(
+                    # None: the cluster's default IngressClass.
+                    ingress_class_name=args.routing.class_name,
+                    tls=[IngressTLSArgs(hosts=[args.host], secret_name=TLS_SECRET_NAME)]
+                    if args.tls
+                    else None,
+                    rules=[
+                        IngressRuleArgs(host=args.host, http=HTTPIngressRuleValueArgs(paths=paths))
+                    ],
+                ),
+                opts=child,
+            )
+        self.register_outputs({})
