@@ -34,6 +34,29 @@ class StackConfigError(ValueError):
     pass
 
 
+class _PulumiYamlLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI (Go yaml.v3) reads it: only true/false are booleans, no dates.
+
+    PyYAML's YAML 1.1 would turn a value like `on` or `2024-01-01` into a
+    boolean or a date and write it back changed.
+    """
+
+
+_PulumiYamlLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_PulumiYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
 def check_ref(ref: str) -> str:
     if not ref or not _REF_RE.fullmatch(ref) or ".." in ref or ref.endswith((".lock", "/")):
         raise StackConfigError(
@@ -74,7 +97,7 @@ def write_pr_stack_config(
             "variable PR_BASE_CONFIG to a committed stack file, e.g. Pulumi.example.yaml"
         )
     try:
-        base = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        base = yaml.load(source.read_text(encoding="utf-8"), Loader=_PulumiYamlLoader) or {}  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise StackConfigError(f"{source} is not valid YAML: {exc}") from exc
     if not isinstance(base, dict):

@@ -1,0 +1,159 @@
+"""Fixtures for the CI tests: the workflow files, the venv's tools, a fake GitHub API."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from scripts.github_api import GitHubApi
+from tests.conftest import REPO_ROOT
+
+WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
+BUILD_TEMPLATE = REPO_ROOT / "templates" / "github" / "build-images.yml"
+REPO_WORKFLOWS = ("ci.yml", "preview.yml", "pr-environment.yml", "sweep.yml")
+ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS] + [BUILD_TEMPLATE]
+REPO = "acme/tims-stack"
+TOKEN = "ghs_test-token-must-never-leak-0123456789"
+
+
+def load_workflow(path: Path) -> dict[str, Any]:
+    """A workflow as a dict; PyYAML reads the key `on` as True, so it is put back."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), f"{path.name} is not a YAML mapping"
+    if True in document:
+        document["on"] = document.pop(True)
+    return document
+
+
+@pytest.fixture(params=ALL_WORKFLOW_FILES, ids=lambda p: p.name)
+def workflow_path(request: pytest.FixtureRequest) -> Path:
+    path: Path = request.param
+    assert path.is_file(), f"{path.relative_to(REPO_ROOT)} is missing"
+    return path
+
+
+@pytest.fixture
+def workflows() -> dict[str, dict[str, Any]]:
+    """The repository's workflows by file name."""
+    return {name: load_workflow(WORKFLOW_DIR / name) for name in REPO_WORKFLOWS}
+
+
+@pytest.fixture
+def build_template() -> dict[str, Any]:
+    return load_workflow(BUILD_TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def venv_tool() -> Callable[[str], Path]:
+    """Path of a tool installed next to this interpreter (the project venv's bin/)."""
+
+    def find(name: str) -> Path:
+        path = Path(sys.executable).parent / name
+        assert path.is_file(), f"{name} is not installed in {path.parent}: run `make setup`"
+        return path
+
+    return find
+
+
+# --------------------------------------------------------------------------- fake GitHub
+
+
+@dataclass
+class FakeGitHub:
+    """Just enough of the REST API for the CI scripts, served through httpx.MockTransport.
+
+    `pulls` maps PR numbers to "open"/"closed"; an absent number answers 404.
+    `faults` maps a path (regex, full match) to a status code served instead.
+    Every request is recorded in `requests`.
+    """
+
+    repo: str = REPO
+    pulls: dict[int, str] = field(default_factory=dict)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, int] = field(default_factory=dict)
+    repo_visible: bool = True
+    page_size: int = 100
+    requests: list[httpx.Request] = field(default_factory=list)
+    _next_id: int = 1000
+
+    def add_comment(self, body: str, login: str = "github-actions[bot]") -> int:
+        self._next_id += 1
+        self.comments.append({"id": self._next_id, "body": body, "user": {"login": login}})
+        return self._next_id
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return httpx.Response(401, json={"message": "Bad credentials"})
+        path = request.url.path
+        for pattern, status in self.faults.items():
+            if re.fullmatch(pattern, path):
+                if status == 599:
+                    raise httpx.ConnectError("connection reset by peer", request=request)
+                return httpx.Response(status, json={"message": f"injected {status}"})
+        base = f"/repos/{self.repo}"
+        if path == base:
+            if not self.repo_visible:
+                return httpx.Response(404, json={"message": "Not Found"})
+            return httpx.Response(200, json={"full_name": self.repo})
+        if path == f"{base}/pulls":
+            numbers = sorted(self.pulls, reverse=True)[:1]
+            return httpx.Response(
+                200, json=[{"number": n, "state": self.pulls[n]} for n in numbers]
+            )
+        match = re.fullmatch(rf"{base}/pulls/(\d+)", path)
+        if match:
+            number = int(match.group(1))
+            if number not in self.pulls:
+                return httpx.Response(404, json={"message": "Not Found"})
+            return httpx.Response(200, json={"number": number, "state": self.pulls[number]})
+        match = re.fullmatch(rf"{base}/issues/(\d+)/comments", path)
+        if match and request.method == "GET":
+            return self._comment_page(request)
+        if match and request.method == "POST":
+            body = json.loads(request.content)["body"]
+            comment_id = self.add_comment(body)
+            return httpx.Response(201, json={"id": comment_id, "body": body})
+        match = re.fullmatch(rf"{base}/issues/comments/(\d+)", path)
+        if match and request.method == "PATCH":
+            for comment in self.comments:
+                if comment["id"] == int(match.group(1)):
+                    comment["body"] = json.loads(request.content)["body"]
+                    return httpx.Response(200, json=comment)
+            return httpx.Response(404, json={"message": "Not Found"})
+        return httpx.Response(404, json={"message": f"fake GitHub has no route {path}"})
+
+    def _comment_page(self, request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        start = (page - 1) * self.page_size
+        chunk = self.comments[start : start + self.page_size]
+        headers = {}
+        if start + self.page_size < len(self.comments):
+            next_url = request.url.copy_merge_params({"page": str(page + 1)})
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return httpx.Response(200, json=chunk, headers=headers)
+
+    def mutations(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method not in ("GET", "HEAD")]
+
+
+@pytest.fixture
+def fake_github() -> FakeGitHub:
+    return FakeGitHub()
+
+
+@pytest.fixture
+def github_api(fake_github: FakeGitHub) -> Iterator[GitHubApi]:
+    with GitHubApi(
+        TOKEN, "https://api.github.test", transport=httpx.MockTransport(fake_github.handler)
+    ) as api:
+        yield api

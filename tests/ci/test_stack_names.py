@@ -1,0 +1,151 @@
+"""Stack names for PRs and branches: valid labels, length limits, no collisions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scripts.stack_names import (
+    MAX_ENV_LENGTH,
+    check_environment,
+    main,
+    namespace_for,
+    pr_number_of,
+    stack_name_for_branch,
+    stack_name_for_pr,
+)
+
+LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def assert_valid_environment(name: str, source: str) -> None:
+    assert LABEL.fullmatch(name), f"{name!r} (from {source!r}) is not an RFC 1123 label"
+    assert len(name) <= MAX_ENV_LENGTH, f"{name!r} (from {source!r}) is longer than 52"
+    namespace = namespace_for(name)
+    assert len(namespace) <= 63, f"namespace {namespace!r} (from {source!r}) exceeds 63"
+
+
+def test_pr_number_gives_pr_dash_number() -> None:
+    assert stack_name_for_pr(123) == "pr-123"
+
+
+@pytest.mark.parametrize("bad", [0, -4, True, "12", 1.5])
+def test_pr_number_must_be_a_positive_integer(bad: object) -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        stack_name_for_pr(bad)  # type: ignore[arg-type]
+
+
+def test_largest_pr_number_still_fits_the_namespace() -> None:
+    name = stack_name_for_pr(10**40)
+    assert_valid_environment(name, "10**40")
+
+
+def test_valid_branch_name_is_kept_as_is() -> None:
+    assert stack_name_for_branch("feature-login") == "feature-login"
+
+
+def test_refs_heads_prefix_is_ignored() -> None:
+    assert stack_name_for_branch("refs/heads/staging") == "staging"
+
+
+@pytest.mark.parametrize(
+    "branch",
+    ["feature/Login", "fix_bug#12", "UPPER", "dots.and.more", "-leading", "trailing-", "a//b"],
+)
+def test_invalid_characters_are_mapped_to_a_valid_label(branch: str) -> None:
+    assert_valid_environment(stack_name_for_branch(branch), branch)
+
+
+def test_mapped_name_keeps_the_readable_part_and_adds_a_hash() -> None:
+    name = stack_name_for_branch("feature/Login")
+    assert re.fullmatch(r"feature-login-[0-9a-f]{8}", name), name
+
+
+def test_branches_that_map_to_the_same_slug_get_different_names() -> None:
+    names = {stack_name_for_branch(b) for b in ("feature/x", "feature_x", "Feature-X", "feature-x")}
+    assert len(names) == 4, f"colliding stack names: {sorted(names)}"
+
+
+def test_long_branch_name_is_truncated_to_52_characters() -> None:
+    branch = "feature-" + "a" * 100
+    name = stack_name_for_branch(branch)
+    assert_valid_environment(name, branch)
+    assert len(name) == MAX_ENV_LENGTH, f"{name!r} should use the whole 52 characters"
+
+
+def test_long_branches_sharing_a_prefix_get_different_names() -> None:
+    first = stack_name_for_branch("x" * 80 + "-one")
+    second = stack_name_for_branch("x" * 80 + "-two")
+    assert first != second, f"both long branches became {first!r}"
+
+
+def test_branch_of_exactly_52_valid_characters_is_not_changed() -> None:
+    branch = "b" * MAX_ENV_LENGTH
+    assert stack_name_for_branch(branch) == branch
+
+
+def test_truncation_never_leaves_a_hyphen_before_the_hash() -> None:
+    branch = "a" * 42 + "/" + "b" * 30  # the cut falls right after the mapped '/'
+    name = stack_name_for_branch(branch)
+    assert "--" not in name, f"{name!r} has an empty segment"
+    assert_valid_environment(name, branch)
+
+
+def test_branch_of_only_invalid_characters_still_gets_a_name() -> None:
+    name = stack_name_for_branch("___")
+    assert re.fullmatch(r"branch-[0-9a-f]{8}", name), name
+
+
+def test_branch_named_like_a_pr_stack_does_not_take_the_pr_name() -> None:
+    name = stack_name_for_branch("pr-12")
+    assert name != "pr-12"
+    assert pr_number_of(name) is None, f"{name!r} would be swept as PR 12's stack"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "refs/heads/"])
+def test_empty_branch_name_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        stack_name_for_branch(bad)
+
+
+@pytest.mark.parametrize(
+    ("stack", "number"),
+    [
+        ("pr-7", 7),
+        ("acme/pr-42", 42),
+        ("org/proj/pr-9", 9),
+        ("pr-07", None),
+        ("pr-", None),
+        ("dev", None),
+        ("pr-12-old", None),
+        ("xpr-1", None),
+    ],
+)
+def test_pr_number_is_read_only_from_exact_pr_stack_names(stack: str, number: int | None) -> None:
+    assert pr_number_of(stack) == number
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("", "empty"),
+        ("a" * 53, "at most 52"),
+        ("Dev", "RFC 1123"),
+        ("-dev", "RFC 1123"),
+        ("dev_1", "RFC 1123"),
+    ],
+)
+def test_invalid_environment_names_are_refused_with_the_reason(bad: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        check_environment(bad)
+
+
+def test_cli_prints_the_pr_stack_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--pr", "5"]) == 0
+    assert capsys.readouterr().out == "pr-5\n"
+
+
+def test_cli_reports_a_bad_pr_number_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--pr", "0"]) == 2
+    assert "positive integer" in capsys.readouterr().err

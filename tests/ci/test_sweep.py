@@ -1,0 +1,149 @@
+"""The sweep driver: destroys only orphans, deletes nothing on API errors, dry-run only prints."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from scripts.github_api import GitHubApi, GitHubApiError
+from scripts.orphans import GitHubPrLookup, PrState
+from scripts.sweep import CommandError, SweepError, list_stacks, pulumi_env, sweep
+from tests.ci.conftest import REPO, FakeGitHub
+
+
+class FakePulumi:
+    """Answers `pulumi stack ls --json` and records every other command."""
+
+    def __init__(self, stacks: Sequence[str], fail_on: str | None = None) -> None:
+        self.stacks = list(stacks)
+        self.fail_on = fail_on
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command: Sequence[str]) -> str:
+        command = list(command)
+        if command[:3] == ["pulumi", "stack", "ls"]:
+            return json.dumps([{"name": s, "current": False} for s in self.stacks])
+        self.commands.append(command)
+        if self.fail_on and self.fail_on in command:
+            raise CommandError(f"`{' '.join(command)}` exited with status 255")
+        return ""
+
+    def destructive(self) -> list[list[str]]:
+        return [c for c in self.commands if c[1] == "destroy" or c[1:3] == ["stack", "rm"]]
+
+
+def run_sweep(
+    fake_github: FakeGitHub, api: GitHubApi, pulumi: FakePulumi, dry_run: bool = False
+) -> str:
+    out = io.StringIO()
+    sweep(GitHubPrLookup(api, REPO), pulumi, dry_run=dry_run, out=out)
+    return out.getvalue()
+
+
+def test_orphans_are_destroyed_then_removed(fake_github: FakeGitHub, github_api: GitHubApi) -> None:
+    fake_github.pulls = {1: "closed"}
+    pulumi = FakePulumi(["pr-1"])
+    run_sweep(fake_github, github_api, pulumi)
+    assert [c[:3] for c in pulumi.commands] == [
+        ["pulumi", "destroy", "--stack"],
+        ["pulumi", "stack", "rm"],
+    ]
+    assert all("pr-1" in c for c in pulumi.commands), pulumi.commands
+
+
+def test_stack_of_open_pr_is_never_touched(fake_github: FakeGitHub, github_api: GitHubApi) -> None:
+    fake_github.pulls = {1: "open", 2: "closed"}
+    pulumi = FakePulumi(["pr-1", "pr-2", "pr-3"])
+    run_sweep(fake_github, github_api, pulumi)
+    touched = {c[c.index("--stack") + 1] if "--stack" in c else c[3] for c in pulumi.destructive()}
+    assert touched == {"pr-2", "pr-3"}, f"touched {touched}; pr-1's PR is open"
+
+
+def test_stacks_not_named_pr_number_are_never_touched(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {9: "open"}
+    pulumi = FakePulumi(["dev", "staging", "pr-9"])
+    run_sweep(fake_github, github_api, pulumi)
+    assert pulumi.destructive() == []
+
+
+def test_api_error_deletes_nothing(fake_github: FakeGitHub, github_api: GitHubApi) -> None:
+    # PR 1 is closed and would be swept, but PR 2's lookup fails: nothing may go.
+    fake_github.pulls = {1: "closed", 2: "open"}
+    fake_github.faults = {rf"/repos/{REPO}/pulls/2": 503}
+    pulumi = FakePulumi(["pr-1", "pr-2"])
+    with pytest.raises(GitHubApiError):
+        run_sweep(fake_github, github_api, pulumi)
+    assert pulumi.destructive() == [], f"deleted despite an API error: {pulumi.destructive()}"
+
+
+def test_rate_limited_pr_list_deletes_nothing(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "closed"}
+    fake_github.faults = {rf"/repos/{REPO}/pulls": 403}
+    pulumi = FakePulumi(["pr-1"])
+    with pytest.raises(GitHubApiError):
+        run_sweep(fake_github, github_api, pulumi)
+    assert pulumi.destructive() == []
+
+
+def test_dry_run_prints_the_commands_and_runs_none(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {4: "closed"}
+    pulumi = FakePulumi(["pr-4"])
+    output = run_sweep(fake_github, github_api, pulumi, dry_run=True)
+    assert pulumi.commands == []
+    assert "would run: pulumi destroy --stack pr-4" in output
+    assert "would run: pulumi stack rm pr-4" in output
+
+
+def test_each_decision_and_action_is_printed(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "open", 2: "closed"}
+    output = run_sweep(fake_github, github_api, FakePulumi(["pr-1", "pr-2", "pr-3"]))
+    assert "pr-1: PR #1 is open -> keep" in output
+    assert "pr-2: PR #2 is closed -> orphan" in output
+    assert "pr-3: PR #3 is missing -> orphan" in output
+    assert "+ pulumi destroy --stack pr-2" in output
+
+
+def test_failed_destroy_skips_stack_rm_and_continues_with_the_next_orphan(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "closed", 2: "closed"}
+    pulumi = FakePulumi(["pr-1", "pr-2"], fail_on="pr-1")
+    with pytest.raises(SweepError, match="pr-1"):
+        run_sweep(fake_github, github_api, pulumi)
+    assert ["pulumi", "stack", "rm", "pr-1"] not in [c[:4] for c in pulumi.commands]
+    assert ["pulumi", "stack", "rm", "pr-2"] in [c[:4] for c in pulumi.commands]
+
+
+@pytest.mark.parametrize("printed", ["not json", '{"name": "pr-1"}', '[{"current": true}]', "[42]"])
+def test_unreadable_stack_list_raises(printed: str) -> None:
+    with pytest.raises(SweepError, match="pulumi stack ls"):
+        list_stacks(lambda command: printed)
+
+
+def test_stack_list_failure_deletes_nothing() -> None:
+    def failing(command: Sequence[str]) -> str:
+        raise CommandError("`pulumi stack ls --json` exited with status 255")
+
+    with pytest.raises(CommandError):
+        sweep(lambda n: PrState.CLOSED, failing, dry_run=False, out=io.StringIO())
+
+
+def test_pulumi_commands_get_the_image_build_token_as_github_token() -> None:
+    env = pulumi_env({"GITHUB_TOKEN": "read-prs", "IMAGE_BUILD_TOKEN": "pat", "PATH": "/bin"})
+    assert env["GITHUB_TOKEN"] == "pat"
+    assert env["PATH"] == "/bin"
+
+
+def test_pulumi_commands_keep_github_token_without_image_build_token() -> None:
+    assert pulumi_env({"GITHUB_TOKEN": "only"})["GITHUB_TOKEN"] == "only"

@@ -1,0 +1,120 @@
+"""Every workflow and the build template pass GitHub's workflow schema and zizmor (offline)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ci.conftest import ALL_WORKFLOW_FILES
+from tests.conftest import REPO_ROOT
+
+FAILING_SEVERITIES = {"Medium", "High"}
+
+
+def run_zizmor(zizmor: Path, *paths: Path) -> list[dict[str, Any]]:
+    """zizmor's findings (regular persona, repo's zizmor config if any), as parsed JSON."""
+    done = subprocess.run(
+        [str(zizmor), "--offline", "--format", "json", *map(str, paths)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # zizmor exits non-zero when it has findings; only unparsable output is a tool failure.
+    try:
+        findings = json.loads(done.stdout)
+    except ValueError:
+        pytest.fail(f"zizmor printed no JSON (exit {done.returncode}): {done.stderr[-2000:]}")
+    assert isinstance(findings, list), f"zizmor JSON is not a list: {done.stdout[:200]}"
+    return findings
+
+
+def finding_files(finding: dict[str, Any]) -> set[str]:
+    files = set()
+    for location in finding.get("locations", []):
+        key = location.get("symbolic", {}).get("key", {})
+        local = key.get("Local", {}) if isinstance(key, dict) else {}
+        # zizmor 1.32 names it verbatim_path; older releases said given_path.
+        for path in (local.get("verbatim_path"), local.get("given_path")):
+            if isinstance(path, str):
+                files.add(Path(path).name)
+    return files
+
+
+def describe(finding: dict[str, Any]) -> str:
+    severity = finding["determinations"]["severity"]
+    return f"{finding['ident']} ({severity}): {finding.get('desc', '')}"
+
+
+@pytest.fixture(scope="module")
+def zizmor_findings(venv_tool: Callable[[str], Path]) -> list[dict[str, Any]]:
+    """One zizmor run over every file; the per-file tests pick their findings."""
+    return run_zizmor(venv_tool("zizmor"), *ALL_WORKFLOW_FILES)
+
+
+def check_schema(check_jsonschema: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(check_jsonschema), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_workflow_passes_the_github_workflow_schema(
+    workflow_path: Path, venv_tool: Callable[[str], Path]
+) -> None:
+    done = check_schema(venv_tool("check-jsonschema"), workflow_path)
+    assert done.returncode == 0, (
+        f"{workflow_path.name} fails the GitHub workflow schema:\n{done.stdout}{done.stderr}"
+    )
+
+
+def test_workflow_has_no_medium_or_high_zizmor_finding(
+    workflow_path: Path, zizmor_findings: list[dict[str, Any]]
+) -> None:
+    bad = [
+        describe(f)
+        for f in zizmor_findings
+        if workflow_path.name in finding_files(f)
+        and f["determinations"]["severity"] in FAILING_SEVERITIES
+    ]
+    assert bad == [], f"zizmor findings in {workflow_path.name}: {bad}"
+
+
+def test_zizmor_findings_are_attributed_to_files(zizmor_findings: list[dict[str, Any]]) -> None:
+    """Guards the per-file test: a finding we cannot place would otherwise pass unseen."""
+    unplaced = [describe(f) for f in zizmor_findings if not finding_files(f)]
+    assert unplaced == [], f"zizmor findings without a file: {unplaced}"
+
+
+def test_zizmor_catches_template_injection_offline(
+    tmp_path: Path, venv_tool: Callable[[str], Path]
+) -> None:
+    """The lint really runs: a known-bad workflow yields high findings in that file."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "name: bad\non: pull_request\npermissions: {}\njobs:\n  x:\n"
+        "    runs-on: ubuntu-latest\n    permissions: {}\n    steps:\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n',
+        encoding="utf-8",
+    )
+    findings = run_zizmor(venv_tool("zizmor"), bad)
+    idents = {f["ident"] for f in findings if "bad.yml" in finding_files(f)}
+    assert "template-injection" in idents, f"zizmor missed the injection: {idents}"
+
+
+def test_schema_check_rejects_a_broken_workflow(
+    tmp_path: Path, venv_tool: Callable[[str], Path]
+) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  x:\n    steps: []\n", encoding="utf-8")
+    done = check_schema(venv_tool("check-jsonschema"), broken)
+    assert done.returncode != 0, "check-jsonschema accepted a job without runs-on"
