@@ -823,7 +823,10 @@ def parse_config(
 
     # build and images --------------------------------------------------------------
     build = _build(c, raw, notes)
-    images = _images(c, raw, build, owner, owner_broken)
+    # A repository that was given but is invalid has its own error; say nothing
+    # about what it would have provided (build mode, the image owner).
+    repo_broken = build.repository is None and _given(raw, "build", "repository")
+    images = _images(c, raw, build, owner, owner_broken or repo_broken, repo_broken)
 
     if (images is not None and (images.private or images.source == "build")) and not has_token:
         reason = "images.source is build" if images.source == "build" else "images.private is true"
@@ -989,16 +992,30 @@ def _inputs(c: _Checker, key: str, value: Any) -> dict[str, str]:
     return inputs
 
 
+def _given(raw: Mapping[str, str], name: str, field: str) -> bool:
+    """Whether object key `name` has `field` set (to anything), judged from the raw JSON."""
+    try:
+        value = json.loads(raw.get(NS + name) or "{}")
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get(field) is not None
+
+
 def _images(
-    c: _Checker, raw: Mapping[str, str], build: BuildConfig, owner: str | None, owner_broken: bool
+    c: _Checker,
+    raw: Mapping[str, str],
+    build: BuildConfig,
+    owner: str | None,
+    owner_broken: bool,
+    repo_broken: bool,
 ) -> ImagesConfig | None:
     key = NS + "images"
     fields = c.top_object(raw, "images", OBJECT_FIELDS["images"])
-    source = fields.get("source", "build" if build.repository else "prebuilt")
+    source = fields.get("source", "build" if build.repository or repo_broken else "prebuilt")
     if source not in ("build", "prebuilt"):
         c.bad(f"{key}.source", source, "'build' or 'prebuilt'")
         return None
-    if source == "build" and not build.repository:
+    if source == "build" and not build.repository and not repo_broken:
         c.error(
             NS + "build.repository",
             "is required with images.source 'build': the application repository 'owner/name' "

@@ -111,22 +111,33 @@ class _NoResources(pulumi.runtime.Mocks):
         return {}
 
 
+def _current_event_loop() -> asyncio.AbstractEventLoop:
+    """The thread's event loop, made on demand, as pulumi.runtime.sync_await does it."""
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
+
+
 @pytest.fixture
 def mocked_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[asyncio.AbstractEventLoop]:
     """Pulumi runtime under mocks, project tims-stack, stack 'dev', with clean config.
 
-    Yields the event loop Outputs resolve on. Config set by the test is wiped
-    afterwards so it cannot leak into other tests.
+    Yields the event loop Outputs resolve on. The loop stays open for other
+    tests (Pulumi keeps using it); work left pending on it is drained and the
+    config the test set is wiped so nothing leaks into other tests.
     """
     for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS", "GITHUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = _current_event_loop()
     pulumi.runtime.set_mocks(_NoResources(), project="tims-stack", stack="dev", preview=False)
     pulumi.runtime.set_all_config({}, [])
     try:
         yield loop
     finally:
         pulumi.runtime.set_all_config({}, [])
-        asyncio.set_event_loop(None)
-        loop.close()
+        pending = asyncio.all_tasks(loop)
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

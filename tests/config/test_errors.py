@@ -1,0 +1,154 @@
+"""How errors are reported: all at once, with did-you-mean hints, never showing a secret."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from stack.config import ConfigError, ConfigIssue, Secrets
+from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ErrorFn
+
+SECRET_VALUE = "s3cr3t-VALUE-that-must-not-leak"
+
+
+def test_every_problem_is_reported_at_once(config_error: ErrorFn) -> None:
+    values = {
+        **PREBUILT,
+        "tims-stack:environment": "Bad_Env",
+        "tims-stack:backend": {"replicas": -1},
+        "tims-stack:postgres": {"image": "postgres:latest", "storage": "lots"},
+        "tims-stack:routing": {"kind": "gateway"},
+        "github:baseUrl": "http://github.example.com",
+    }
+    error = config_error(values)
+    expected = {
+        "tims-stack:environment",
+        "tims-stack:backend.replicas",
+        "tims-stack:postgres.image",
+        "tims-stack:postgres.storage",
+        "tims-stack:routing.gateway",
+        "github:baseUrl",
+    }
+    assert {issue.key for issue in error.issues} == expected, f"issues: {error.issues}"
+
+
+def test_error_text_lists_one_issue_per_line(config_error: ErrorFn) -> None:
+    error = config_error({**PREBUILT, "tims-stack:stopped": "maybe", "tims-stack:tls": "maybe"})
+    lines = str(error).splitlines()
+    assert len(lines) == 1 + len(error.issues), f"error text: {str(error)!r}"
+    assert "2 problems" in lines[0], f"header {lines[0]!r} does not count the problems"
+    assert all(any(str(issue) in line for line in lines) for issue in error.issues)
+
+
+def test_error_names_the_stack(config_error: ErrorFn) -> None:
+    error = config_error({**PREBUILT, "tims-stack:stopped": "maybe"}, stack="staging")
+    assert "'staging'" in str(error).splitlines()[0], f"header: {str(error).splitlines()[0]!r}"
+
+
+def test_config_error_is_a_pulumi_run_error(config_error: ErrorFn) -> None:
+    """RunError makes the Pulumi CLI print the message without a Python traceback."""
+    error = config_error({**PREBUILT, "tims-stack:stopped": "maybe"})
+    assert isinstance(error, pulumi.RunError), "ConfigError is not a pulumi.RunError"
+
+
+def test_long_values_are_truncated(config_error: ErrorFn) -> None:
+    error = config_error({**PREBUILT, "tims-stack:namespace": "x" * 500})
+    assert "x" * 100 not in str(error), "a 500-character value was printed whole"
+    assert "..." in str(error), "truncated value is not marked"
+
+
+def test_issue_str_is_key_then_message() -> None:
+    issue = ConfigIssue("tims-stack:backend.replicas", "got -1; expected an integer >= 0")
+    assert str(issue) == "tims-stack:backend.replicas: got -1; expected an integer >= 0"
+
+
+def test_config_error_keeps_its_issues() -> None:
+    issues = [ConfigIssue("a:b", "x"), ConfigIssue("a:c", "y")]
+    assert ConfigError(issues).issues == issues, "issues attribute"
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "suggestion"),
+    [
+        ({"tims-stack:backend": {"replica": 3}}, "tims-stack:backend.replica", "'replicas'"),
+        ({"tims-stack:routing": {"classname": "x"}}, "tims-stack:routing.classname", "'className'"),
+        ({"tims-stack:stoped": "true"}, "tims-stack:stoped", "'stopped'"),
+        ({"tims-stack:clusterissuer": "x"}, "tims-stack:clusterissuer", "'clusterIssuer'"),
+        (
+            {"tims-stack:build": {"repository": "a/b", "deleteImages": False}},
+            "tims-stack:build.deleteImages",
+            "'deleteImagesOnDestroy'",
+        ),
+    ],
+    ids=["misspelt-field", "wrong-case-field", "misspelt-key", "wrong-case-key", "prefix-of-field"],
+)
+def test_unknown_keys_get_a_did_you_mean(
+    config_error: ErrorFn, values: dict[str, object], key: str, suggestion: str
+) -> None:
+    error = config_error({**PREBUILT, **values}, env={"GITHUB_TOKEN": FAKE_TOKEN})
+    messages = [issue.message for issue in error.issues if issue.key == key]
+    assert messages, f"no issue for {key}: {error.issues}"
+    assert f"did you mean {suggestion}" in messages[0], f"{key}: {messages[0]!r}"
+
+
+def test_plain_text_token_is_refused_without_echoing_it(config_error: ErrorFn) -> None:
+    error = config_error({**BUILD, "github:token": FAKE_TOKEN})  # not in secret_keys
+    messages = [issue.message for issue in error.issues if issue.key == "github:token"]
+    assert messages, f"no github:token issue: {error.issues}"
+    assert "--secret" in messages[0], f"github:token: {messages[0]!r}"
+    assert FAKE_TOKEN not in str(error), "the plain token was echoed in the error"
+
+
+def test_secret_token_never_appears_in_errors(config_error: ErrorFn) -> None:
+    values = {**BUILD, "github:token": FAKE_TOKEN, "tims-stack:backend": {"replicas": "x"}}
+    error = config_error(values, secret_keys=("github:token",))
+    assert FAKE_TOKEN not in str(error), "token in str(error)"
+    assert FAKE_TOKEN not in repr(error), "token in repr(error)"
+    assert all(FAKE_TOKEN not in str(issue) for issue in error.issues), "token in an issue"
+
+
+def test_environment_token_never_appears_in_errors(config_error: ErrorFn) -> None:
+    error = config_error({**BUILD, "tims-stack:stopped": "maybe"}, env={"GITHUB_TOKEN": FAKE_TOKEN})
+    assert FAKE_TOKEN not in str(error), "GITHUB_TOKEN value in the error"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "bad_key"),
+    [
+        (
+            "tims-stack:backend",
+            {"env": {"API_KEY": 12345, "OK": SECRET_VALUE}, "replicas": SECRET_VALUE},
+            "tims-stack:backend.replicas",
+        ),
+        (
+            "tims-stack:frontend",
+            {"env": {"bad-name": SECRET_VALUE}},
+            "tims-stack:frontend.env.bad-name",
+        ),
+        ("tims-stack:build", {"repository": SECRET_VALUE}, "tims-stack:build.repository"),
+        ("tims-stack:domain", SECRET_VALUE, "tims-stack:domain"),
+        ("tims-stack:backend", "{" + SECRET_VALUE, "tims-stack:backend"),
+    ],
+    ids=["object-field", "env-name", "build-field", "scalar", "not-json"],
+)
+def test_values_of_secret_keys_never_appear_in_errors(
+    config_error: ErrorFn, key: str, value: object, bad_key: str
+) -> None:
+    error = config_error({**PREBUILT, key: value}, secret_keys=(key,))
+    assert bad_key in [issue.key for issue in error.issues], (
+        f"no issue for {bad_key}: {error.issues}"
+    )
+    assert SECRET_VALUE not in str(error), f"secret value of {key} shown: {error}"
+
+
+def test_credentials_in_base_url_are_not_echoed(config_error: ErrorFn) -> None:
+    error = config_error(
+        {**PREBUILT, "github:baseUrl": f"https://user:{SECRET_VALUE}@ghe.example.com"}
+    )
+    assert "github:baseUrl" in [issue.key for issue in error.issues], f"issues: {error.issues}"
+    assert SECRET_VALUE not in str(error), "the password in github:baseUrl was echoed"
+
+
+def test_secrets_repr_hides_the_token() -> None:
+    token = pulumi.Output.secret(FAKE_TOKEN)
+    assert FAKE_TOKEN not in repr(Secrets(github_token=token)), "Secrets repr shows the token"
