@@ -559,9 +559,10 @@ class GitHubClient:
             remaining = max(0.0, (budget.deadline or 0.0) - self._clock.monotonic())
             if exc.kind == "rate_limit":
                 raise ImageBuildError(
-                    f"GitHub rate limit on {where}: GitHub asks to wait {budget.last_wait:.0f} s, "
-                    f"which passes the deadline (in {remaining:.0f} s). Wait until the limit "
-                    "resets (GET /rate_limit shows when), or raise "
+                    f"GitHub rate limit on {where}: GitHub asks to wait "
+                    f"{exc.wait_hint or 0:.0f} s, which passes the deadline (in "
+                    f"{remaining:.0f} s). Wait until the limit resets (GET /rate_limit shows "
+                    "when), or raise "
                     "tims-stack:build.timeoutSeconds, then run `pulumi up` again."
                 ) from exc
             raise ImageBuildError(

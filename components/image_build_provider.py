@@ -518,7 +518,19 @@ class ImageBuildProvider(ResourceProvider):
         timeout = _as_int(inputs.get("timeoutSeconds"))
         if timeout is not None:
             inputs["timeoutSeconds"] = timeout
-        return CheckResult(inputs, validate_inputs(inputs))
+        failures = validate_inputs(inputs)
+        # Credentials must come from provider config, never from inputs (they would land in
+        # state): refuse anything this resource does not know.
+        for key in sorted(set(inputs) - set(INPUT_KEYS)):
+            del inputs[key]
+            failures.append(
+                CheckFailure(
+                    key,
+                    f"{key}: unknown ImageBuild input; allowed: {', '.join(INPUT_KEYS)}. "
+                    "Credentials come from `github:token` / `github:baseUrl` config only.",
+                )
+            )
+        return CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in REPLACE_KEYS if _changed(_old_input(olds, k), news.get(k))]
@@ -708,10 +720,11 @@ class ImageBuildProvider(ResourceProvider):
                     if found is not None:
                         return found
                 if attempts >= 3:
+                    page = self._actions_page(client, spec)
                     raise gh.ImageBuildError(
                         f"Dispatching {spec.workflow} in {spec.repository} failed {attempts} "
-                        f"times ({exc}). Check {self._actions_page(spec)} for runs it may have "
-                        "started, cancel them, then run `pulumi up` again."
+                        f"times ({exc}). Check {page} for runs it may have started, cancel "
+                        "them, then run `pulumi up` again."
                     ) from exc
                 self._say(spec.environment, f"dispatch uncertain ({exc}); dispatching again")
                 continue
@@ -719,11 +732,12 @@ class ImageBuildProvider(ResourceProvider):
                 html_url = result.html_url or ""
                 return _Run(result.run_id, html_url)
             if not spec.uses_correlation_id:
+                page = self._actions_page(client, spec)
                 raise gh.ImageBuildError(
                     "GitHub started the workflow but did not say which run it is (no run "
                     "details in its answer), and nothing identifies our run. "
                     f"{self._no_correlation_message(spec)} Meanwhile, find the run this "
-                    f"dispatch started at {self._actions_page(spec)} and cancel it if needed."
+                    f"dispatch started at {page} and cancel it if needed."
                 )
             self._say(
                 spec.environment,
@@ -743,7 +757,7 @@ class ImageBuildProvider(ResourceProvider):
                     f"{correlation_id} within {self._poll.correlation_window:.0f} s of the "
                     "dispatch. Check that the workflow's `run-name` echoes "
                     "`${{ inputs.correlation_id }}` (see README), then look for the run at "
-                    f"{self._actions_page(spec)} and cancel it if it is running."
+                    f"{self._actions_page(client, spec)} and cancel it if it is running."
                 )
             return found
 
@@ -912,11 +926,16 @@ class ImageBuildProvider(ResourceProvider):
                 f"Cancelling the workflow run {run.html_url} failed too ({exc}); cancel it by hand."
             )
 
-    def _actions_page(self, spec: BuildSpec) -> str:
-        web = _web_base(self._base_url)
-        if web is None:
-            return f"the Actions tab of {spec.repository}"
-        return f"{web}/{spec.repository}/actions/workflows/{spec.workflow}"
+    def _actions_page(self, client: gh.GitHubClient, spec: BuildSpec) -> str:
+        """Web page listing the workflow's runs (the repository says its web URL)."""
+        try:
+            web = str(client.get(f"/repos/{spec.repository}").body["html_url"])
+        except (gh.ImageBuildError, KeyError, TypeError):
+            base = _web_base(self._base_url)
+            if base is None:
+                return f"the Actions tab of {spec.repository}"
+            web = f"{base}/{spec.repository}"
+        return f"{web}/actions/workflows/{spec.workflow}"
 
     def _no_correlation_message(self, spec: BuildSpec) -> str:
         return (

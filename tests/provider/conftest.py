@@ -1,0 +1,118 @@
+"""Fixtures for the ImageBuild provider tests: a configured provider against the emulator.
+
+The standard emulator world (tests/github/fixtures.py) has user `acme` (the token's
+owner), org `acme-org`, repository `acme/app` with branch `main` and the workflow
+`build-images.yml` declaring ref, sha, tag, environment and correlation_id.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pulumi.dynamic import ConfigureRequest, CreateResult
+from pulumi.dynamic.config import Config
+
+from components.image_build_provider import (
+    PROVIDER_VERSION,
+    ImageBuildProvider,
+    PollPolicy,
+)
+from tests.github.clock import FakeClock
+from tests.github.emulator import GitHubEmulator, RecordedRequest, RunPlan
+from tests.github.fixtures import APP_REPO as APP_REPO
+from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
+from tests.github.fixtures import (  # noqa: F401
+    emulator,
+    fake_clock,
+    github_openapi,
+    real_emulator,
+)
+
+MAIN_SHA = "5d0c4a9f2e8b7c6d1a3f4e5b6c7d8e9f0a1b2c3d"  # head of acme/app main in the world
+TAG = "dev-5d0c4a9f2e8b"
+IMAGES = {"backend": "ghcr.io/acme/app-backend", "frontend": "ghcr.io/acme/app-frontend"}
+PUSH = {"app-backend": "tag", "app-frontend": "tag"}  # RunPlan.push for IMAGES
+
+
+def base_props(**overrides: Any) -> dict[str, Any]:
+    """ImageBuild inputs as the engine passes them after Check (numbers as floats)."""
+    props: dict[str, Any] = {
+        "repository": APP_REPO,
+        "workflow": WORKFLOW_FILE,
+        "ref": "main",
+        "commitSha": MAIN_SHA,
+        "inputs": {
+            "ref": "{ref}",
+            "sha": "{sha}",
+            "tag": "{tag}",
+            "environment": "{environment}",
+            "correlation_id": "{correlation_id}",
+        },
+        "images": dict(IMAGES),
+        "tag": TAG,
+        "environment": "dev",
+        "timeoutSeconds": 1800.0,
+        "deleteImagesOnDestroy": True,
+        "providerVersion": PROVIDER_VERSION,
+    }
+    props.update(overrides)
+    return props
+
+
+def configure(provider: ImageBuildProvider, token: str, base_url: str) -> None:
+    """Configure a provider as the dynamic provider host does (full, namespaced keys)."""
+    provider.configure(
+        ConfigureRequest(Config({"github:token": token, "github:baseUrl": base_url}, "tims-stack"))
+    )
+
+
+@dataclass
+class Harness:
+    """A configured provider, the emulator it talks to, and what it printed."""
+
+    provider: ImageBuildProvider
+    emulator: GitHubEmulator
+    clock: FakeClock
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def plan(self, **kwargs: Any) -> None:
+        """Queue the behaviour of the next run of the build workflow (pushes IMAGES on success)."""
+        kwargs.setdefault("push", dict(PUSH))
+        self.emulator.plan_next_run(APP_REPO, WORKFLOW_FILE, RunPlan(**kwargs))
+
+    def create(self, **overrides: Any) -> CreateResult:
+        checked = self.provider.check({}, base_props(**overrides))
+        assert not checked.failures, [f.reason for f in checked.failures]
+        return self.provider.create(checked.inputs)
+
+    def calls(self, method: str | None = None, path_contains: str = "") -> list[RecordedRequest]:
+        return [
+            r
+            for r in self.emulator.requests
+            if (method is None or r.method == method) and path_contains in r.path
+        ]
+
+    def dispatches(self) -> list[RecordedRequest]:
+        return self.calls("POST", "/dispatches")
+
+
+def make_provider(
+    clock: Any, lines: list[str], *, poll: PollPolicy | None = None
+) -> ImageBuildProvider:
+    return ImageBuildProvider(clock=clock, rng=random.Random(7), out=lines.append, poll=poll)
+
+
+@pytest.fixture
+def harness(emulator: GitHubEmulator, fake_clock: FakeClock) -> Harness:  # noqa: F811
+    """A provider on virtual time, configured with the emulator's token and URL."""
+    lines: list[str] = []
+    provider = make_provider(fake_clock, lines)
+    configure(provider, emulator.token, emulator.base_url)
+    return Harness(provider, emulator, fake_clock, lines)

@@ -1,0 +1,314 @@
+"""ImageBuild create against the GitHub API emulator, on virtual time."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from components.github_client import ImageBuildError
+from components.image_build_provider import PollPolicy
+from tests.github.emulator import RunPlan
+from tests.provider.conftest import (
+    APP_REPO,
+    IMAGES,
+    MAIN_SHA,
+    TAG,
+    WORKFLOW_FILE,
+    Harness,
+    base_props,
+    configure,
+    make_provider,
+)
+
+RUN_URL_RE = re.compile(r"https://github\.com/acme/app/actions/runs/(\d+)")
+
+
+def only_run(harness: Harness) -> dict[str, Any]:
+    runs = harness.emulator.runs(APP_REPO)
+    assert len(runs) == 1, f"expected exactly one run of {APP_REPO}, found {len(runs)}"
+    return runs[0]
+
+
+def test_success_outputs_the_run_the_built_sha_and_full_image_references(harness: Harness) -> None:
+    harness.plan(duration=600)
+    result = harness.create()
+    run = only_run(harness)
+    assert result.outs is not None
+    assert result.outs["runId"] == run["id"], "runId must be the dispatched run's id"
+    assert result.outs["runUrl"] == run["html_url"]
+    assert result.outs["commitSha"] == MAIN_SHA
+    assert result.outs["skipped"] is False
+    assert result.outs["images"] == {name: f"{repo}:{TAG}" for name, repo in IMAGES.items()}
+    assert run["conclusion"] == "success", "the run of acme/app must have completed"
+
+
+def test_progress_shows_the_run_url_first_then_each_status_change(harness: Harness) -> None:
+    harness.plan(duration=120, queued_for=20)
+    harness.create()
+    url = only_run(harness)["html_url"]
+    started = [i for i, line in enumerate(harness.lines) if url in line and "started" in line]
+    assert started, f"no progress line names the run URL {url}: {harness.lines}"
+    statuses = [line for line in harness.lines if url in line and " is " in line]
+    assert [s.split(" is ")[1] for s in statuses] == ["in_progress", "completed (success)"], (
+        f"each status change of {url} must be printed once: {harness.lines}"
+    )
+    assert started[0] < harness.lines.index(statuses[0])
+
+
+def test_completion_of_a_ten_minute_build_is_noticed_within_15_seconds(harness: Harness) -> None:
+    harness.plan(duration=600)
+    start = harness.clock.time()
+    harness.create()
+    noticed_after = harness.clock.time() - start - 600
+    assert 0 <= noticed_after <= 15, f"create returned {noticed_after:.1f} s after completion"
+    assert max(harness.clock.sleeps) <= 15, "no poll interval may exceed 15 s"
+
+
+def test_waiting_uses_conditional_requests_that_cost_no_rate_limit(harness: Harness) -> None:
+    harness.plan(duration=600)
+    harness.create()
+    polls = [
+        r for r in harness.calls("GET", "/actions/runs/") if r.path.endswith(tuple("0123456789"))
+    ]
+    assert len(polls) > 20, "a 10-minute build is polled regularly"
+    assert all("if-none-match" in r.headers for r in polls[1:]), "polls after the first send ETags"
+    counted = [r for r in polls if r.rate_limited]
+    assert len(counted) <= 4, f"only status changes should cost rate limit, {len(counted)} did"
+
+
+def test_failure_names_the_failed_job_its_failed_step_and_the_run_url(harness: Harness) -> None:
+    harness.plan(
+        duration=90, conclusion="failure", failed_jobs={"build (frontend)": ["Build and push"]}
+    )
+    with pytest.raises(ImageBuildError) as error:
+        harness.create()
+    message = str(error.value)
+    assert "build (frontend)" in message, message
+    assert "'Build and push'" in message, message
+    assert only_run(harness)["html_url"] in message, message
+    assert "build (backend)" not in message, "a job that succeeded must not be blamed"
+
+
+def test_run_cancelled_by_someone_else_fails_saying_so(harness: Harness) -> None:
+    harness.plan(duration=60, conclusion="cancelled")
+    with pytest.raises(ImageBuildError, match="was cancelled") as error:
+        harness.create()
+    assert only_run(harness)["html_url"] in str(error.value)
+
+
+def test_timeout_cancels_the_run_and_says_why(harness: Harness) -> None:
+    harness.plan(duration=3600)
+    with pytest.raises(ImageBuildError, match=r"timeoutSeconds=300.*was cancelled") as error:
+        harness.create(timeoutSeconds=300.0)
+    run = only_run(harness)
+    assert harness.emulator.cancelled_run_ids() == [run["id"]], "the timed-out run is cancelled"
+    assert run["conclusion"] == "cancelled", "create waits until GitHub confirms the cancellation"
+    assert run["html_url"] in str(error.value)
+
+
+@pytest.mark.parametrize("run_details", ["supported", "ignore_204", "reject_400"])
+def test_runs_started_by_others_just_before_and_after_ours_are_not_taken(
+    harness: Harness, run_details: str
+) -> None:
+    emulator = harness.emulator
+    emulator.return_run_details = run_details  # type: ignore[assignment]
+    foreign = {"ref": "main", "sha": MAIN_SHA, "tag": "other", "environment": "staging"}
+    before = emulator.start_foreign_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(duration=30),
+        {**foreign, "correlation_id": "x1"},
+        offset=-1,
+    )
+    after = emulator.start_foreign_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(duration=30),
+        {**foreign, "correlation_id": "x2"},
+        offset=0.5,
+    )
+    harness.plan(duration=300)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["runId"] not in (before, after), (
+        f"create took a foreign run of {APP_REPO} ({run_details}) instead of its own"
+    )
+    ours = [r for r in emulator.runs(APP_REPO) if r["id"] == result.outs["runId"]]
+    assert ours
+    assert ours[0]["conclusion"] == "success"
+    assert emulator.cancelled_run_ids() == [], "no run is cancelled on success"
+
+
+def test_without_run_details_the_run_is_found_by_its_correlation_id(harness: Harness) -> None:
+    harness.emulator.return_run_details = "ignore_204"
+    harness.plan(duration=120)
+    result = harness.create()
+    assert result.outs is not None
+    run = only_run(harness)
+    assert result.outs["runId"] == run["id"]
+    sent = harness.dispatches()[0].json["inputs"]["correlation_id"]
+    assert sent in run["display_title"], "the run is matched on the correlation id it echoes"
+    listing = harness.calls("GET", f"/actions/workflows/{WORKFLOW_FILE}/runs")
+    assert listing
+    assert listing[0].query["event"] == ["workflow_dispatch"]
+    assert listing[0].query["created"][0].startswith(">="), "the list is narrowed by time"
+
+
+def test_ghes_rejecting_run_details_gets_a_second_dispatch_without_them(harness: Harness) -> None:
+    harness.emulator.return_run_details = "reject_400"
+    harness.plan(duration=120)
+    result = harness.create()
+    bodies = [r.json for r in harness.dispatches()]
+    assert [("return_run_details" in b) for b in bodies] == [True, False], bodies
+    assert result.outs is not None
+    assert result.outs["runId"] == only_run(harness)["id"]
+
+
+def test_no_run_details_and_no_correlation_input_fails_saying_what_to_add(harness: Harness) -> None:
+    harness.emulator.return_run_details = "ignore_204"
+    harness.plan(duration=60)
+    inputs = {"ref": "{ref}", "tag": "{tag}"}
+    with pytest.raises(ImageBuildError) as error:
+        harness.create(inputs=inputs)
+    message = str(error.value)
+    assert "correlation_id" in message, message
+    assert "run-name" in message, message
+    assert f"actions/workflows/{WORKFLOW_FILE}" in message, "says where to find the run"
+
+
+def test_ghes_400_without_correlation_input_fails_before_starting_any_run(harness: Harness) -> None:
+    harness.emulator.return_run_details = "reject_400"
+    with pytest.raises(ImageBuildError, match="correlation_id"):
+        harness.create(inputs={"ref": "{ref}", "tag": "{tag}"})
+    assert harness.emulator.runs(APP_REPO) == [], "no run may be started that cannot be tracked"
+
+
+def test_images_already_tagged_skip_the_build_without_any_dispatch(harness: Harness) -> None:
+    harness.emulator.add_package("acme", "app-backend", [["old"], [TAG]])
+    harness.emulator.add_package("acme", "app-frontend", [[TAG, "latest"]])
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is True
+    assert result.outs["images"] == {name: f"{repo}:{TAG}" for name, repo in IMAGES.items()}
+    assert harness.dispatches() == [], "a skipped build must not dispatch the workflow"
+    assert len(harness.emulator.requests) <= 4, "the skip path costs a handful of calls"
+
+
+def test_one_image_missing_its_tag_still_builds(harness: Harness) -> None:
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    harness.plan(duration=60)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is False
+    assert len(harness.dispatches()) == 1
+
+
+def test_branch_moved_before_dispatch_reports_both_shas_and_warns(harness: Harness) -> None:
+    moved = "f" * 40
+    harness.emulator.set_branch(APP_REPO, "main", moved)
+    harness.plan(duration=60)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["commitSha"] == moved, "commitSha is the sha the run really built"
+    assert result.outs["requestedSha"] == MAIN_SHA
+    assert "WARNING" in harness.output
+    assert moved in harness.output
+    assert MAIN_SHA in harness.output
+
+
+def test_bad_token_fails_naming_the_scopes_needed(harness: Harness) -> None:
+    configure(harness.provider, "ghp_wrongtoken", harness.emulator.base_url)
+    with pytest.raises(ImageBuildError, match="401") as error:
+        harness.create()
+    message = str(error.value)
+    assert "read:packages" in message
+    assert "delete:packages" in message
+    assert "workflow" in message
+
+
+def test_unknown_workflow_names_the_workflow_and_repository(harness: Harness) -> None:
+    with pytest.raises(ImageBuildError) as error:
+        harness.create(workflow="missing.yml")
+    message = str(error.value)
+    assert "missing.yml" in message
+    assert APP_REPO in message
+    assert "workflow_dispatch" in message
+    assert "Repository" not in message, "the repository exists: only the workflow is missing"
+
+
+def test_unknown_repository_is_named_as_the_missing_thing(harness: Harness) -> None:
+    with pytest.raises(ImageBuildError, match=r"Repository acme/nope was not found"):
+        harness.create(repository="acme/nope")
+
+
+def test_input_the_workflow_does_not_declare_is_reported_with_the_inputs_sent(
+    harness: Harness,
+) -> None:
+    inputs = {"tag": "{tag}", "unique_id": "{tag}"}
+    with pytest.raises(ImageBuildError, match="422") as error:
+        harness.create(inputs=inputs)
+    assert "unique_id" in str(error.value)
+
+
+def test_only_the_mapped_inputs_are_sent_with_placeholders_expanded(harness: Harness) -> None:
+    harness.plan(duration=60)
+    harness.create(
+        inputs={
+            "ref": "{ref}",
+            "tag": "{tag}",
+            "environment": "{owner}/{environment}",
+            "correlation_id": "{correlation_id}",
+        }
+    )
+    sent = harness.dispatches()[0].json
+    assert sent["ref"] == "main"
+    assert set(sent["inputs"]) == {"ref", "tag", "environment", "correlation_id"}
+    assert sent["inputs"]["tag"] == TAG
+    assert sent["inputs"]["environment"] == "acme/dev"
+    assert re.fullmatch(r"[0-9a-f]{32}", sent["inputs"]["correlation_id"])
+
+
+def test_each_create_uses_a_fresh_correlation_id(harness: Harness) -> None:
+    harness.plan(duration=60)
+    harness.plan(duration=60)
+    harness.create()
+    harness.create(tag="dev-second")
+    ids = [r.json["inputs"]["correlation_id"] for r in harness.dispatches()]
+    assert len(set(ids)) == 2, ids
+
+
+def test_successful_run_that_pushed_no_image_fails_naming_the_missing_images(
+    harness: Harness,
+) -> None:
+    harness.plan(duration=60, push={})
+    with pytest.raises(ImageBuildError, match="succeeded, but GHCR has no") as error:
+        harness.create()
+    assert f"ghcr.io/acme/app-backend:{TAG}" in str(error.value)
+
+
+def test_error_after_the_dispatch_cancels_the_run(harness: Harness) -> None:
+    harness.plan(duration=600)
+    harness.emulator.inject("GET", r"/actions/runs/\d+$", status=500, times=50)
+    with pytest.raises(ImageBuildError, match="was cancelled"):
+        harness.create()
+    assert harness.emulator.cancelled_run_ids() == [only_run(harness)["id"]], "no orphaned run"
+
+
+def test_without_a_token_create_fails_saying_how_to_set_one(harness: Harness) -> None:
+    provider = make_provider(harness.clock, [])
+    with pytest.raises(ImageBuildError, match="pulumi config set --secret github:token"):
+        provider.create(base_props())
+
+
+def test_token_falls_back_to_the_github_token_environment_variable(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", harness.emulator.token)
+    provider = make_provider(harness.clock, [], poll=PollPolicy())
+    configure(provider, "", harness.emulator.base_url)
+    harness.plan(duration=60)
+    result = provider.create(provider.check({}, base_props()).inputs)
+    assert result.outs is not None
+    assert result.outs["runId"] == only_run(harness)["id"]

@@ -1,0 +1,216 @@
+"""Transient failures and rate limits: retried within bounds, honouring GitHub's waits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from components.github_client import GitHubClient, ImageBuildError
+from tests.github.clock import FakeClock
+from tests.github.emulator import GitHubEmulator, RunPlan
+from tests.provider.conftest import APP_REPO, MAIN_SHA, PUSH, TAG, WORKFLOW_FILE, Harness
+
+RUN_PATH = r"/actions/runs/\d+$"
+USER = "/user"
+
+
+@pytest.fixture
+def client(emulator: GitHubEmulator, fake_clock: FakeClock) -> Iterator[GitHubClient]:
+    with GitHubClient(emulator.token, emulator.base_url, clock=fake_clock) as github:
+        yield github
+
+
+def faults(emulator: GitHubEmulator) -> int:
+    return sum(1 for r in emulator.requests if r.fault)
+
+
+def test_a_burst_of_5xx_while_polling_is_retried_and_the_build_succeeds(harness: Harness) -> None:
+    harness.plan(duration=120)
+    harness.emulator.inject("GET", RUN_PATH, status=502, times=2)
+    harness.emulator.inject("GET", RUN_PATH, status=503, times=2)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is False
+    assert faults(harness.emulator) == 4, "all four injected 5xx answers were met and retried"
+    assert harness.emulator.cancelled_run_ids() == []
+
+
+def test_persistent_5xx_gives_up_after_a_bounded_number_of_attempts(
+    client: GitHubClient, emulator: GitHubEmulator
+) -> None:
+    emulator.inject("GET", f"^{USER}$", status=503, times=100)
+    with pytest.raises(ImageBuildError, match=r"failed 6 times in a row.*503"):
+        client.get(USER)
+    assert len(emulator.requests) == 6, "6 attempts, then a clear error"
+
+
+def test_transient_retries_back_off_with_jitter(
+    client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
+) -> None:
+    emulator.inject("GET", f"^{USER}$", status=500, times=4)
+    client.get(USER)
+    assert len(fake_clock.sleeps) == 4
+    for attempt, slept in enumerate(fake_clock.sleeps):
+        ceiling = 2.0**attempt
+        assert ceiling / 2 <= slept <= ceiling, f"retry {attempt + 1} waited {slept} s"
+    assert fake_clock.sleeps != [1.0, 2.0, 4.0, 8.0], "waits are jittered, not fixed"
+
+
+def test_429_waits_as_long_as_retry_after_says(
+    client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
+) -> None:
+    emulator.inject("GET", f"^{USER}$", status=429, headers={"retry-after": "42"})
+    assert client.get(USER).body["login"] == "acme"
+    assert len(fake_clock.sleeps) == 1, fake_clock.sleeps
+    assert 42 <= fake_clock.sleeps[0] <= 43, fake_clock.sleeps
+
+
+def test_secondary_rate_limit_403_with_retry_after_is_honoured(
+    client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
+) -> None:
+    emulator.inject("GET", f"^{USER}$", status=403, headers={"retry-after": "60"})
+    assert client.get(USER).status == 200
+    assert 60 <= fake_clock.sleeps[0] <= 61, fake_clock.sleeps
+
+
+def test_secondary_rate_limit_without_headers_waits_at_least_a_minute(
+    client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
+) -> None:
+    # The emulator's default 403 body is GitHub's "secondary rate limit" message.
+    emulator.inject("GET", f"^{USER}$", status=403)
+    assert client.get(USER).status == 200
+    assert fake_clock.sleeps[0] >= 60, fake_clock.sleeps
+
+
+def test_403_with_no_remaining_budget_waits_until_the_reset_time(
+    client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
+) -> None:
+    reset = int(fake_clock.time()) + 300
+    emulator.inject(
+        "GET",
+        f"^{USER}$",
+        status=403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+        body={"message": "API rate limit exceeded for user ID 1."},
+    )
+    client.get(USER)
+    assert fake_clock.time() >= reset, "the retry happened after x-ratelimit-reset"
+    assert fake_clock.sleeps[0] <= 301, fake_clock.sleeps
+
+
+def test_rate_limit_wait_past_the_deadline_fails_clearly_without_waiting(
+    client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
+) -> None:
+    emulator.inject("GET", f"^{USER}$", status=429, headers={"retry-after": "3600"})
+    with pytest.raises(ImageBuildError, match=r"rate limit.*3600 s.*passes the deadline"):
+        client.get(USER, deadline=fake_clock.monotonic() + 120)
+    assert fake_clock.sleeps == [], "no point sleeping for a retry that cannot happen in time"
+
+
+def test_a_plain_403_is_a_permission_error_and_is_not_retried(
+    client: GitHubClient, emulator: GitHubEmulator
+) -> None:
+    emulator.inject(
+        "GET", f"^{USER}$", status=403, body={"message": "Resource not accessible by integration"}
+    )
+    with pytest.raises(ImageBuildError, match="lacks a permission"):
+        client.get(USER)
+    assert len(emulator.requests) == 1
+
+
+def test_a_reset_connection_is_retried(client: GitHubClient, emulator: GitHubEmulator) -> None:
+    emulator.inject("GET", f"^{USER}$", reset_connection=True, times=2)
+    assert client.get(USER).body["login"] == "acme"
+    assert len(emulator.requests) == 3
+
+
+def test_a_reset_connection_on_dispatch_starts_exactly_one_run(harness: Harness) -> None:
+    harness.emulator.inject("POST", r"/dispatches$", reset_connection=True)
+    harness.plan(duration=60)
+    result = harness.create()
+    runs = harness.emulator.runs(APP_REPO)
+    assert len(runs) == 1, f"a retried dispatch must not start a second run: {runs}"
+    assert result.outs is not None
+    assert result.outs["runId"] == runs[0]["id"]
+
+
+def test_a_5xx_on_dispatch_looks_for_our_run_before_dispatching_again(harness: Harness) -> None:
+    emulator = harness.emulator
+    harness.plan(duration=60)
+    emulator.inject("POST", r"/dispatches$", status=502)
+    result = harness.create()
+    dispatches = [i for i, r in enumerate(emulator.requests) if r.path.endswith("/dispatches")]
+    assert len(dispatches) == 2, dispatches
+    between = emulator.requests[dispatches[0] + 1 : dispatches[1]]
+    assert between, "the runs list is read before dispatching again"
+    assert all(r.path.endswith(f"/workflows/{WORKFLOW_FILE}/runs") for r in between), (
+        f"only the runs list is read between the two dispatches: {[r.path for r in between]}"
+    )
+    runs = emulator.runs(APP_REPO)
+    assert len(runs) == 1
+    assert result.outs is not None
+    assert result.outs["runId"] == runs[0]["id"]
+
+
+def test_a_run_github_started_despite_a_5xx_is_adopted_not_duplicated(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GitHub can act on a dispatch and still answer 502. The emulator's fault answers
+    # instead of the API, so the run GitHub "started anyway" is planted with our id.
+    correlation = uuid.UUID(int=0xC0FFEE)
+    monkeypatch.setattr(uuid, "uuid4", lambda: correlation)
+    emulator = harness.emulator
+    inputs = {"ref": "main", "sha": MAIN_SHA, "tag": TAG, "environment": "dev"}
+    planted = emulator.start_foreign_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(duration=60, push=dict(PUSH)),
+        {**inputs, "correlation_id": correlation.hex},
+    )
+    emulator.inject("POST", r"/dispatches$", status=502)
+    result = harness.create()
+    assert len(harness.dispatches()) == 1, "no second dispatch once our run was found"
+    assert result.outs is not None
+    assert result.outs["runId"] == planted
+
+
+def test_conditional_requests_reuse_the_cached_body_on_304(
+    client: GitHubClient, emulator: GitHubEmulator
+) -> None:
+    first = client.get(USER)
+    second = client.get(USER)
+    assert second.from_cache
+    assert second.body == first.body
+    assert emulator.requests[1].status == 304
+    assert not emulator.requests[1].rate_limited
+    assert emulator.requests[1].headers.get("if-none-match"), "the ETag is sent back"
+
+
+def test_pagination_follows_every_link_to_the_last_page(
+    client: GitHubClient, emulator: GitHubEmulator
+) -> None:
+    emulator.add_package("acme", "many", [[f"t{i}"] for i in range(250)])
+    scope = client.package_scope("acme", deadline=None)
+    versions = client.package_versions(scope, "many", deadline=None)
+    assert versions is not None
+    assert len(versions) == 250
+    pages = [r for r in emulator.requests if r.path.endswith("/many/versions")]
+    assert [r.query.get("page", ["1"])[0] for r in pages] == ["1", "2", "3"]
+
+
+def test_a_pagination_link_to_another_host_is_not_followed_with_the_token(
+    client: GitHubClient, emulator: GitHubEmulator
+) -> None:
+    emulator.add_package("acme", "app-backend", [["a"]])
+    emulator.inject(
+        "GET",
+        r"/versions$",
+        status=200,
+        body=[],
+        headers={"link": '<https://elsewhere.example/x?page=2>; rel="next"'},
+    )
+    scope = client.package_scope("acme", deadline=None)
+    with pytest.raises(ImageBuildError, match="outside the configured API base URL"):
+        client.package_versions(scope, "app-backend", deadline=None)
