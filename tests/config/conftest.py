@@ -93,6 +93,21 @@ def config_error(parse: ParseFn) -> ErrorFn:
     return _error
 
 
+WriteFn = Callable[..., Path]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> WriteFn:
+    """Write a stack (default Pulumi.dev.yaml) or project file into a temporary directory."""
+
+    def _write(text: str, name: str = "Pulumi.dev.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write
+
+
 @pytest.fixture
 def repo_file() -> Callable[[str], Path]:
     """A file of this repository (Pulumi.yaml, Pulumi.example.yaml)."""
@@ -107,8 +122,10 @@ class _NoResources(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         return f"{args.name}_id", dict(args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
 
 
 def _current_event_loop() -> asyncio.AbstractEventLoop:

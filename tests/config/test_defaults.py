@@ -273,4 +273,4 @@ def test_inputs_without_correlation_id_warn(parse: ParseFn) -> None:
 def test_stack_config_is_frozen(parse: ParseFn) -> None:
     config = parse(PREBUILT)
     with pytest.raises(ValidationError, match="frozen"):
-        config.stopped = True  # type: ignore[misc]
+        config.stopped = True

@@ -12,8 +12,10 @@ from stack.config import ConfigError, load_config
 from tests.config.conftest import FAKE_TOKEN
 
 
-def _resolve(loop: asyncio.AbstractEventLoop, output: pulumi.Output[str]) -> tuple[str, bool]:
-    async def both() -> tuple[str, bool]:
+def _resolve(
+    loop: asyncio.AbstractEventLoop, output: pulumi.Output[str]
+) -> tuple[str | None, bool]:
+    async def both() -> tuple[str | None, bool]:
         return await output.future(), await output.is_secret()
 
     return loop.run_until_complete(both())
