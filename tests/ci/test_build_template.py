@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, cast
@@ -10,6 +11,7 @@ from typing import Any, cast
 import pytest
 import yaml
 
+from components.image_build_provider import DEFAULT_INPUTS as PROVIDER_DEFAULT_INPUTS
 from stack.config import DEFAULT_BUILD_INPUTS
 from tests.conftest import REPO_ROOT
 
@@ -45,7 +47,8 @@ def test_inputs_are_exactly_those_the_provider_default_mapping_sends(
 ) -> None:
     # GitHub answers 422 to a dispatch with an input the workflow does not declare.
     inputs = build_template["on"]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == set(DEFAULT_BUILD_INPUTS)
+    assert set(inputs) == set(PROVIDER_DEFAULT_INPUTS), "differs from the provider's default"
+    assert set(inputs) == set(DEFAULT_BUILD_INPUTS), "differs from the config's default"
     assert set(inputs) == {"ref", "sha", "tag", "environment", "correlation_id"}
 
 
@@ -57,6 +60,15 @@ def test_every_input_is_a_documented_string(build_template: dict[str, Any]) -> N
 
 def test_run_name_carries_the_correlation_id_in_brackets(build_template: dict[str, Any]) -> None:
     assert build_template["run-name"] == "Build ${{ inputs.tag }} [${{ inputs.correlation_id }}]"
+
+
+def test_rendered_run_title_contains_the_correlation_id(build_template: dict[str, Any]) -> None:
+    values = {"tag": "pr-12-0123456789ab", "correlation_id": "5f0c1d2e3a4b"}
+    title = re.sub(
+        r"\$\{\{\s*inputs\.(\w+)\s*\}\}", lambda m: values[m.group(1)], build_template["run-name"]
+    )
+    assert "5f0c1d2e3a4b" in title, f"run title {title!r} lost the correlation id"
+    assert "${{" not in title, f"run-name uses more than the tag and the id: {title!r}"
 
 
 def test_job_may_only_read_code_and_write_packages(

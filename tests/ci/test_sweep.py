@@ -10,7 +10,7 @@ import pytest
 
 from scripts.github_api import GitHubApi, GitHubApiError
 from scripts.orphans import GitHubPrLookup, PrState
-from scripts.sweep import CommandError, SweepError, list_stacks, pulumi_env, sweep
+from scripts.sweep import CommandError, SweepError, list_stacks, main, pulumi_env, sweep
 from tests.ci.conftest import REPO, FakeGitHub
 
 
@@ -147,3 +147,14 @@ def test_pulumi_commands_get_the_image_build_token_as_github_token() -> None:
 
 def test_pulumi_commands_keep_github_token_without_image_build_token() -> None:
     assert pulumi_env({"GITHUB_TOKEN": "only"})["GITHUB_TOKEN"] == "only"
+
+
+def test_cli_without_token_stops_before_listing_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("PATH", "")  # any pulumi call would fail differently
+    assert main(["--repo", REPO]) == 1
+    err = capsys.readouterr().err
+    assert "GITHUB_TOKEN is empty or unset" in err
+    assert "Nothing was deleted" in err

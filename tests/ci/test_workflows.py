@@ -158,7 +158,9 @@ def test_up_sets_environment_and_build_ref_from_the_pr(
     script = " ".join(step["run"].split())
     assert '--environment "pr-${PR_NUMBER}"' in script
     assert '--build-ref "$HEAD_REF"' in script
-    assert step["env"]["HEAD_REF"] == "${{ github.event.pull_request.head.ref }}"
+    assert step["env"]["HEAD_REF"] == (
+        "${{ vars.PR_BUILD_REF || github.event.pull_request.head.ref }}"
+    )
 
 
 def test_up_posts_the_comment_from_the_stack_outputs(workflows: dict[str, dict[str, Any]]) -> None:
