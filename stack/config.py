@@ -883,7 +883,8 @@ def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
             if field in values:
                 c.error(
                     f"{key}.{field}",
-                    "applies only to kind 'gateway'; remove it or set kind to 'gateway'",
+                    f"got {c.show(key, values[field])}, which applies only to kind 'gateway'; "
+                    "remove it or set kind to 'gateway'",
                 )
         if "className" in values and not is_subdomain(values["className"]):
             c.bad(
@@ -892,7 +893,9 @@ def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
     else:
         if "className" in values:
             c.error(
-                f"{key}.className", "applies only to kind 'ingress'; a Gateway has its own class"
+                f"{key}.className",
+                f"got {c.show(key, values['className'])}, which applies only to kind 'ingress'; "
+                "a Gateway has its own class",
             )
         if "gateway" not in fields:
             c.error(
@@ -1063,7 +1066,8 @@ def _images(
         if source == "build":
             c.error(
                 f"{key}.tag",
-                "is not allowed with source 'build': the build tags images <environment>-<sha12>",
+                f"got {c.show(key, fields['tag'])}, which is not allowed with source 'build': "
+                "the build tags images <environment>-<sha12>",
             )
         elif (text := c.string(f"{key}.tag", fields["tag"])) is not None:
             if _DOCKER_TAG.match(text):

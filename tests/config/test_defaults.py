@@ -274,3 +274,10 @@ def test_stack_config_is_frozen(parse: ParseFn) -> None:
     config = parse(PREBUILT)
     with pytest.raises(ValidationError, match="frozen"):
         config.stopped = True
+
+
+def test_parse_config_reads_only_the_env_it_is_given(
+    parse: ParseFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", FAKE_TOKEN)
+    assert parse(PREBUILT, env={}).github.has_token is False, "process GITHUB_TOKEN was read"
