@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -451,7 +452,7 @@ class ImageBuildProvider(ResourceProvider):
         self,
         *,
         clock: gh.Clock | None = None,
-        transport: Any = None,
+        transport: httpx.BaseTransport | None = None,
         poll: PollPolicy | None = None,
         rng: random.Random | None = None,
         out: Callable[[str], None] | None = None,

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from pulumi.dynamic import ConfigureRequest, CreateResult
 from pulumi.dynamic.config import Config
@@ -104,9 +105,16 @@ class Harness:
 
 
 def make_provider(
-    clock: Any, lines: list[str], *, poll: PollPolicy | None = None
+    clock: Any,
+    lines: list[str],
+    *,
+    poll: PollPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> ImageBuildProvider:
-    return ImageBuildProvider(clock=clock, rng=random.Random(7), out=lines.append, poll=poll)
+    """A provider on `clock` with seeded jitter, printing into `lines`."""
+    return ImageBuildProvider(
+        clock=clock, rng=random.Random(7), out=lines.append, poll=poll, transport=transport
+    )
 
 
 @pytest.fixture
