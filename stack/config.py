@@ -453,8 +453,6 @@ def suggest_label(value: str) -> str:
 
 # --------------------------------------------------------------------------- parsing
 
-_MISSING: Any = object()
-
 
 def _short(value: Any, limit: int = 60) -> str:
     text = repr(value)
