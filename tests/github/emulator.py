@@ -253,10 +253,7 @@ class _HttpError(Exception):
 
     def __init__(self, status: int, message: str, documentation_url: str = DOCS) -> None:
         super().__init__(message)
-        self.answer = _Answer(
-            status,
-            {"message": message, "documentation_url": documentation_url, "status": str(status)},
-        )
+        self.answer = _Answer(status, _error_body(status, message, documentation_url))
 
 
 def _not_found(message: str = "Not Found") -> _HttpError:
@@ -320,6 +317,16 @@ class GitHubEmulator:
         self._connections: set[socket.socket] = set()
         self._routes = self._build_routes()
 
+    @property
+    def validating(self) -> bool:
+        """True when exchanges are checked against GitHub's OpenAPI description."""
+        return self._checker is not None
+
+    @property
+    def documented_operation_ids(self) -> frozenset[str]:
+        """operationIds of the loaded description (empty without one)."""
+        return self._checker.all_operation_ids if self._checker is not None else frozenset()
+
     def __repr__(self) -> str:
         # Never the token: reprs end up in assertion messages and logs.
         return f"GitHubEmulator(base_url={self.base_url!r}, clock={self.clock!r})"
@@ -340,7 +347,10 @@ class GitHubEmulator:
         self._server = server
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            # A short poll keeps stop() (and so every test's teardown) quick.
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            daemon=True,
         )
         self._thread.start()
 
@@ -717,11 +727,8 @@ class GitHubEmulator:
     def _fault_answer(self, fault: _Fault) -> _Answer:
         assert fault.status is not None
         if fault.body is None:
-            body: Any = {"message": _FAULT_MESSAGES.get(fault.status, "Server Error")}
-            body["documentation_url"] = DOCS
-            body["status"] = str(fault.status)
-            if fault.status == 304:
-                body = None
+            message = _FAULT_MESSAGES.get(fault.status, "Server Error")
+            body = None if fault.status == 304 else _error_body(fault.status, message, DOCS)
             return _Answer(fault.status, body, dict(fault.headers))
         if isinstance(fault.body, bytes | str):
             raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
@@ -1778,6 +1785,15 @@ _FAULT_MESSAGES = {
     503: "Service Unavailable",
     504: "We couldn't respond to your request in time.",
 }
+
+
+def _error_body(status: int, message: str, documentation_url: str) -> dict[str, str]:
+    body = {"message": message, "documentation_url": documentation_url}
+    # GitHub's description gives 422 ("Validation Error") and 503 answers no
+    # `status` field; every other error object has one.
+    if status not in (422, 503):
+        body["status"] = str(status)
+    return body
 
 
 def _int(text: str | None, default: int) -> int:

@@ -163,12 +163,21 @@ def _index_operations(data: Mapping[str, Any]) -> list[Operation]:
     return operations
 
 
-def _basic_error_properties(data: Mapping[str, Any]) -> dict[str, str]:
-    """{property: JSON type} of GitHub's "Basic Error" object."""
-    schema = data["paths"]["/orgs/{org}"]["get"]["responses"]["404"]["content"]["application/json"][
-        "schema"
-    ]
-    return {name: prop.get("type", "string") for name, prop in schema["properties"].items()}
+def _error_properties(data: Mapping[str, Any]) -> dict[str, str]:
+    """{property: JSON type} over every error object the description defines
+    (Basic Error, Validation Error, the 503 object)."""
+    found: dict[str, str] = {}
+    for item in data["paths"].values():
+        for op in item.values():
+            if not isinstance(op, dict):
+                continue
+            for status, response in op.get("responses", {}).items():
+                if status[0] not in "45":
+                    continue
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                for name, prop in schema.get("properties", {}).items():
+                    found.setdefault(name, prop.get("type", "string"))
+    return found
 
 
 def _is_nullable_enum_null(schema_error: Any) -> bool:
@@ -242,7 +251,7 @@ class SpecChecker:
         with api.spec.open() as data:
             self.operations = _index_operations(data)
             self.all_operation_ids = frozenset(data["info"].get("x-operations", []))
-            self._error_properties = _basic_error_properties(data)
+            self._error_properties = _error_properties(data)
         # openapi-core keeps caches that are not documented as thread-safe, and
         # the emulator serves requests from several threads.
         self._lock = threading.Lock()
@@ -375,7 +384,7 @@ class SpecChecker:
         return violations, notes, True
 
     def _check_error_shape(self, label: str, status: int, body: bytes) -> list[str]:
-        """Problems with an error body, checked against GitHub's "Basic Error" object."""
+        """Problems with an error body, checked against GitHub's error objects."""
         if status < 400 or not body:
             return []
         try:
@@ -391,14 +400,22 @@ class SpecChecker:
             expected = self._error_properties.get(key)
             if expected is None:
                 problems.append(f"{key!r} is not a property of GitHub's error object")
-            elif expected == "string" and not isinstance(value, str):
-                problems.append(f"{key!r} must be a string, got {value!r}")
+            elif not isinstance(value, _JSON_TYPES.get(expected, object)):
+                problems.append(f"{key!r} must be of type {expected}, got {value!r}")
         return [f"{label}: error body is not a GitHub error object: {p}" for p in problems]
 
 
 def _multi(pairs: Iterable[tuple[str, str]]) -> Any:
     return ImmutableMultiDict(list(pairs))
 
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "array": list,
+    "object": dict,
+    "boolean": bool,
+}
 
 _CHECKERS: weakref.WeakKeyDictionary[OpenAPI, SpecChecker] = weakref.WeakKeyDictionary()
 _CHECKERS_LOCK = threading.Lock()
