@@ -1,0 +1,128 @@
+"""The provider travels in state BY VALUE: destroy runs the code that created the resource."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import dill
+from pulumi.dynamic.dynamic import serialize_provider
+
+from components import image_build_provider
+from components.image_build_provider import ImageBuildProvider
+from tests.provider.conftest import TAG, Harness
+
+# Runs in a fresh interpreter: loads a serialized provider and calls delete() with it.
+LOAD_AND_DELETE = textwrap.dedent(
+    """
+    import base64, json, os, sys
+    import dill
+    from pulumi.dynamic import ConfigureRequest
+    from pulumi.dynamic.config import Config
+
+    job = json.load(sys.stdin)
+    provider = dill.loads(base64.b64decode(job["provider"]))
+    stray = sorted(m for m in sys.modules if m == "components" or m.startswith("components."))
+    config = {"github:token": os.environ["TEST_GITHUB_TOKEN"], "github:baseUrl": job["baseUrl"]}
+    provider.configure(ConfigureRequest(Config(config, "tims-stack")))
+    provider.delete("id", job["state"])
+    print(json.dumps({"module": type(provider).__module__, "stray": stray}))
+    """
+)
+
+
+def load(serialized: str) -> Any:
+    """Unpickle as the provider host does (our own data, never untrusted input)."""
+    return dill.loads(base64.b64decode(serialized))  # noqa: S301
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GITHUB_TOKEN")}
+    env.update(extra)
+    return env
+
+
+def poisoned_checkout(root: Path) -> Path:
+    """A directory whose `components` package fails on import, like a broken later checkout."""
+    package = root / "components"
+    package.mkdir()
+    (package / "__init__.py").write_text('raise ImportError("components/ of another commit")\n')
+    return root
+
+
+def test_destroy_works_from_state_without_importable_components(
+    harness: Harness, tmp_path: Path
+) -> None:
+    harness.emulator.add_package("acme", "app-backend", [[TAG], ["staging-1"]])
+    state: dict[str, Any] = {
+        "tag": TAG,
+        "environment": "dev",
+        "deleteImagesOnDestroy": True,
+        "imageRepositories": {"backend": "ghcr.io/acme/app-backend"},
+    }
+    job = {
+        "provider": serialize_provider(ImageBuildProvider()),
+        "state": state,
+        "baseUrl": harness.emulator.base_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_DELETE],
+        cwd=poisoned_checkout(tmp_path),
+        env=clean_env(TEST_GITHUB_TOKEN=harness.emulator.token),
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"loading the serialized provider failed:\n{done.stderr}"
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["stray"] == [], "the serialized provider must not import components/"
+    assert report["module"].startswith("_tims_stack_image_build_"), report
+    assert harness.emulator.package_versions("acme", "app-backend") == [["staging-1"]], (
+        "the provider loaded from state deleted this build's image version"
+    )
+
+
+def test_serialization_is_deterministic() -> None:
+    first = serialize_provider(ImageBuildProvider())
+    assert serialize_provider(ImageBuildProvider()) == first, "no spurious __provider diffs"
+
+
+def test_a_provider_loaded_from_state_serializes_to_the_same_code() -> None:
+    original = serialize_provider(ImageBuildProvider())
+    loaded = load(original)
+    assert type(loaded).__module__ != ImageBuildProvider.__module__
+    assert serialize_provider(loaded) == original, "re-serializing must keep the same sources"
+
+
+def test_two_provider_versions_live_side_by_side_in_one_host() -> None:
+    # The provider host caches providers by their serialized form: an old resource's
+    # delete and a new resource's create may run in one process.
+    loader, args = ImageBuildProvider().__reduce__()
+    expression, namespace = args
+    sources = dict(namespace["_sources"])
+    old_line = f'PROVIDER_VERSION = "{image_build_provider.PROVIDER_VERSION}"'
+    assert old_line in sources["image_build_provider"]
+    sources["image_build_provider"] = sources["image_build_provider"].replace(
+        old_line, 'PROVIDER_VERSION = "old"'
+    )
+    old = loader(expression, {**namespace, "_sources": sources})
+    new = load(serialize_provider(ImageBuildProvider()))
+    assert type(old) is not type(new)
+    assert sys.modules[type(old).__module__].PROVIDER_VERSION == "old"
+    assert (
+        sys.modules[type(new).__module__].PROVIDER_VERSION == image_build_provider.PROVIDER_VERSION
+    )
+
+
+def test_the_serialized_provider_carries_both_modules_source() -> None:
+    blob = base64.b64decode(serialize_provider(ImageBuildProvider()))
+    assert b"class ImageBuildProvider(ResourceProvider)" in blob
+    assert b"class GitHubClient:" in blob
