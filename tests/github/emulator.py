@@ -285,9 +285,15 @@ class GitHubEmulator:
         clock: Clock | None = None,
         spec: OpenAPI | None = None,
         token: str = DEFAULT_TOKEN,
+        path_prefix: str = "",
     ) -> None:
+        """`path_prefix` serves the API below a path, as GitHub Enterprise Server
+        does at `/api/v3`; `base_url` then includes it."""
         self.clock: Clock = clock if clock is not None else RealClock()
         self.token = token
+        if path_prefix and (not path_prefix.startswith("/") or path_prefix.endswith("/")):
+            raise ValueError(f"path_prefix must look like '/api/v3', got {path_prefix!r}")
+        self.path_prefix = path_prefix
         self._checker: SpecChecker | None = checker_for(spec) if spec is not None else None
         self.base_url = ""
         self.return_run_details: ReturnRunDetails = "supported"
@@ -345,7 +351,7 @@ class GitHubEmulator:
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}{self.path_prefix}"
         self._thread = threading.Thread(
             # A short poll keeps stop() (and so every test's teardown) quick.
             target=server.serve_forever,
@@ -666,6 +672,13 @@ class GitHubEmulator:
         method = method.upper()
         split = urlsplit(target)
         path = split.path
+        if self.path_prefix:
+            # Outside the prefix is not the API: checked as an unknown path.
+            path = (
+                path.removeprefix(self.path_prefix)
+                if path.startswith(self.path_prefix + "/")
+                else "/-" + path
+            )
         pairs = parse_qsl(split.query, keep_blank_values=True)
         query: dict[str, list[str]] = {}
         for key, value in pairs:
@@ -1146,7 +1159,7 @@ class GitHubEmulator:
         commit = repo.commits[run.head_sha]
         owner = self._accounts[repo.owner.lower()]
         actor = self._simple_user(self._accounts[run.actor.lower()])
-        check_suite_id = run.id + 7_000_000_000
+        check_suite_id = _check_suite_id(run)
         return {
             "id": run.id,
             "name": run.workflow.name,
@@ -1602,6 +1615,7 @@ class GitHubEmulator:
             runs = [r for r in runs if r.workflow is workflow]
         event, branch, status = ctx.q("event"), ctx.q("branch"), ctx.q("status")
         actor, head_sha, created = ctx.q("actor"), ctx.q("head_sha"), ctx.q("created")
+        check_suite_id = ctx.q("check_suite_id")
         matching = []
         for run in runs:
             state = self._state(run, ctx.now)
@@ -1614,6 +1628,8 @@ class GitHubEmulator:
             if actor is not None and actor.lower() != run.actor.lower():
                 continue
             if head_sha is not None and head_sha != run.head_sha:
+                continue
+            if check_suite_id is not None and check_suite_id != str(_check_suite_id(run)):
                 continue
             if created is not None and not _created_matches(created, run.created_at):
                 continue
@@ -1785,6 +1801,10 @@ _FAULT_MESSAGES = {
     503: "Service Unavailable",
     504: "We couldn't respond to your request in time.",
 }
+
+
+def _check_suite_id(run: _Run) -> int:
+    return run.id + 7_000_000_000
 
 
 def _error_body(status: int, message: str, documentation_url: str) -> dict[str, str]:

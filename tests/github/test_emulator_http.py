@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from openapi_core import OpenAPI
 
 from tests.github.clock import FakeClock
-from tests.github.emulator import GitHubEmulator
-from tests.github.fixtures import APP_REPO, SAMPLE_INPUTS, client_for, dispatch
+from tests.github.emulator import GitHubEmulator, RunPlan, parse_link_header
+from tests.github.fixtures import APP_REPO, SAMPLE_INPUTS, client_for, dispatch, standard_world
 
 RUN = f"/repos/{APP_REPO}/actions/runs/{{}}"
 
@@ -162,3 +163,24 @@ def test_requests_are_recorded_with_query_body_and_status(
         {"per_page": ["5"]},
         200,
     )
+
+
+def test_enterprise_path_prefix_serves_the_api_below_it(
+    fake_clock: FakeClock, github_openapi: OpenAPI | None
+) -> None:
+    emulator = standard_world(
+        GitHubEmulator(clock=fake_clock, spec=github_openapi, path_prefix="/api/v3")
+    )
+    for index in range(3):
+        emulator.start_foreign_run(APP_REPO, "build-images.yml", RunPlan(), {}, offset=-index)
+    with emulator, client_for(emulator) as gh:
+        host = emulator.base_url.removesuffix("/api/v3")
+        inside = gh.get(f"/repos/{APP_REPO}/actions/runs", params={"per_page": 1})
+        outside = gh.get(f"{host}/user")
+
+    assert emulator.base_url.endswith("/api/v3")
+    assert inside.status_code == 200, inside.text
+    assert parse_link_header(inside.headers["link"])["next"].startswith(
+        f"{host}/api/v3/repos/{APP_REPO}/actions/runs?"
+    )
+    assert outside.status_code == 404, "the API answered outside its prefix"

@@ -61,9 +61,9 @@ def test_every_operation_in_the_description_is_served_and_validated(
             assert gh.post(f"{package}/restore").status_code == 204, package
 
     assert emu.spec_violations == []
+    assert emu.documented_operation_ids, "the description lists no operations"
     missing = emu.documented_operation_ids - emu.validated_operations
     assert not missing, f"operations never validated: {sorted(missing)}"
-    assert len(emu.documented_operation_ids) == 39
 
 
 def test_documented_error_answers_are_validated_too(conformance_emulator: GitHubEmulator) -> None:
