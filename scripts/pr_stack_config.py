@@ -7,7 +7,9 @@ writes `Pulumi.pr-12.yaml`: the base file's config with
 `tims-stack:environment` set to the environment and `tims-stack:build.ref` to
 the branch the images are built from. If `Pulumi.<env>.yaml` already exists
 (committed by hand), it is the base and is updated in place. Everything else
-in the base, including `encryptionsalt` and secure values, is kept as is.
+in the base, including `encryptionsalt` and secure values, is kept as is. A
+shared base may not set `tims-stack:namespace` or `tims-stack:host`: those
+default per environment, and one value would put every PR in one place.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from scripts.stack_names import check_environment
 
 ENVIRONMENT_KEY = "tims-stack:environment"
 BUILD_KEY = "tims-stack:build"
+# Derived from the environment when unset. Set in a shared base they would put every PR
+# environment into one namespace or behind one host, each `up` taking over the last.
+PER_ENVIRONMENT_KEYS = ("tims-stack:namespace", "tims-stack:host")
 # What `git check-ref-format --branch` refuses, reduced to what matters here:
 # no whitespace or control characters, nothing that reads as an option.
 _REF_RE = re.compile(r"^[^\s~^:?*\[\\\x00-\x1f\x7f-][^\s~^:?*\[\\\x00-\x1f\x7f]*$")
@@ -102,6 +107,14 @@ def write_pr_stack_config(
         raise StackConfigError(f"{source} is not valid YAML: {exc}") from exc
     if not isinstance(base, dict):
         raise StackConfigError(f"{source} must hold a mapping, not a {type(base).__name__}")
+    if source != out:
+        shared = [k for k in PER_ENVIRONMENT_KEYS if (base.get("config") or {}).get(k)]
+        if shared:
+            raise StackConfigError(
+                f"base stack config {str(source)!r} sets {', '.join(shared)}: every PR "
+                "environment would share it. Remove it from the base; it defaults per "
+                "environment (tims-stack-<env>, backend-<env>.<domain>)"
+            )
     updated = pr_stack_config(base, environment, build_ref)
     out.write_text(yaml.safe_dump(updated, sort_keys=False), encoding="utf-8")
     return out

@@ -71,6 +71,22 @@ def test_existing_stack_file_is_updated_instead_of_replaced(
     assert written(own)["config"]["tims-stack:domain"] == "own.example.org"
 
 
+@pytest.mark.parametrize("key", ["tims-stack:namespace", "tims-stack:host"])
+def test_shared_base_may_not_pin_namespace_or_host(tmp_path: Path, key: str) -> None:
+    base = tmp_path / "Pulumi.base.yaml"
+    base.write_text(f"config:\n  {key}: shared\n", encoding="utf-8")
+    with pytest.raises(StackConfigError, match=f"sets {key}"):
+        write_pr_stack_config(base, "pr-1", "feat", tmp_path)
+    assert not (tmp_path / "Pulumi.pr-1.yaml").exists()
+
+
+def test_own_pr_stack_file_may_pin_its_namespace(base_file: Path, tmp_path: Path) -> None:
+    own = tmp_path / "Pulumi.pr-1.yaml"
+    own.write_text("config:\n  tims-stack:namespace: mine\n", encoding="utf-8")
+    write_pr_stack_config(base_file, "pr-1", "feat", tmp_path)
+    assert written(own)["config"]["tims-stack:namespace"] == "mine"
+
+
 def test_missing_base_file_names_the_repository_variable(tmp_path: Path) -> None:
     with pytest.raises(StackConfigError, match="PR_BASE_CONFIG"):
         write_pr_stack_config(tmp_path / "nope.yaml", "pr-1", "feat", tmp_path)
