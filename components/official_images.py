@@ -23,10 +23,7 @@ directly as their own uid works. Sources (read for the tags we pin):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-
-_MAJOR = re.compile(r"^(\d+)")
 
 
 @dataclass(frozen=True)
@@ -88,20 +85,8 @@ class PostgresDataLayout:
     pgdata: str
 
 
-def postgres_major(image: str) -> int:
-    """The PostgreSQL major version pinned by the image tag, e.g. 18 for `postgres:18-alpine`."""
-    ref = parse_image(image)
-    match = _MAJOR.match(ref.tag or "")
-    if match is None:
-        raise ValueError(
-            f"postgres image {image!r} does not pin a major version: use a tag that starts "
-            "with it, e.g. postgres:18-alpine (the data layout depends on the major)"
-        )
-    return int(match.group(1))
-
-
-def postgres_data_layout(image: str) -> PostgresDataLayout:
-    """The official image's data layout for the pinned major.
+def postgres_data_layout(major: int) -> PostgresDataLayout:
+    """The official image's data layout for a PostgreSQL major version.
 
     From 18 on the image sets PGDATA=/var/lib/postgresql/<major>/docker and
     declares the volume at /var/lib/postgresql, so a major upgrade can run
@@ -109,7 +94,6 @@ def postgres_data_layout(image: str) -> PostgresDataLayout:
     /var/lib/postgresql/data; PGDATA goes one level down because a fresh
     filesystem's `lost+found` makes initdb refuse a non-empty directory.
     """
-    major = postgres_major(image)
     if major >= 18:
         return PostgresDataLayout(
             major, "/var/lib/postgresql", f"/var/lib/postgresql/{major}/docker"

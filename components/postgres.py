@@ -74,7 +74,7 @@ class Postgres(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         object_labels = pods.labels(args.environment, "database", "postgres")
         selector = pods.selector_labels(object_labels)
-        layout = postgres_data_layout(args.config.image)
+        layout = postgres_data_layout(args.config.major)
 
         # No keepers: the password must never change, because Postgres only
         # reads POSTGRES_PASSWORD when it initialises an empty volume.

@@ -149,7 +149,12 @@ class ProgramRun:
     outputs: dict[str, Any]
     """Stack outputs, resolved; secret ones included with their value."""
     secret_outputs: frozenset[str]
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Provider functions the program called: (token, arguments)."""
     logs: list[str] = field(default_factory=list)
+    """Warnings and errors the program logged."""
+    error: BaseException | None = None
+    """What the program raised, if anything (resources hold what it registered before)."""
 
     def kubernetes_objects(self) -> list[Registered]:
         return [r for r in self.resources if r.is_kubernetes]
@@ -168,12 +173,16 @@ class ProgramRun:
 class _ProviderMocks(Mocks):
     """Answers resource registrations and invokes the way the real providers would."""
 
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         # Unused: _RecordingMonitor needs the parent and the declared secret
         # outputs, which MockResourceArgs does not carry.
         raise NotImplementedError
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
         if args.token == GET_BRANCH:
             repository = str(args.args.get("repository"))
             branch = str(args.args.get("branch"))
@@ -299,9 +308,10 @@ class _LogCollector:
 
 
 def _run_in_fresh_context(
-    raw: Mapping[str, str], secret_keys: frozenset[str], stack: str, body: Callable[[], None]
+    raw: Mapping[str, str], secret_keys: frozenset[str], stack: str, body: Callable[[], object]
 ) -> ProgramRun:
-    monitor = _RecordingMonitor(_ProviderMocks())
+    mocks = _ProviderMocks()
+    monitor = _RecordingMonitor(mocks)
     logs = _LogCollector()
     pulumi.runtime.set_mocks(
         monitor.mocks,
@@ -312,33 +322,47 @@ def _run_in_fresh_context(
         logger=logs.logger(),
     )
     pulumi.runtime.set_all_config(dict(raw), sorted(secret_keys))
-    _sync_await(run_pulumi_func(body))
+
+    def program() -> None:
+        body()
+
+    error: BaseException | None = None
+    try:
+        _sync_await(run_pulumi_func(program))
+    except Exception as exc:  # handed back to the caller with what was registered
+        error = exc
 
     root = pulumi.runtime.get_root_resource()
     exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
     values: dict[str, Any] = {}
     secret: set[str] = set()
-    for key, value in exported.items():
-        output = pulumi.Output.from_input(value)
-        values[key] = _sync_await(output.future())
-        if _sync_await(output.is_secret()):
-            secret.add(key)
+    if error is None:
+        for key, value in exported.items():
+            output = pulumi.Output.from_input(value)
+            values[key] = _sync_await(output.future())
+            if _sync_await(output.is_secret()):
+                secret.add(key)
     return ProgramRun(
         resources=list(monitor.records),
         outputs=values,
         secret_outputs=frozenset(secret),
+        invokes=list(mocks.calls),
         logs=logs.lines,
+        error=error,
     )
 
 
 def run_function(
-    body: Callable[[], None],
+    body: Callable[[], object],
     raw_config: Mapping[str, Any] | None = None,
     *,
     stack: str = "dev",
     secret_keys: frozenset[str] | set[str] = frozenset({"github:token"}),
 ) -> ProgramRun:
-    """Run `body` (which registers resources) under the mocks, as `run_program` runs the program."""
+    """Run `body` (which registers resources) under the mocks, as `run_program` runs the program.
+
+    An exception from `body` is returned in `ProgramRun.error`, not raised.
+    """
     raw = {key: runtime_value(value) for key, value in (raw_config or {}).items()}
     keys = frozenset(k for k in secret_keys if k in raw)
     with _hidden_environment():
@@ -359,6 +383,20 @@ def run_program(
     strings; Python objects are converted as Pulumi would (JSON, "true").
     Exceptions from the program (e.g. ConfigError) propagate.
     """
+    run = try_program(raw_config, stack=stack, secret_keys=secret_keys, program=program)
+    if run.error is not None:
+        raise run.error
+    return run
+
+
+def try_program(
+    raw_config: Mapping[str, Any],
+    *,
+    stack: str = "dev",
+    secret_keys: frozenset[str] | set[str] = frozenset({"github:token"}),
+    program: Path = PROGRAM,
+) -> ProgramRun:
+    """Like `run_program`, but an exception is returned in `.error` with what was registered."""
 
     def body() -> None:
         runpy.run_path(str(program), run_name="__main__")

@@ -1,0 +1,125 @@
+"""Fixtures for the program tests: scenario configs, cached mock runs, the HTTPRoute schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.mockrun import FAKE_TOKEN, ProgramRun, run_function, run_program, runtime_value
+from stack.config import StackConfig, parse_config
+from tests.conftest import shared_path
+
+BACKEND_REPO = "ghcr.io/acme/tims-stack-backend-image-prod"
+FRONTEND_REPO = "ghcr.io/acme/tims-stack-frontend-image-prod"
+APP_REPOSITORY = "acme/tims-stack-anystack"
+PREBUILT_TAG = "v1.2.3"
+
+_BUILD: dict[str, Any] = {
+    "tims-stack:domain": "example.com",
+    "tims-stack:images": {"source": "build", "backend": BACKEND_REPO, "frontend": FRONTEND_REPO},
+    "tims-stack:build": {"repository": APP_REPOSITORY, "ref": "main"},
+    "tims-stack:backend": {"env": {"LOG_LEVEL": "info"}},
+    "github:token": FAKE_TOKEN,
+}
+_PREBUILT_IMAGES = {
+    "source": "prebuilt",
+    "backend": BACKEND_REPO,
+    "frontend": FRONTEND_REPO,
+    "tag": PREBUILT_TAG,
+}
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    # Build mode with a public domain: the configuration most users start from.
+    "default": _BUILD,
+    "stopped": {**_BUILD, "tims-stack:stopped": True},
+    "prebuilt": {"tims-stack:domain": "example.com", "tims-stack:images": _PREBUILT_IMAGES},
+    "no-domain": {k: v for k, v in _BUILD.items() if k != "tims-stack:domain"},
+    "tls-off": {**_BUILD, "tims-stack:tls": False},
+    "private": {
+        "tims-stack:domain": "example.com",
+        "tims-stack:images": {**_PREBUILT_IMAGES, "private": True},
+        "github:owner": "acme",
+        "github:token": FAKE_TOKEN,
+    },
+    "gateway": {
+        **_BUILD,
+        "tims-stack:routing": {
+            "kind": "gateway",
+            "gateway": "shared-gateway",
+            "gatewayNamespace": "gateway-system",
+            "sectionName": "https",
+        },
+    },
+    "non-root": {
+        "tims-stack:domain": "example.com",
+        "tims-stack:images": _PREBUILT_IMAGES,
+        "tims-stack:runAsNonRoot": True,
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def program_runs() -> Callable[[str], ProgramRun]:
+    """The program's run for a named scenario; each scenario runs once per session."""
+    cache: dict[str, ProgramRun] = {}
+
+    def get(name: str) -> ProgramRun:
+        if name not in cache:
+            cache[name] = run_program(SCENARIOS[name])
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(params=sorted(SCENARIOS))
+def scenario(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def scenario_run(scenario: str, program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
+    return program_runs(scenario)
+
+
+@pytest.fixture
+def default_run(program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
+    return program_runs("default")
+
+
+def stack_config(raw: Mapping[str, Any], stack: str = "dev") -> StackConfig:
+    """A validated StackConfig from raw config, as the program would get it."""
+    return parse_config(
+        {k: runtime_value(v) for k, v in raw.items()},
+        stack=stack,
+        env={},
+        secret_keys={"github:token"},
+    )
+
+
+@pytest.fixture
+def config_of() -> Callable[..., StackConfig]:
+    return stack_config
+
+
+@pytest.fixture
+def run_component() -> Callable[[Callable[[], object]], ProgramRun]:
+    """Run a function that builds one component under the mocks; fail on any error."""
+
+    def run(body: Callable[[], object]) -> ProgramRun:
+        result = run_function(body)
+        if result.error is not None:
+            raise result.error
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def httproute_schema() -> dict[str, Any]:
+    """The v1 HTTPRoute schema from the Gateway API CRD in ../shared (skips when absent)."""
+    crd = yaml.safe_load(shared_path("gateway-api/httproutes.v1.6.1.crd.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return dict(version["schema"]["openAPIV3Schema"])
