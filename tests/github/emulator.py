@@ -1,4 +1,4 @@
-"""A GitHub REST API emulator: a real HTTP server on 127.0.0.1 for offline tests.
+r"""A GitHub REST API emulator: a real HTTP server on 127.0.0.1 for offline tests.
 
 It serves the operations the ImageBuild provider uses (workflow dispatch, runs,
 jobs, cancel, branches/commits/refs, users/orgs, rate limit, the Packages API)
@@ -11,7 +11,25 @@ it does not document for that operation) land in `unvalidated`.
 World set-up happens in Python (`add_account`, `add_repo`, `add_workflow`,
 `plan_next_run`, `add_package`); behaviour switches are plain attributes
 (`return_run_details`, `rate_limit_total`, `cancel_latency`); faults are
-queued with `inject`.
+queued with `inject`. Typical use, with the fixtures of `tests.github.fixtures`:
+
+    def test_failure(emulator, fake_clock):        # acme/app, build-images.yml
+        emulator.plan_next_run("acme/app", "build-images.yml",
+                               RunPlan(conclusion="failure",
+                                       failed_jobs={"build (backend)": ["Build and push"]}))
+        emulator.inject("GET", r"/actions/runs/\d+$", status=502, times=2)
+        ...  # point the client at emulator.base_url with emulator.token, and
+             # give it fake_clock so its sleeps move the emulator's time
+
+Modelling choices worth knowing:
+- a run is invisible until its `created_at` (a foreign run may start later);
+- a cancel request completes the run as cancelled `cancel_latency` seconds
+  later (3 s; set it lower for real-time tests), while it stays in_progress;
+- a job with failed steps stops after the last of them; the run ends at
+  `RunPlan.duration`; a successful run pushes `RunPlan.push` tags on completion
+  (a pushed tag moves off any older version, as in a registry);
+- package versions are given oldest first and listed newest first;
+- 304 answers, 401 answers and GET /rate_limit do not count against the budget.
 """
 
 from __future__ import annotations
