@@ -7,14 +7,22 @@ owner), org `acme-org`, repository `acme/app` with branch `main` and the workflo
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from pulumi.dynamic import ConfigureRequest, CreateResult
 from pulumi.dynamic.config import Config
+from pulumi.runtime.proto import provider_pb2_grpc
 
 from components.image_build_provider import (
     PROVIDER_VERSION,
@@ -124,3 +132,64 @@ def harness(emulator: GitHubEmulator, fake_clock: FakeClock) -> Harness:  # noqa
     provider = make_provider(fake_clock, lines)
     configure(provider, emulator.token, emulator.base_url)
     return Harness(provider, emulator, fake_clock, lines)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that must find neither the repo nor a token."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GITHUB_TOKEN")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def stale_checkout(tmp_path: Path) -> Path:
+    """A working directory whose `components` package fails on import, as if the checkout
+    had moved on (or broken) since the resource was created."""
+    package = tmp_path / "components"
+    package.mkdir()
+    (package / "__init__.py").write_text('raise ImportError("components/ of another commit")\n')
+    return tmp_path
+
+
+@dataclass
+class ProviderHost:
+    """`python -m pulumi.dynamic` as Pulumi starts it, and a gRPC stub to drive it."""
+
+    process: subprocess.Popen[str]
+    stub: Any
+    stdout: list[str]
+    stderr: list[str]
+
+
+def _drain(stream: Any, sink: list[str]) -> None:
+    for line in stream:
+        sink.append(line.rstrip("\n"))
+
+
+@pytest.fixture
+def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
+    """A dynamic provider host started like the Pulumi engine does: it prints its port."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pulumi.dynamic"],
+        cwd=stale_checkout,
+        env=clean_env(PULUMI_PROJECT="tims-stack"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    port_line = process.stdout.readline().strip()
+    assert port_line.isdigit(), f"the provider host did not print its port: {port_line!r}"
+    stdout: list[str] = []
+    stderr: list[str] = []
+    for stream, sink in ((process.stdout, stdout), (process.stderr, stderr)):
+        threading.Thread(target=_drain, args=(stream, sink), daemon=True).start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port_line}")
+    grpc.channel_ready_future(channel).result(timeout=30)
+    try:
+        yield ProviderHost(process, provider_pb2_grpc.ResourceProviderStub(channel), stdout, stderr)
+    finally:
+        channel.close()
+        process.terminate()
+        process.wait(timeout=10)

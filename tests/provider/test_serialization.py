@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components import image_build_provider
 from components.image_build_provider import ImageBuildProvider
-from tests.provider.conftest import TAG, Harness
+from tests.provider.conftest import TAG, Harness, clean_env
 
 # Runs in a fresh interpreter: loads a serialized provider and calls delete() with it.
 LOAD_AND_DELETE = textwrap.dedent(
@@ -42,22 +41,8 @@ def load(serialized: str) -> Any:
     return dill.loads(base64.b64decode(serialized))  # noqa: S301
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GITHUB_TOKEN")}
-    env.update(extra)
-    return env
-
-
-def poisoned_checkout(root: Path) -> Path:
-    """A directory whose `components` package fails on import, like a broken later checkout."""
-    package = root / "components"
-    package.mkdir()
-    (package / "__init__.py").write_text('raise ImportError("components/ of another commit")\n')
-    return root
-
-
 def test_destroy_works_from_state_without_importable_components(
-    harness: Harness, tmp_path: Path
+    harness: Harness, stale_checkout: Path
 ) -> None:
     harness.emulator.add_package("acme", "app-backend", [[TAG], ["staging-1"]])
     state: dict[str, Any] = {
@@ -73,7 +58,7 @@ def test_destroy_works_from_state_without_importable_components(
     }
     done = subprocess.run(
         [sys.executable, "-c", LOAD_AND_DELETE],
-        cwd=poisoned_checkout(tmp_path),
+        cwd=stale_checkout,
         env=clean_env(TEST_GITHUB_TOKEN=harness.emulator.token),
         input=json.dumps(job),
         capture_output=True,

@@ -1,0 +1,143 @@
+"""Through the real provider host: `python -m pulumi.dynamic` driven over gRPC as Pulumi does.
+
+This path catches what in-process tests cannot: pickling of the provider, the
+config the host hands to `configure()`, numbers arriving as floats, errors
+travelling as gRPC statuses, stdout reaching the CLI. The host runs in a
+directory whose `components` package cannot be imported, so the provider can
+only work from the code serialized into its properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2
+
+from components.image_build_provider import ImageBuildProvider
+from tests.github.emulator import GitHubEmulator, RunPlan
+from tests.provider.conftest import (
+    APP_REPO,
+    PUSH,
+    TAG,
+    WORKFLOW_FILE,
+    ProviderHost,
+    base_props,
+)
+
+URN = "urn:pulumi:dev::tims-stack::pulumi-python:dynamic/tims-stack:ImageBuild::images"
+
+
+def struct(props: dict[str, Any]) -> Any:
+    """A protobuf Struct, serialized as the SDK serializes resource properties."""
+    return asyncio.run(rpc.serialize_properties(props, {}))
+
+
+def plain(message: Any) -> dict[str, Any]:
+    return dict(rpc.deserialize_properties(message))
+
+
+def configure(host: ProviderHost, emulator: GitHubEmulator) -> None:
+    # Pulumi sends dynamic providers the whole stack config, namespaced, secrets marked.
+    config = {
+        "github:token": rpc.wrap_rpc_secret(emulator.token),
+        "github:baseUrl": emulator.base_url,
+        "tims-stack:environment": "dev",
+    }
+    host.stub.Configure(
+        provider_pb2.ConfigureRequest(args=struct(config), acceptSecrets=True, acceptResources=True)
+    )
+
+
+def check(host: ProviderHost, **overrides: Any) -> Any:
+    # Exactly what pulumi.dynamic.Resource sends: the inputs plus the serialized provider.
+    news = {**base_props(**overrides), "__provider": serialize_provider(ImageBuildProvider())}
+    return host.stub.Check(provider_pb2.CheckRequest(urn=URN, olds=struct({}), news=struct(news)))
+
+
+def test_host_creates_a_build_and_shows_its_progress(
+    provider_host: ProviderHost, real_emulator: GitHubEmulator
+) -> None:
+    real_emulator.plan_next_run(
+        APP_REPO, WORKFLOW_FILE, RunPlan(duration=1.5, queued_for=0.3, push=dict(PUSH))
+    )
+    configure(provider_host, real_emulator)
+    checked = check(provider_host)
+    assert list(checked.failures) == []
+    created = provider_host.stub.Create(
+        provider_pb2.CreateRequest(urn=URN, properties=checked.inputs)
+    )
+    outs = plain(created.properties)
+    run = real_emulator.runs(APP_REPO)[0]
+    assert outs["runId"] == run["id"], "the host returned the dispatched run's id"
+    assert outs["images"]["backend"] == f"ghcr.io/acme/app-backend:{TAG}"
+    assert outs["skipped"] is False
+    assert "__provider" in outs, "the host keeps the serialized provider in state"
+    assert any(run["html_url"] in line for line in provider_host.stdout), (
+        f"the run URL must reach the host's stdout (the Pulumi CLI): {provider_host.stdout}"
+    )
+
+
+def test_host_create_failure_reaches_the_grpc_status(
+    provider_host: ProviderHost, real_emulator: GitHubEmulator
+) -> None:
+    real_emulator.plan_next_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(
+            duration=1.0,
+            queued_for=0.2,
+            conclusion="failure",
+            failed_jobs={"build (backend)": ["Build and push"]},
+        ),
+    )
+    configure(provider_host, real_emulator)
+    checked = check(provider_host)
+    with pytest.raises(grpc.RpcError) as error:
+        provider_host.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
+    details = error.value.details()
+    assert "build (backend)" in details, details
+    assert "'Build and push'" in details, details
+    assert real_emulator.runs(APP_REPO)[0]["html_url"] in details, details
+    assert real_emulator.token not in details
+
+
+def test_host_check_returns_failures_for_bad_inputs(
+    provider_host: ProviderHost, real_emulator: GitHubEmulator
+) -> None:
+    configure(provider_host, real_emulator)
+    checked = check(provider_host, repository="not a repo", timeoutSeconds=-1.0)
+    assert sorted(f.property for f in checked.failures) == ["repository", "timeoutSeconds"]
+    assert real_emulator.requests == [], "check calls nothing"
+
+
+def test_host_no_change_diff_costs_no_call_and_delete_cleans_ghcr(
+    provider_host: ProviderHost, real_emulator: GitHubEmulator
+) -> None:
+    # The images exist already, so create takes the skip path: quick, and a real state.
+    real_emulator.add_package("acme", "app-backend", [[TAG], ["staging-1"]])
+    real_emulator.add_package("acme", "app-frontend", [[TAG]])
+    configure(provider_host, real_emulator)
+    checked = check(provider_host)
+    created = provider_host.stub.Create(
+        provider_pb2.CreateRequest(urn=URN, properties=checked.inputs)
+    )
+    assert plain(created.properties)["skipped"] is True
+
+    before = len(real_emulator.requests)
+    again = check(provider_host)
+    diff = provider_host.stub.Diff(
+        provider_pb2.DiffRequest(id=created.id, urn=URN, olds=created.properties, news=again.inputs)
+    )
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_NONE
+    assert len(real_emulator.requests) == before, "a no-change up makes zero GitHub calls"
+
+    provider_host.stub.Delete(
+        provider_pb2.DeleteRequest(id=created.id, urn=URN, properties=created.properties)
+    )
+    assert real_emulator.package_versions("acme", "app-backend") == [["staging-1"]]
+    assert real_emulator.package_versions("acme", "app-frontend") is None
