@@ -288,7 +288,9 @@ class SpecChecker:
         label = f"{exchange.method} {exchange.path}"
         found = self.operation(exchange.method, exchange.path)
         if found is None:
-            return [f"{label}: GitHub documents no such operation (unknown path or method)"], []
+            return [
+                f"{label}: no operation of the OpenAPI description matches (unknown path or method)"
+            ], []
         op, params = found
         violations: list[str] = []
         notes: list[str] = []
