@@ -1,0 +1,324 @@
+"""Render one environment's Kubernetes objects offline, as YAML manifests.
+
+    python -m scripts.render --env dev [--config Pulumi.example.yaml] [--out DIR]
+
+Runs the real program under the same mocks the tests use (scripts/mockrun.py):
+no Pulumi engine, no cluster, no GitHub token (a fake one stands in, and the
+mocks answer every GitHub call). Writes one file per object under
+build/manifests/<env>/, replaces every secret value with a placeholder,
+validates each object against the Kubernetes schema (the oldest and newest
+versions we support) and an HTTPRoute against the Gateway API CRD, and prints
+a summary table. Exit status: 0 valid, 1 invalid output, 2 bad config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import referencing
+import yaml
+from kubernetes_validate import utils as k8s_schemas
+from packaging.version import Version
+
+from scripts.mockrun import (
+    FAKE_TOKEN,
+    REPO_ROOT,
+    ProgramRun,
+    Registered,
+    integral,
+    is_secret,
+    try_program,
+)
+from stack.config import TOKEN_KEY, ConfigError
+from stack.stackfile import (
+    RawStackConfig,
+    StackFileError,
+    raw_config_for_stack,
+    raw_config_from_project_file,
+)
+
+PLACEHOLDER = "<redacted>"
+"""Written instead of every secret value."""
+KUBERNETES_VERSIONS = ("1.30", k8s_schemas.latest_version())
+"""Oldest supported Kubernetes and the newest schema kubernetes-validate ships."""
+HTTPROUTE_CRD = REPO_ROOT.parent / "shared" / "gateway-api" / "httproutes.v1.6.1.crd.yaml"
+PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
+KIND_ORDER = (
+    "Namespace",
+    "Secret",
+    "Service",
+    "StatefulSet",
+    "Deployment",
+    "Ingress",
+    "HTTPRoute",
+    "NetworkPolicy",
+)
+"""Files are numbered in the order `kubectl apply` would want them."""
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class KubernetesSchema:
+    """Strict JSON-schema validation with kubernetes-validate's schemas, loaded once.
+
+    kubernetes_validate.validate() reloads its large definitions file on every
+    call; this keeps one validator per kind for the whole render.
+    """
+
+    def __init__(self, desired: str) -> None:
+        wanted = Version(k8s_schemas.major_minor(desired))
+        available = [
+            v for v in k8s_schemas.all_versions() if Version(k8s_schemas.major_minor(v)) <= wanted
+        ]
+        if not available:
+            raise ValueError(f"kubernetes-validate has no schema for Kubernetes {desired}")
+        self.version = k8s_schemas.major_minor(available[-1])
+        self._dir = f"kubernetes-json-schema/v{available[-1]}-local-strict"
+        definitions = self._load(f"{self._dir}/_definitions.json")
+        self._definitions = referencing.Resource.from_contents(definitions)
+        self._validators: dict[tuple[str, str], Any] = {}
+
+    def _load(self, filename: str) -> Any:
+        return k8s_schemas.schema_contents(filename, self.version)
+
+    def _validator(self, api_version: str, kind: str) -> Any:
+        key = (api_version, kind)
+        if key not in self._validators:
+            # The file naming kubernetes-validate uses: networking.k8s.io/v1 -> networking-v1.
+            group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+            schema = self._load(f"{self._dir}/{kind.lower()}-{group_version}.json")
+            resource = referencing.Resource.from_contents(schema)
+            registry = self._definitions @ (resource @ referencing.Registry())
+            self._validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+        return self._validators[key]
+
+    def errors(self, obj: Mapping[str, Any]) -> list[str]:
+        validator = self._validator(str(obj["apiVersion"]), str(obj["kind"]))
+        return [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in validator.iter_errors(obj)
+        ]
+
+
+@functools.cache
+def httproute_schema(crd_path: Path = HTTPROUTE_CRD) -> dict[str, Any] | None:
+    """The CRD's v1 schema, or None when ../shared is not there (e.g. a user's clone)."""
+    if not crd_path.is_file():
+        return None
+    crd = yaml.safe_load(crd_path.read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return dict(version["schema"]["openAPIV3Schema"])
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def _mask(value: Any) -> Any:
+    """Every string leaf replaced by the placeholder, keeping the structure."""
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    if isinstance(value, str):
+        return PLACEHOLDER
+    return value
+
+
+def _redact(value: Any) -> Any:
+    """Secret-marked values masked, everything else as is."""
+    if is_secret(value):
+        return _mask(value["value"])
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def manifest(resource: Registered) -> dict[str, Any]:
+    """The object as it would be applied, with no secret value in it."""
+    state = integral(_redact(resource.outputs))
+    if state.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(state.get(key), dict):
+                state[key] = _mask(state[key])
+    return {k: v for k, v in state.items() if k not in ("id", "urn")}
+
+
+def _sort_key(obj: Mapping[str, Any]) -> tuple[int, str]:
+    kind = str(obj["kind"])
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    return rank, str(obj["metadata"].get("name", ""))
+
+
+def replicas_of(obj: Mapping[str, Any]) -> str:
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and "replicas" in spec:
+        return str(spec["replicas"])
+    return "-"
+
+
+def images_of(obj: Mapping[str, Any]) -> str:
+    spec = obj.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    if not isinstance(template, dict):
+        return "-"
+    containers = template.get("spec", {}).get("containers", [])
+    return ", ".join(str(c.get("image")) for c in containers) or "-"
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass
+class RenderResult:
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_raw_config(env: str, config: Path | None) -> tuple[RawStackConfig, str]:
+    """Pulumi.yaml's defaults under the stack file's values, and where they came from."""
+    stack_file = config if config is not None else REPO_ROOT / f"Pulumi.{env}.yaml"
+    if stack_file.is_file():
+        return raw_config_for_stack(stack_file, PROJECT_FILE), str(stack_file)
+    if config is not None:
+        raise StackFileError(f"{config}: no such stack file")
+    return raw_config_from_project_file(PROJECT_FILE), f"{PROJECT_FILE} (defaults only)"
+
+
+def run_offline(env: str, raw: RawStackConfig) -> ProgramRun:
+    """The program under mocks, with a fake token: nothing real is ever contacted."""
+    values: dict[str, Any] = {**raw.values, TOKEN_KEY: FAKE_TOKEN}
+    return try_program(values, stack=env, secret_keys=set(raw.secret_keys) | {TOKEN_KEY})
+
+
+def _header(obj: Mapping[str, Any], source: str, env: str) -> str:
+    lines = [
+        f"# Rendered offline by scripts/render.py for environment '{env}' from {source}.",
+        "# Mocks stand in for Pulumi, the cluster and GitHub; names match a real `pulumi up`",
+        "# only in shape (<name>-<suffix>), not in the random suffix.",
+    ]
+    if obj["kind"] == "Secret":
+        lines += [
+            f"# Secret values are replaced by {PLACEHOLDER!r}: render never writes secrets.",
+            "# The deployed Secret holds the real (generated) values; Pulumi keeps them",
+            "# encrypted in its state.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tuple[list[str], str]:
+    """Problems with one object, and a note on what it was checked against."""
+    if obj["kind"] == "HTTPRoute":
+        schema = httproute_schema()
+        if schema is None:
+            return [], f"skipped HTTPRoute schema check: {HTTPROUTE_CRD} is not present"
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
+        ]
+        return problems, "Gateway API v1.6.1 CRD"
+    problems = []
+    for kubernetes in schemas:
+        problems += [f"Kubernetes {kubernetes.version}: {p}" for p in kubernetes.errors(obj)]
+    return problems, ", ".join(f"Kubernetes {k.version}" for k in schemas)
+
+
+def render(env: str, config: Path | None, out_dir: Path) -> RenderResult:
+    """Render, write and validate; raises ConfigError/StackFileError for bad config."""
+    raw, source = load_raw_config(env, config)
+    run = run_offline(env, raw)
+    if run.error is not None:
+        raise run.error
+    result = RenderResult(out_dir=out_dir)
+    result.notes += [f"config: {source}", f"{TOKEN_KEY}: a fake token (nothing calls GitHub)"]
+    result.notes += run.logs
+    schemas = [KubernetesSchema(v) for v in KUBERNETES_VERSIONS]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Remove an earlier render's files (only ours: numbered YAML), never anything else.
+    for stale in out_dir.glob("[0-9][0-9]-*.yaml"):
+        stale.unlink()
+    objects = sorted((manifest(r) for r in run.kubernetes_objects()), key=_sort_key)
+    skipped_note = None
+    for index, obj in enumerate(objects, start=1):
+        name = obj["metadata"].get("name", "unnamed")
+        path = out_dir / f"{index:02d}-{str(obj['kind']).lower()}-{name}.yaml"
+        # Sorted keys: protobuf maps have no stable order, and reviewers diff these files.
+        text = _header(obj, source, env) + yaml.safe_dump(obj, sort_keys=True)
+        path.write_text(text)
+        # Validate what was written, parsed back, so the file itself is checked.
+        written = yaml.safe_load(path.read_text())
+        problems, checked = validate(written, schemas)
+        if checked.startswith("skipped"):
+            skipped_note = checked
+        result.problems += [f"{path.name}: {p}" for p in problems]
+        result.files.append(path)
+        result.objects.append(written)
+    if skipped_note:
+        result.notes.append(skipped_note)
+    return result
+
+
+def summary_table(objects: Sequence[Mapping[str, Any]]) -> str:
+    rows = [("KIND", "NAME", "REPLICAS", "IMAGE")]
+    rows += [
+        (str(o["kind"]), str(o["metadata"].get("name")), replicas_of(o), images_of(o))
+        for o in objects
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        for row in rows
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.render",
+        description="Render one environment's Kubernetes manifests offline (no cluster, no token).",
+    )
+    parser.add_argument("--env", required=True, help="environment / stack name, e.g. dev")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="stack file to read (default: Pulumi.<env>.yaml, else Pulumi.yaml defaults)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: build/manifests/<env>)"
+    )
+    args = parser.parse_args(argv)
+    out_dir = args.out or REPO_ROOT / "build" / "manifests" / args.env
+    try:
+        result = render(args.env, args.config, out_dir)
+    except (ConfigError, StackFileError) as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return 2
+    for note in result.notes:
+        print(f"note: {note}")
+    print(summary_table(result.objects))
+    print(f"\n{len(result.files)} manifests in {result.out_dir}")
+    if result.problems:
+        print(f"\n{len(result.problems)} schema problems:", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    checked = ", ".join(f"Kubernetes {v}" for v in KUBERNETES_VERSIONS)
+    print(f"all valid ({checked}; HTTPRoute against the Gateway API CRD when present)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""`make render`: the example config rendered offline to manifests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes_validate.utils import latest_version
+
+from scripts import render as render_module
+from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, run_program
+from scripts.render import PLACEHOLDER, KubernetesSchema, RenderResult, main, render
+from stack.config import ConfigError
+from tests.render.conftest import ENV, EXAMPLE
+
+
+def documents(path: Path) -> list[Any]:
+    return list(yaml.safe_load_all(path.read_text()))
+
+
+def test_rendered_set_equals_what_the_mocks_see(
+    example_render: RenderResult, example_raw_config: dict[str, str]
+) -> None:
+    mocked = run_program({**example_raw_config, "github:token": FAKE_TOKEN}, stack=ENV)
+    expected = {(r.kind, r.manifest()["metadata"]["name"]) for r in mocked.kubernetes_objects()}
+    rendered = set()
+    for path in example_render.files:
+        (obj,) = documents(path)
+        rendered.add((obj["kind"], obj["metadata"]["name"]))
+    assert rendered == expected
+    assert len(example_render.files) == len(expected), "one file per object"
+
+
+def test_every_file_is_one_yaml_object(example_render: RenderResult) -> None:
+    assert example_render.files, "render wrote nothing"
+    for path in example_render.files:
+        docs = documents(path)
+        assert len(docs) == 1, f"{path.name}: {len(docs)} documents"
+        (obj,) = docs
+        assert {"apiVersion", "kind", "metadata"} <= set(obj), path.name
+
+
+@pytest.mark.parametrize("version", ["1.30", latest_version()])
+def test_every_file_is_valid_kubernetes(example_render: RenderResult, version: str) -> None:
+    for path in example_render.files:
+        (obj,) = documents(path)
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{path.name} is invalid for Kubernetes {version}: {exc.message}")
+
+
+def test_render_reports_no_problem_for_the_example(example_render: RenderResult) -> None:
+    assert example_render.problems == []
+
+
+def test_no_secret_in_any_file(example_render: RenderResult, gateway_render: RenderResult) -> None:
+    for path in example_render.files + gateway_render.files:
+        text = path.read_text()
+        assert SECRET_MARK not in text, f"{path.name} holds a generated secret"
+        assert FAKE_TOKEN not in text, f"{path.name} holds the token"
+
+
+def test_secret_files_use_the_placeholder_and_say_so(example_render: RenderResult) -> None:
+    secrets = [p for p in example_render.files if "-secret-" in p.name]
+    assert len(secrets) == 4
+    for path in secrets:
+        (obj,) = documents(path)
+        assert set(obj["stringData"].values()) == {PLACEHOLDER}, path.name
+        assert f"replaced by {PLACEHOLDER!r}" in path.read_text(), path.name
+
+
+def test_non_secret_files_keep_their_values(example_render: RenderResult) -> None:
+    (deployment,) = [p for p in example_render.files if "-deployment-backend-" in p.name]
+    (obj,) = documents(deployment)
+    (container,) = obj["spec"]["template"]["spec"]["containers"]
+    assert container["image"].startswith("ghcr.io/acme/tims-stack-backend-image-prod:dev-")
+
+
+def test_httproute_file_is_valid_against_the_crd(
+    gateway_render: RenderResult, httproute_crd_schema: dict[str, Any]
+) -> None:
+    (route,) = [p for p in gateway_render.files if "-httproute-" in p.name]
+    (obj,) = documents(route)
+    jsonschema.validate(obj, httproute_crd_schema)
+    assert gateway_render.problems == []
+
+
+def test_render_says_when_it_skipped_the_httproute_check(
+    gateway_stack_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render_module, "httproute_schema", lambda: None)
+    result = render(ENV, gateway_stack_file, tmp_path)
+    assert any(note.startswith("skipped HTTPRoute schema check") for note in result.notes)
+
+
+def test_files_are_numbered_in_apply_order(example_render: RenderResult) -> None:
+    kinds = [documents(p)[0]["kind"] for p in sorted(example_render.files)]
+    assert kinds[0] == "Namespace"
+    assert kinds.index("Secret") < kinds.index("Deployment")
+
+
+def test_a_new_render_removes_the_previous_files(tmp_path: Path) -> None:
+    stale = tmp_path / "99-deployment-gone.yaml"
+    stale.write_text("kind: Deployment\n")
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    render(ENV, EXAMPLE, tmp_path)
+    assert not stale.exists()
+    assert keep.exists(), "render only removes its own numbered files"
+
+
+def test_main_prints_the_summary_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--env", ENV, "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("KIND"))
+    assert header.split() == ["KIND", "NAME", "REPLICAS", "IMAGE"]
+    (backend,) = [
+        line for line in out.splitlines() if line.startswith("Deployment") and "backend-" in line
+    ]
+    assert backend.split()[2] == "2"
+    assert "tims-stack-backend-image-prod" in backend
+
+
+def test_main_exits_2_on_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config:\n  tims-stack:backend:\n    replicas: -3\n")
+    assert main(["--env", "bad", "--config", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "tims-stack:backend.replicas" in capsys.readouterr().err
+
+
+def test_render_raises_config_error_for_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config:\n  tims-stack:domain: not_a_domain\n")
+    with pytest.raises(ConfigError):
+        render("bad", bad, tmp_path / "out")
+
+
+def test_main_exits_1_on_invalid_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = render_module.manifest
+
+    def broken(resource: Any) -> dict[str, Any]:
+        obj = original(resource)
+        if obj["kind"] == "Deployment":
+            obj["spec"]["replicas"] = "two"
+        return obj
+
+    monkeypatch.setattr(render_module, "manifest", broken)
+    assert main(["--env", ENV, "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 1
+    assert "schema problems" in capsys.readouterr().err
+
+
+def test_kubernetes_schema_rejects_unknown_fields_in_strict_mode() -> None:
+    schema = KubernetesSchema("1.30")
+    spec: dict[str, Any] = {"ports": [{"port": 80}], "colour": "blue"}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec}
+    assert schema.errors(service) != []
+    del spec["colour"]
+    assert schema.errors(service) == []
