@@ -8,7 +8,13 @@ import pulumi_github
 from components.backend import Backend, BackendArgs, DatabaseConnection, PublicEndpoint
 from components.frontend import Frontend, FrontendArgs
 from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import build_output, is_commit_sha, prebuilt_images, split_repository
+from components.images import (
+    build_output,
+    is_commit_sha,
+    prebuilt_images,
+    registry_owner,
+    split_repository,
+)
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.postgres import PORT as POSTGRES_PORT
@@ -37,11 +43,10 @@ ns = namespace.name
 
 pull_secret: pulumi.Output[str] | None = None
 if config.images.private:
-    registry_owner = config.github.owner or split_repository(config.build.repository or "")[0]
     pull_secret = RegistryPullSecret(
         "ghcr-pull",
         RegistryPullSecretArgs(
-            namespace=ns, environment=env, owner=registry_owner, token=require_token()
+            namespace=ns, environment=env, owner=registry_owner(config), token=require_token()
         ),
     ).name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stack.config import ImagesConfig
+from stack.config import ImagesConfig, StackConfig
 
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -26,6 +26,24 @@ def prebuilt_images(images: ImagesConfig) -> dict[str, str]:
         "backend": f"{images.backend}:{images.tag}",
         "frontend": f"{images.frontend}:{images.tag}",
     }
+
+
+def registry_owner(config: StackConfig) -> str:
+    """Owner of the GHCR packages, the pull secret's username.
+
+    `github:owner`, else the owner of `build.repository`, else the owner in a
+    `ghcr.io/<owner>/...` image repository.
+    """
+    if config.github.owner:
+        return config.github.owner
+    if config.build.repository:
+        return split_repository(config.build.repository)[0]
+    parts = config.images.backend.split("/")
+    if len(parts) >= 3 and parts[0] == "ghcr.io":
+        return parts[1]
+    raise ValueError(
+        "set github:owner: the ghcr.io pull secret for private images needs the packages' owner"
+    )
 
 
 def split_repository(repository: str) -> tuple[str, str]:

@@ -10,6 +10,16 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components.pods import labels
 
+POD_SECURITY_LABELS = {
+    # Pod Security admission: refuse privileged pods outright; report (not
+    # refuse) pods below "restricted", since the application images may run
+    # as root unless tims-stack:runAsNonRoot is set. Postgres and Redis meet
+    # "restricted" in any case.
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+
 
 @dataclass(frozen=True)
 class NamespaceArgs:
@@ -34,7 +44,10 @@ class Namespace(pulumi.ComponentResource):
                 # Fixed, not auto-named: the backend image derives the Redis host
                 # from UNIQUE_ID, which must equal this name (see the spec).
                 name=args.name,
-                labels=labels(args.environment, "namespace", "tims-stack"),
+                labels={
+                    **labels(args.environment, "namespace", "tims-stack"),
+                    **POD_SECURITY_LABELS,
+                },
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

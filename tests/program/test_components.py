@@ -12,7 +12,7 @@ import pytest
 from components import pods
 from components.backend import allowed_hosts, url_settings
 from components.frontend import websocket_protocol
-from components.images import is_commit_sha, prebuilt_images, split_repository
+from components.images import is_commit_sha, prebuilt_images, registry_owner, split_repository
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.official_images import (
@@ -392,3 +392,34 @@ def test_network_policies_component(run_component: RunComponent) -> None:
     (policy,) = objects(run_component(body), "NetworkPolicy")
     assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "postgres"
     assert policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
+
+
+def test_namespace_enforces_baseline_and_reports_below_restricted(
+    run_component: RunComponent,
+) -> None:
+    run = run_component(lambda: Namespace("ns", NamespaceArgs(name=NS, environment="test")))
+    labels = only(run, "Namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+@pytest.mark.parametrize(
+    ("raw", "owner"),
+    [
+        ({"github:owner": "org"}, "org"),
+        ({"tims-stack:build": {"repository": "team/app"}}, "team"),
+        ({}, "acme"),
+    ],
+)
+def test_registry_owner_falls_back_to_the_image_path(
+    raw: dict[str, Any], owner: str, config_of: Callable[..., Any]
+) -> None:
+    base = {
+        "tims-stack:images": {
+            "source": "prebuilt",
+            "backend": "ghcr.io/acme/b",
+            "frontend": "ghcr.io/acme/f",
+            "tag": "1",
+        }
+    }
+    assert registry_owner(config_of({**base, **raw})) == owner
