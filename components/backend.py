@@ -172,8 +172,10 @@ class Backend(pulumi.ComponentResource):
         contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
         env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(contract)
         # Auto-named: the Kubernetes provider replaces a Secret whose data
-        # changes, the Deployment then references the new name and rolls out.
-        # envFrom alone would leave running pods on the old values.
+        # changes (Secrets are immutable to it unless enableSecretMutable is
+        # set, pulumi/pulumi-kubernetes#1567), the Deployment then references
+        # the new name and rolls out. envFrom alone would leave running pods
+        # on the old values.
         env_secret = Secret(
             f"{name}-env",
             metadata=pods.metadata(args.namespace, object_labels),
