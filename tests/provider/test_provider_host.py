@@ -34,7 +34,13 @@ URN = "urn:pulumi:dev::tims-stack::pulumi-python:dynamic/tims-stack:ImageBuild::
 
 def struct(props: dict[str, Any]) -> Any:
     """A protobuf Struct, serialized as the SDK serializes resource properties."""
-    return asyncio.run(rpc.serialize_properties(props, {}))
+    # A private loop, as the provider host does: asyncio.run() would leave the main
+    # thread without a current loop, which breaks later Pulumi mocks tests.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(props, {}))
+    finally:
+        loop.close()
 
 
 def plain(message: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pulumi
@@ -31,6 +32,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def mocks() -> RecordingMocks:
+    # set_mocks needs a current event loop; an earlier asyncio.run() may have left none.
+    # The new loop stays current afterwards, as the main thread's default loop would.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     recording = RecordingMocks()
     pulumi.runtime.set_mocks(recording, project="tims-stack", stack="dev", preview=False)
     return recording
