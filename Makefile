@@ -18,7 +18,7 @@ PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL
 PULUMI ?= pulumi
 STACK_CONFIG ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 
 .PHONY: help setup lock lint typecheck test bench preview up destroy stop start outputs render check-env check-pulumi
 
