@@ -8,8 +8,32 @@ typed outputs below. The provider (create/diff/read/delete) lives in
 Output property names in state are camelCase: runId, runUrl, commitSha,
 requestedSha, tag, images, imageRepositories, skipped, missingImages. The
 inputs are recorded in the outputs too (the provider diffs against them).
-Credentials never pass through here: the provider reads `github:token` and
-`github:baseUrl` in `configure()`.
+Credentials never pass through here: the provider reads `github:token` (or the
+GITHUB_TOKEN environment variable) and `github:baseUrl` in `configure()`.
+
+What the workflow must do
+-------------------------
+- Declare every input `build.inputs` names under `on.workflow_dispatch.inputs`
+  (GitHub answers 422 to any other). The default mapping sends ref, sha, tag,
+  environment and correlation_id.
+- Echo the correlation id in its run name, e.g.
+  `run-name: Build ${{ inputs.tag }} [${{ inputs.correlation_id }}]`. github.com
+  returns the run id with the dispatch, but servers without `return_run_details`
+  (GitHub Enterprise Server 3.20 and older) do not: the provider then finds the
+  run whose title carries the id it generated, never "the newest run".
+- Tag the images it pushes to `images` with the `tag` input: the provider checks
+  GHCR for them after a successful run, and reuses them (no build) when they exist.
+
+The seed's `build_images_push.yaml` takes `branch`, `git_user` and `unique_id`:
+map `{"branch": "{ref}", "git_user": "{owner}", "unique_id": "{tag}"}`. It has no
+correlation input, so it works only where the server returns run details.
+
+After an interrupted `pulumi up`
+--------------------------------
+Pulumi neither applies customTimeouts to Python dynamic providers nor tells them
+about Ctrl-C; `timeoutSeconds` is the provider's own deadline. If `up` was killed
+while waiting, the run may still be going: run `pulumi refresh`, then find the
+run (its URL was printed first) and cancel it if needed before the next `up`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from components.github_client import GitHubClient, ImageBuildError
@@ -214,3 +215,25 @@ def test_a_pagination_link_to_another_host_is_not_followed_with_the_token(
     scope = client.package_scope("acme", deadline=None)
     with pytest.raises(ImageBuildError, match="outside the configured API base URL"):
         client.package_versions(scope, "app-backend", deadline=None)
+
+
+def test_a_github_enterprise_base_url_prefixes_every_call() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.params.get("page") == "2":
+            return httpx.Response(200, json=[{"id": 2}])
+        link = (
+            '<https://ghe.example.com/api/v3/user/packages/container/x/versions?page=2>; rel="next"'
+        )
+        return httpx.Response(200, json=[{"id": 1}], headers={"link": link})
+
+    transport = httpx.MockTransport(answer)
+    with GitHubClient("ghp_t", "https://ghe.example.com/api/v3/", transport=transport) as client:
+        items = list(client.paginate("/user/packages/container/x/versions"))
+    assert [i["id"] for i in items] == [1, 2]
+    assert [str(r.url).split("?")[0] for r in seen] == [
+        "https://ghe.example.com/api/v3/user/packages/container/x/versions"
+    ] * 2
+    assert all(r.headers["authorization"] == "Bearer ghp_t" for r in seen)
