@@ -297,7 +297,7 @@ def validate_inputs(props: Mapping[str, Any]) -> list[CheckFailure]:
                         "for a literal brace)",
                     )
                 used.update(names)
-            if inputs and "tag" not in used:
+            if "tag" not in used:
                 fail(
                     "inputs",
                     "no input passes {tag}, so the workflow cannot tag the images with the tag "

@@ -52,6 +52,7 @@ def checked(provider: ImageBuildProvider, **overrides: Any) -> dict[str, Any]:
         ("inputs", {"tag": "{tag", "y": "z"}, "is invalid"),
         ("inputs", {"bad name": "{tag}"}, "not a valid workflow input name"),
         ("inputs", {"ref": "{ref}"}, "no input passes {tag}"),
+        ("inputs", {}, "no input passes {tag}"),
         ("inputs", {f"i{n}": "{tag}" for n in range(26)}, "at most 25"),
         ("timeoutSeconds", 0.0, "from 1 to"),
         ("timeoutSeconds", 12.5, "whole number"),
