@@ -34,10 +34,12 @@ from tests.github.emulator import GitHubEmulator, RecordedRequest, RunPlan
 from tests.github.fixtures import APP_REPO as APP_REPO
 from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
 from tests.github.fixtures import (  # noqa: F401
+    assert_no_spec_violations,
     emulator,
     fake_clock,
     github_openapi,
     real_emulator,
+    standard_world,
 )
 
 MAIN_SHA = "5d0c4a9f2e8b7c6d1a3f4e5b6c7d8e9f0a1b2c3d"  # head of acme/app main in the world
@@ -193,3 +195,19 @@ def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
         channel.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def ghes(fake_clock: FakeClock, github_openapi: Any) -> Iterator[Harness]:  # noqa: F811
+    """A provider against an emulated GitHub Enterprise Server 3.20: the API below /api/v3,
+    and dispatch rejects `return_run_details` with 400."""
+    server = standard_world(
+        GitHubEmulator(clock=fake_clock, spec=github_openapi, path_prefix="/api/v3")
+    )
+    server.return_run_details = "reject_400"
+    with server:
+        lines: list[str] = []
+        provider = make_provider(fake_clock, lines)
+        configure(provider, server.token, server.base_url + "/")
+        yield Harness(provider, server, fake_clock, lines)
+    assert_no_spec_violations(server)

@@ -312,3 +312,16 @@ def test_token_falls_back_to_the_github_token_environment_variable(
     result = provider.create(provider.check({}, base_props()).inputs)
     assert result.outs is not None
     assert result.outs["runId"] == only_run(harness)["id"]
+
+
+def test_github_enterprise_server_below_api_v3_builds_and_cleans_up(ghes: Harness) -> None:
+    ghes.plan(duration=90)
+    result = ghes.create()
+    assert result.outs is not None
+    run = only_run(ghes)
+    assert result.outs["runId"] == run["id"], "found by correlation id after the 400"
+    # The emulator records paths below its prefix; one outside it shows as "/-...".
+    outside = [r.path for r in ghes.emulator.requests if r.path.startswith("/-")]
+    assert outside == [], f"requests missed the /api/v3 prefix: {outside}"
+    ghes.provider.delete(result.id, result.outs)
+    assert ghes.emulator.package_versions("acme", "app-backend") is None
