@@ -9,7 +9,6 @@ from components.backend import Backend, BackendArgs, DatabaseConnection, PublicE
 from components.frontend import Frontend, FrontendArgs
 from components.image_build import ImageBuild, ImageBuildArgs
 from components.images import (
-    build_output,
     is_commit_sha,
     prebuilt_images,
     registry_owner,
@@ -85,7 +84,7 @@ if config.images.source == "build":
     # Taken from the build's outputs, so the workloads wait for the images.
     backend_image = build.images.apply(lambda images: images["backend"])
     frontend_image = build.images.apply(lambda images: images["frontend"])
-    run_url = build_output(build, "run_url", "runUrl")
+    run_url = build.run_url
 else:
     refs = prebuilt_images(config.images)
     backend_image = pulumi.Output.from_input(refs["backend"])

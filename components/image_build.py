@@ -77,20 +77,49 @@ class ImageBuildArgs:
 class ImageBuild(pulumi.dynamic.Resource, module="tims-stack", name="ImageBuild"):
     """Type token: `pulumi-python:dynamic/tims-stack:ImageBuild`."""
 
-    run_id: pulumi.Output[int]
-    run_url: pulumi.Output[str]
-    commit_sha: pulumi.Output[str]
     tag: pulumi.Output[str]
     images: pulumi.Output[dict[str, str]]
     """Image name -> full reference `repository:tag`."""
     skipped: pulumi.Output[bool]
     """True when every image already had the tag and no workflow ran (runId 0, runUrl "")."""
-    requested_sha: pulumi.Output[str]
-    """The sha the program asked for; differs from `commit_sha` when the branch moved."""
-    image_repositories: pulumi.Output[dict[str, str]]
-    """Image name -> repository without tag (the `images` input)."""
-    missing_images: pulumi.Output[list[str]]
-    """Images a refresh found without the tag; the next `pulumi up` rebuilds them."""
+
+    # A dynamic resource gets one attribute per state property, spelled as in
+    # state (`runUrl`). These properties give the camelCase ones Python names
+    # without translate_*_property hooks, which would also rewrite the keys of
+    # nested maps such as the user's workflow `inputs`.
+    def _state(self, key: str) -> pulumi.Output[Any]:
+        value: pulumi.Output[Any] = self.__dict__[key]
+        return value
+
+    @property
+    def run_id(self) -> pulumi.Output[int]:
+        """The workflow run's id (0 when the build was skipped)."""
+        return self._state("runId")
+
+    @property
+    def run_url(self) -> pulumi.Output[str]:
+        """The workflow run's html URL ("" when the build was skipped)."""
+        return self._state("runUrl")
+
+    @property
+    def commit_sha(self) -> pulumi.Output[str]:
+        """The sha the run really built."""
+        return self._state("commitSha")
+
+    @property
+    def requested_sha(self) -> pulumi.Output[str]:
+        """The sha the program asked for; differs from `commit_sha` when the branch moved."""
+        return self._state("requestedSha")
+
+    @property
+    def image_repositories(self) -> pulumi.Output[dict[str, str]]:
+        """Image name -> repository without tag (the `images` input)."""
+        return self._state("imageRepositories")
+
+    @property
+    def missing_images(self) -> pulumi.Output[list[str]]:
+        """Images a refresh found without the tag; the next `pulumi up` rebuilds them."""
+        return self._state("missingImages")
 
     def __init__(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from stack.config import ImagesConfig, StackConfig
 
@@ -52,15 +51,3 @@ def split_repository(repository: str) -> tuple[str, str]:
     if not owner or not name or "/" in name:
         raise ValueError(f"expected a repository as owner/name, got {repository!r}")
     return owner, name
-
-
-def build_output(build: object, name: str, state_name: str) -> Any:
-    """An ImageBuild output attribute, whichever spelling the resource class exposes.
-
-    A dynamic resource gets one attribute per state property, named as in
-    state (`runUrl`); ImageBuild declares snake_case names (`run_url`) that
-    only exist once it maps them (translate_output_property). Accept both so
-    the wiring does not depend on which one the provider module ships.
-    """
-    value = getattr(build, name, None)
-    return value if value is not None else getattr(build, state_name)
