@@ -951,6 +951,17 @@ def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig
             values["ref"] = ref
     if "inputs" in fields:
         values["inputs"] = _inputs(c, f"{key}.inputs", fields["inputs"])
+        # The workflow must learn the tag to push: ImageBuild waits for images
+        # with exactly that tag (the provider's check refuses this too, but
+        # only at preview time, after other resources were registered).
+        if isinstance(fields["inputs"], dict) and not any(
+            "{tag}" in v for v in values["inputs"].values()
+        ):
+            c.error(
+                f"{key}.inputs",
+                "passes no {tag} to the workflow, so the images could not be found after the "
+                'build; map the input that names the image tag, e.g. "tag": "{tag}"',
+            )
         if not any("{correlation_id}" in v for v in values["inputs"].values()):
             notes.append(
                 "tims-stack:build.inputs passes no {correlation_id}: if the GitHub server does "

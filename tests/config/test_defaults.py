@@ -265,7 +265,12 @@ def test_default_routing_without_a_domain_does_not_warn(parse: ParseFn) -> None:
 
 def test_inputs_without_correlation_id_warn(parse: ParseFn) -> None:
     notes: list[str] = []
-    values = {"tims-stack:build": {"repository": "acme/app", "inputs": {"branch": "{ref}"}}}
+    values = {
+        "tims-stack:build": {
+            "repository": "acme/app",
+            "inputs": {"branch": "{ref}", "unique_id": "{tag}"},
+        }
+    }
     parse(values, env=TOKEN_ENV, warn=notes.append)
     assert any("{correlation_id}" in note for note in notes), f"warnings: {notes}"
 

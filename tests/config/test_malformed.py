@@ -283,6 +283,12 @@ CASES = [
         "at most 25",
     ),
     build_case("inputs-not-object", build(inputs=["{sha}"]), NS + "build.inputs", "an object"),
+    build_case(
+        "inputs-without-tag",
+        build(inputs={"ref": "{ref}", "sha": "{sha}"}),
+        NS + "build.inputs",
+        "{tag}",
+    ),
     build_case("timeout-zero", build(timeout=0), NS + "build.timeout", ">= 1"),
     build_case("timeout-negative", build(timeout=-5), NS + "build.timeout", ">= 1"),
     build_case("timeout-over-job-limit", build(timeout=21601), NS + "build.timeout", "21600"),
