@@ -1,4 +1,12 @@
-"""PostgreSQL: a one-replica StatefulSet on the official image, with a generated password."""
+"""PostgreSQL: a one-replica StatefulSet on the official image, with a generated password.
+
+The data lives in the claim the StatefulSet's volumeClaimTemplate creates,
+`data-<statefulset name>-0`. Nothing a config change can do may replace the
+StatefulSet (a replacement gets a new auto-name, hence a new, empty claim), so
+its immutable fields are either constant or ignored after creation, and a
+bigger `storage` is applied to the existing claim in place by a server-side
+apply patch.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +25,9 @@ from pulumi_kubernetes.core.v1 import (
     EnvVarArgs,
     EnvVarSourceArgs,
     PersistentVolumeClaimArgs,
+    PersistentVolumeClaimPatch,
     PersistentVolumeClaimSpecArgs,
+    PersistentVolumeClaimSpecPatchArgs,
     PodSpecArgs,
     PodTemplateSpecArgs,
     SecretKeySelectorArgs,
@@ -26,9 +36,10 @@ from pulumi_kubernetes.core.v1 import (
     ServiceSpecArgs,
     VolumeMountArgs,
     VolumeResourceRequirementsArgs,
+    VolumeResourceRequirementsPatchArgs,
 )
 from pulumi_kubernetes.core.v1 import Secret as K8sSecret
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs, ObjectMetaPatchArgs
 
 from components import pods
 from components.official_images import postgres_data_layout, postgres_user
@@ -39,10 +50,93 @@ DATABASE = "tims_stack"
 USER = "tims_stack"
 PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - the Secret key name, not a password
 DATA_VOLUME = "data"
+HEADLESS_SERVICE_NAME = "postgres-headless"
+"""Fixed, because the StatefulSet's `serviceName` (immutable) names it."""
+IMMUTABLE_STATEFULSET_FIELDS = ("spec.volumeClaimTemplates", "spec.serviceName")
+"""StatefulSet fields Kubernetes refuses to update, so a change would make Pulumi
+replace the StatefulSet, under a new name, with a new empty claim. They are
+ignored after creation (Pulumi property paths, camelCase as the provider's
+schema spells them)."""
+PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 DEFAULT_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"},
     limits={"memory": "1Gi"},
 )
+
+
+def claim_name(template: str, statefulset: str, ordinal: int = 0) -> str:
+    """The claim the StatefulSet controller makes for one pod: `<template>-<statefulset>-<ordinal>`.
+
+    https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#stable-storage
+    """
+    return f"{template}-{statefulset}-{ordinal}"
+
+
+def claim_template(
+    object_labels: dict[str, str], size: str, storage_class: str | None
+) -> PersistentVolumeClaimArgs:
+    """The one-pod ReadWriteOnce volumeClaimTemplate named `data`."""
+    return PersistentVolumeClaimArgs(
+        # The template name is part of the claim's name (data-<statefulset>-0),
+        # not an object of its own.
+        metadata=ObjectMetaArgs(name=DATA_VOLUME, labels=object_labels),
+        spec=PersistentVolumeClaimSpecArgs(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=storage_class,
+            resources=VolumeResourceRequirementsArgs(requests={"storage": size}),
+        ),
+    )
+
+
+def statefulset_options(child: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """`child` plus `ignore_changes` on the fields whose change would replace the StatefulSet."""
+    return pulumi.ResourceOptions.merge(
+        child, pulumi.ResourceOptions(ignore_changes=list(IMMUTABLE_STATEFULSET_FIELDS))
+    )
+
+
+def claim_size_patch(
+    resource_name: str,
+    *,
+    namespace: pulumi.Input[str],
+    statefulset: StatefulSet,
+    object_labels: dict[str, str],
+    size: str,
+    opts: pulumi.ResourceOptions,
+) -> PersistentVolumeClaimPatch:
+    """Server-side apply of `size` to pod 0's existing claim, so a bigger size expands it in place.
+
+    The StatefulSet ignores template changes after creation, so this patch is
+    how `storage` reaches the claim. Kubernetes expands the volume when the
+    StorageClass has `allowVolumeExpansion: true`, and rejects a smaller size
+    (claims never shrink): `pulumi up` then fails with the API server's
+    message instead of silently doing nothing.
+
+    The claim name comes from the StatefulSet's output, so the patch waits for
+    the StatefulSet, whose readiness means the controller has made the claim.
+    The controller makes it only when pod 0 first starts: a new environment
+    deployed with `stopped: true` has no claim yet, so its first `pulumi up`
+    fails here until it is started once.
+    `patchForce`: the StatefulSet controller created the claim and so owns the
+    size field; a changed size would otherwise be a field-manager conflict.
+    `retain_on_delete`: removing the patch (destroy, or a program that drops
+    it) must never touch the claim; deleting a Patch would otherwise
+    relinquish its fields, which for a claim's size is an invalid update.
+    https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/
+    """
+    return PersistentVolumeClaimPatch(
+        resource_name,
+        metadata=ObjectMetaPatchArgs(
+            name=statefulset.metadata.name.apply(lambda n: claim_name(DATA_VOLUME, n)),
+            namespace=namespace,
+            labels=object_labels,
+            annotations={PATCH_FORCE_ANNOTATION: "true"},
+        ),
+        spec=PersistentVolumeClaimSpecPatchArgs(
+            resources=VolumeResourceRequirementsPatchArgs(requests={"storage": size}),
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )
 
 
 @dataclass(frozen=True)
@@ -52,7 +146,7 @@ class PostgresArgs:
     config: PostgresConfig
     """Image (major pinned), storage size and class, resources."""
     stopped: bool
-    """Scale to 0; the volume claim and the password Secret stay."""
+    """Scale to 0; the volume claim and the password Secret stay, untouched."""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -92,9 +186,13 @@ class Postgres(pulumi.ComponentResource):
 
         ports = [ServicePortArgs(name="postgres", port=PORT, target_port="postgres")]
         # The StatefulSet's governing Service gives the pod a stable DNS name.
-        headless = Service(
+        # Fixed name: serviceName is immutable, so it must never follow an
+        # auto-name that a replaced Service would change.
+        Service(
             f"{name}-headless",
-            metadata=pods.metadata(args.namespace, object_labels),
+            metadata=ObjectMetaArgs(
+                name=HEADLESS_SERVICE_NAME, namespace=args.namespace, labels=object_labels
+            ),
             spec=ServiceSpecArgs(cluster_ip="None", selector=selector, ports=ports),
             opts=child,
         )
@@ -129,22 +227,12 @@ class Postgres(pulumi.ComponentResource):
             security_context=pods.container_security(run_as_non_root=True),
             volume_mounts=[VolumeMountArgs(name=DATA_VOLUME, mount_path=layout.mount_path)],
         )
-        claim = PersistentVolumeClaimArgs(
-            # The template name is part of the claim's name (data-<statefulset>-0),
-            # not an object of its own.
-            metadata=ObjectMetaArgs(name=DATA_VOLUME, labels=object_labels),
-            spec=PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteOnce"],
-                storage_class_name=args.config.storage_class,
-                resources=VolumeResourceRequirementsArgs(requests={"storage": args.config.storage}),
-            ),
-        )
-        StatefulSet(
+        statefulset = StatefulSet(
             name,
             metadata=pods.metadata(args.namespace, object_labels),
             spec=StatefulSetSpecArgs(
                 replicas=pods.replicas(1, stopped=args.stopped),
-                service_name=headless.metadata.name,
+                service_name=HEADLESS_SERVICE_NAME,
                 selector=LabelSelectorArgs(match_labels=selector),
                 # Explicit, because stop/start relies on it: scaling to 0 or
                 # deleting the StatefulSet never deletes the data volume.
@@ -166,8 +254,22 @@ class Postgres(pulumi.ComponentResource):
                         containers=[container],
                     ),
                 ),
-                volume_claim_templates=[claim],
+                # Used once, when the StatefulSet is created; later size
+                # changes go through the patch below.
+                volume_claim_templates=[
+                    claim_template(object_labels, args.config.storage, args.config.storage_class)
+                ],
             ),
+            opts=statefulset_options(child),
+        )
+        # Registered whether or not the environment is stopped, with the same
+        # inputs, so stopping and starting never touch the claim.
+        claim_size_patch(
+            f"{name}-{DATA_VOLUME}",
+            namespace=args.namespace,
+            statefulset=statefulset,
+            object_labels=object_labels,
+            size=args.config.storage,
             opts=child,
         )
 

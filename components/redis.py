@@ -1,31 +1,51 @@
-"""Redis: the Celery broker and Channels layer, on the official image."""
+"""Redis: the Celery broker and Channels layer, on the official image.
+
+A one-replica StatefulSet with a small claim and the append-only file on: queued
+Celery tasks survive a restart, `make stop`/`make start` and a node drain. The
+claim gets the same protection as Postgres's (see components/postgres.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_kubernetes.apps.v1 import Deployment, DeploymentSpecArgs, DeploymentStrategyArgs
+from pulumi_kubernetes.apps.v1 import (
+    StatefulSet,
+    StatefulSetPersistentVolumeClaimRetentionPolicyArgs,
+    StatefulSetSpecArgs,
+)
 from pulumi_kubernetes.core.v1 import (
     ContainerArgs,
     ContainerPortArgs,
-    EmptyDirVolumeSourceArgs,
     PodSpecArgs,
     PodTemplateSpecArgs,
     Service,
     ServicePortArgs,
     ServiceSpecArgs,
-    VolumeArgs,
     VolumeMountArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components import pods
 from components.official_images import redis_cli, redis_user
+from components.postgres import (
+    DATA_VOLUME,
+    claim_size_patch,
+    claim_template,
+    statefulset_options,
+)
 from stack.config import RedisConfig, Resources
 
 PORT = 6379
 SERVICE_NAME = "redis-db-svc"
+STORAGE = "256Mi"
+"""Claim size; stands in for a `tims-stack:redis.storage` key the config model lacks yet."""
+DATA_DIR = "/data"
+"""The official images' working directory, where the append-only file goes."""
+SERVER_ARGS = ("--appendonly", "yes")
+"""Arguments only: the images' entrypoint prepends redis-server/valkey-server to a
+first argument starting with "-", and keeps its `--protected-mode no` handling."""
 DEFAULT_RESOURCES = Resources(
     requests={"cpu": "50m", "memory": "64Mi"},
     limits={"memory": "256Mi"},
@@ -39,6 +59,7 @@ class RedisArgs:
     config: RedisConfig
     """Image (official redis or valkey) and resources."""
     stopped: bool
+    """Scale to 0; the volume claim stays, untouched."""
 
 
 class Redis(pulumi.ComponentResource):
@@ -77,14 +98,23 @@ class Redis(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        Deployment(
+        statefulset = StatefulSet(
             name,
             metadata=pods.metadata(args.namespace, object_labels),
-            spec=DeploymentSpecArgs(
+            spec=StatefulSetSpecArgs(
                 replicas=pods.replicas(1, stopped=args.stopped),
+                # The contract's fixed name: serviceName is immutable, so it
+                # must be a name that never changes. A ClusterIP Service gives
+                # no per-pod DNS, which a single Redis does not need.
+                service_name=SERVICE_NAME,
                 selector=LabelSelectorArgs(match_labels=selector),
-                # A single instance: never run two side by side on one dataset.
-                strategy=DeploymentStrategyArgs(type="Recreate"),
+                # A StatefulSet never runs two pods of one ordinal, so there are
+                # never two Redis instances on one dataset.
+                persistent_volume_claim_retention_policy=(
+                    StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                        when_deleted="Retain", when_scaled="Retain"
+                    )
+                ),
                 template=PodTemplateSpecArgs(
                     metadata=ObjectMetaArgs(labels=object_labels),
                     spec=PodSpecArgs(
@@ -97,6 +127,7 @@ class Redis(pulumi.ComponentResource):
                             ContainerArgs(
                                 name="redis",
                                 image=args.config.image,
+                                args=list(SERVER_ARGS),
                                 ports=[
                                     ContainerPortArgs(
                                         name="redis", container_port=PORT, protocol="TCP"
@@ -112,15 +143,23 @@ class Redis(pulumi.ComponentResource):
                                 ),
                                 resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
                                 security_context=pods.container_security(run_as_non_root=True),
-                                volume_mounts=[VolumeMountArgs(name="data", mount_path="/data")],
+                                volume_mounts=[
+                                    VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR)
+                                ],
                             )
                         ],
-                        # Broker and channel data are transient; the image's
-                        # working directory only needs to be writable.
-                        volumes=[VolumeArgs(name="data", empty_dir=EmptyDirVolumeSourceArgs())],
                     ),
                 ),
+                volume_claim_templates=[claim_template(object_labels, STORAGE, None)],
             ),
+            opts=statefulset_options(child),
+        )
+        claim_size_patch(
+            f"{name}-{DATA_VOLUME}",
+            namespace=args.namespace,
+            statefulset=statefulset,
+            object_labels=object_labels,
+            size=STORAGE,
             opts=child,
         )
         self.pod_labels = object_labels

@@ -128,6 +128,10 @@ class Registered:
     """What the mocks returned, i.e. what the program saw as this resource's state."""
     dependencies: tuple[str, ...]
     """URNs this resource depends on."""
+    ignore_changes: tuple[str, ...] = ()
+    """Property paths the engine ignores in updates (`ignore_changes`, camelCase paths)."""
+    retain_on_delete: bool = False
+    """True when removing the resource from the program leaves the cluster object alone."""
 
     @property
     def is_kubernetes(self) -> bool:
@@ -256,6 +260,8 @@ class _RecordingMonitor(MockMonitor):
             inputs=inputs,
             outputs=state,
             dependencies=tuple(request.dependencies),
+            ignore_changes=tuple(request.ignoreChanges),
+            retain_on_delete=bool(request.retainOnDelete),
         )
         with self._lock:
             self.records.append(record)

@@ -56,6 +56,7 @@ KIND_ORDER = (
     "Secret",
     "Service",
     "StatefulSet",
+    "PersistentVolumeClaim",
     "Deployment",
     "Ingress",
     "HTTPRoute",
@@ -204,7 +205,12 @@ def run_offline(env: str, raw: RawStackConfig) -> ProgramRun:
     return try_program(values, stack=env, secret_keys=set(raw.secret_keys) | {TOKEN_KEY})
 
 
-def _header(obj: Mapping[str, Any], source: str, env: str) -> str:
+def is_patch(resource: Registered) -> bool:
+    """A `*Patch` resource: a partial object applied to an existing one, never created."""
+    return resource.type.endswith("Patch")
+
+
+def _header(obj: Mapping[str, Any], source: str, env: str, *, patch: bool = False) -> str:
     lines = [
         f"# Rendered offline by scripts/render.py for environment '{env}' from {source}.",
         "# Mocks stand in for Pulumi, the cluster and GitHub; names match a real `pulumi up`",
@@ -215,6 +221,12 @@ def _header(obj: Mapping[str, Any], source: str, env: str) -> str:
             f"# Secret values are replaced by {PLACEHOLDER!r}: render never writes secrets.",
             "# The deployed Secret holds the real (generated) values; Pulumi keeps them",
             "# encrypted in its state.",
+        ]
+    if patch:
+        lines += [
+            "# A patch, not a whole object: Pulumi applies these fields to the existing",
+            f"# {obj['kind']} with server-side apply, as `kubectl apply --server-side",
+            "# --force-conflicts` would. It changes an existing object and creates nothing.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -251,13 +263,16 @@ def render(env: str, config: Path | None, out_dir: Path) -> RenderResult:
     # Remove an earlier render's files (only ours: numbered YAML), never anything else.
     for stale in out_dir.glob("[0-9][0-9]-*.yaml"):
         stale.unlink()
-    objects = sorted((manifest(r) for r in run.kubernetes_objects()), key=_sort_key)
+    objects = sorted(
+        ((manifest(r), is_patch(r)) for r in run.kubernetes_objects()),
+        key=lambda pair: _sort_key(pair[0]),
+    )
     skipped_note = None
-    for index, obj in enumerate(objects, start=1):
+    for index, (obj, patch) in enumerate(objects, start=1):
         name = obj["metadata"].get("name", "unnamed")
         path = out_dir / f"{index:02d}-{str(obj['kind']).lower()}-{name}.yaml"
         # Sorted keys: protobuf maps have no stable order, and reviewers diff these files.
-        text = _header(obj, source, env) + yaml.safe_dump(obj, sort_keys=True)
+        text = _header(obj, source, env, patch=patch) + yaml.safe_dump(obj, sort_keys=True)
         path.write_text(text)
         # Validate what was written, parsed back, so the file itself is checked.
         written = yaml.safe_load(path.read_text())

@@ -224,6 +224,7 @@ def test_postgres_component_children(run_component: RunComponent) -> None:
     run = run_component(_postgres("postgres:18-alpine"))
     assert children_of(run, "tims-stack:k8s:Postgres") == [
         "kubernetes:apps/v1:StatefulSet",
+        "kubernetes:core/v1:PersistentVolumeClaimPatch",
         "kubernetes:core/v1:Secret",
         "kubernetes:core/v1:Service",
         "kubernetes:core/v1:Service",
@@ -279,8 +280,8 @@ def test_redis_service_has_the_contract_name(run_component: RunComponent) -> Non
     service = only(run, "Service")
     assert service["metadata"]["name"] == "redis-db-svc"
     assert service["spec"]["ports"] == [{"name": "redis", "port": 6379, "targetPort": "redis"}]
-    deployment = only(run, "Deployment")
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    statefulset = only(run, "StatefulSet")
+    assert statefulset["spec"]["serviceName"] == "redis-db-svc"
 
 
 def test_valkey_image_is_probed_with_valkey_cli(run_component: RunComponent) -> None:
@@ -289,7 +290,7 @@ def test_valkey_image_is_probed_with_valkey_cli(run_component: RunComponent) -> 
     def body() -> None:
         Redis("redis", RedisArgs(namespace=NS, environment="test", config=config, stopped=False))
 
-    (container,) = containers(only(run_component(body), "Deployment"))
+    (container,) = containers(only(run_component(body), "StatefulSet"))
     assert container["readinessProbe"]["exec"]["command"] == ["valkey-cli", "ping"]
 
 

@@ -86,13 +86,22 @@ def test_every_object_and_pod_template_carries_the_standard_labels(
 
 
 def test_only_contract_names_are_fixed(scenario_run: ProgramRun) -> None:
-    """Everything is auto-named except the namespace (UNIQUE_ID) and `redis-db-svc`."""
+    """Everything is auto-named except the namespace (UNIQUE_ID), `redis-db-svc` and
+    Postgres's headless Service (an immutable StatefulSet field names it).
+
+    The claim patches name the claims their StatefulSets create, so they are not
+    names of their own (tests/program/test_data_safety.py checks them).
+    """
     fixed = sorted(
         (r.kind, r.inputs["metadata"]["name"])
         for r in scenario_run.kubernetes_objects()
-        if r.inputs.get("metadata", {}).get("name")
+        if r.inputs.get("metadata", {}).get("name") and not r.type.endswith("Patch")
     )
-    assert fixed == [("Namespace", "tims-stack-dev"), ("Service", "redis-db-svc")]
+    assert fixed == [
+        ("Namespace", "tims-stack-dev"),
+        ("Service", "postgres-headless"),
+        ("Service", "redis-db-svc"),
+    ]
 
 
 def test_backend_env_holds_the_full_contract(scenario_run: ProgramRun) -> None:
@@ -187,7 +196,7 @@ def test_postgres_and_redis_meet_the_restricted_pod_security_standard(
     default_run: ProgramRun,
 ) -> None:
     _restricted(obj(default_run, "StatefulSet", "postgres"), ImageUser(70, 70))
-    _restricted(obj(default_run, "Deployment", "redis"), ImageUser(999, 1000))
+    _restricted(obj(default_run, "StatefulSet", "redis"), ImageUser(999, 1000))
 
 
 @pytest.mark.parametrize(("name", "non_root"), [("default", False), ("non-root", True)])
@@ -218,7 +227,7 @@ def test_probes_check_each_service(default_run: ProgramRun) -> None:
     (postgres,) = containers(obj(default_run, "StatefulSet", "postgres"))
     for probe in ("readinessProbe", "livenessProbe"):
         assert postgres[probe]["exec"]["command"][0] == "pg_isready", probe
-    (redis,) = containers(obj(default_run, "Deployment", "redis"))
+    (redis,) = containers(obj(default_run, "StatefulSet", "redis"))
     assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
     for app in ("backend", "frontend"):
         (container,) = containers(obj(default_run, "Deployment", app))
@@ -259,8 +268,8 @@ def test_network_policies_let_only_backend_pods_reach_postgres_and_redis(
         (peer,) = rule["from"]
         assert set(peer) == {"podSelector"}, f"{ident(policy)}: only pods of this namespace"
         assert matches(peer["podSelector"]["matchLabels"], backend_pods), ident(policy)
-        for other in ("frontend", "redis"):
-            other_pods = pod_labels(obj(scenario_run, "Deployment", other))
+        for kind, other in (("Deployment", "frontend"), ("StatefulSet", "redis")):
+            other_pods = pod_labels(obj(scenario_run, kind, other))
             assert not matches(peer["podSelector"]["matchLabels"], other_pods), (
                 f"{ident(policy)} lets {other} in"
             )
