@@ -84,6 +84,27 @@ def scenario_run(scenario: str, program_runs: Callable[[str], ProgramRun]) -> Pr
     return program_runs(scenario)
 
 
+@pytest.fixture(scope="session")
+def storage_runs() -> Callable[[str, str | None], ProgramRun]:
+    """The prebuilt scenario with a given `tims-stack:postgres` storage size and class.
+
+    For comparing what a storage change does to the program's resources; each
+    (size, class) pair runs once per session.
+    """
+    cache: dict[tuple[str, str | None], ProgramRun] = {}
+
+    def get(storage: str, storage_class: str | None = None) -> ProgramRun:
+        key = (storage, storage_class)
+        if key not in cache:
+            postgres: dict[str, str] = {"storage": storage}
+            if storage_class is not None:
+                postgres["storageClass"] = storage_class
+            cache[key] = run_program({**SCENARIOS["prebuilt"], "tims-stack:postgres": postgres})
+        return cache[key]
+
+    return get
+
+
 @pytest.fixture
 def default_run(program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
     return program_runs("default")
