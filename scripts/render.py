@@ -226,7 +226,7 @@ def _header(obj: Mapping[str, Any], source: str, env: str, *, patch: bool = Fals
         lines += [
             "# A patch, not a whole object: Pulumi applies these fields to the existing",
             f"# {obj['kind']} with server-side apply, as `kubectl apply --server-side",
-            "# --force-conflicts` would. It changes an existing object and creates nothing.",
+            "# --force-conflicts` would. It is not a complete object: the target must exist.",
         ]
     return "\n".join(lines) + "\n"
 
