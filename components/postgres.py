@@ -56,7 +56,9 @@ IMMUTABLE_STATEFULSET_FIELDS = ("spec.volumeClaimTemplates", "spec.serviceName")
 """StatefulSet fields Kubernetes refuses to update, so a change would make Pulumi
 replace the StatefulSet, under a new name, with a new empty claim. They are
 ignored after creation (Pulumi property paths, camelCase as the provider's
-schema spells them)."""
+schema spells them). serviceName is constant now, but environments deployed
+before it was hold the old auto-named headless Service there: ignoring it
+keeps their StatefulSet (and claim) on upgrade."""
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 DEFAULT_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"},
