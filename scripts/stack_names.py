@@ -23,8 +23,12 @@ import re
 import sys
 from collections.abc import Sequence
 
-NAMESPACE_PREFIX = "tims-stack-"
-MAX_LABEL_LENGTH = 63
+from stack.naming import MAX_LABEL, PROJECT
+
+# The program names the namespace (stack.naming.default_namespace); these only
+# size environment names so that namespace never needs its hashed cut.
+NAMESPACE_PREFIX = f"{PROJECT}-"
+MAX_LABEL_LENGTH = MAX_LABEL
 MAX_ENV_LENGTH = MAX_LABEL_LENGTH - len(NAMESPACE_PREFIX)  # 52
 HASH_LENGTH = 8
 PR_PREFIX = "pr-"
@@ -50,11 +54,6 @@ def check_environment(name: str) -> str:
             "starting and ending with a letter or digit"
         )
     return name
-
-
-def namespace_for(environment: str) -> str:
-    """The Kubernetes namespace of an environment: `tims-stack-<env>`."""
-    return NAMESPACE_PREFIX + check_environment(environment)
 
 
 def stack_name_for_pr(number: int) -> str:

@@ -2,13 +2,16 @@
 
     python -m scripts.sweep --repo owner/name [--dry-run]
 
-1. `pulumi stack ls --json` lists this project's stacks.
+1. `pulumi stack ls --json --project tims-stack` lists this project's stacks,
+   named explicitly rather than taken from whatever Pulumi.yaml is nearest.
 2. Every `pr-<number>` stack's pull request is looked up on GitHub (token in
    GITHUB_TOKEN). Any API error stops the sweep here, before anything is
    deleted. Stacks whose pull request is open are never touched; stacks not
    named `pr-<number>` are not even looked up.
-3. For each orphan: `pulumi destroy`, then `pulumi stack rm` (which refuses
-   to remove a stack that still has resources). Each command is printed
+3. For each orphan, its pull request is looked up once more right before the
+   destroy: one reopened since step 2 keeps its stack. Then `pulumi destroy`,
+   then `pulumi stack rm` (which refuses to remove a stack that still has
+   resources). Each command is printed
    before it runs; with --dry-run it is only printed.
 
 The Pulumi program's own GitHub token (for deleting the environment's images)
@@ -27,7 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
-from scripts.orphans import GitHubPrLookup, PrLookup, StackDecision, classify
+from scripts.orphans import GitHubPrLookup, PrLookup, PrState, StackDecision, classify
+from stack.naming import PROJECT
 
 Runner = Callable[[Sequence[str]], str]
 """Runs a command and returns its stdout; raises CommandError when it fails."""
@@ -71,7 +75,7 @@ def pulumi_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 def list_stacks(run: Runner) -> list[str]:
     """Stack names from `pulumi stack ls --json`; anything unexpected raises."""
-    command = ["pulumi", "stack", "ls", "--json"]
+    command = ["pulumi", "stack", "ls", "--json", "--project", PROJECT]
     output = run(command)
     try:
         listed = json.loads(output)
@@ -113,7 +117,10 @@ def sweep(
             file=out,
         )
     failed: list[str] = []
+    destroyed: list[str] = []
     for decision in (d for d in decisions if d.orphan):
+        if not dry_run and _reopened(decision, lookup, destroyed, out):
+            continue
         for command in destroy_commands(decision.stack):
             shown = " ".join(command)
             if dry_run:
@@ -127,9 +134,33 @@ def sweep(
                 print(f"failed: {exc}", file=out)
                 failed.append(decision.stack)
                 break
+        else:
+            destroyed.append(decision.stack)
     if failed:
         raise SweepError(f"could not destroy or remove: {', '.join(failed)}")
     return decisions
+
+
+def _reopened(
+    decision: StackDecision, lookup: PrLookup, destroyed: Sequence[str], out: TextIO
+) -> bool:
+    """Look the PR up again just before its destroy: earlier destroys take minutes,
+    and a PR reopened meanwhile must keep its stack. An API error stops the sweep."""
+    try:
+        state = lookup(decision.pr_number)
+    except GitHubApiError as exc:
+        done = ", ".join(destroyed) or "none"
+        raise SweepError(
+            f"re-checking PR #{decision.pr_number} before destroying {decision.stack} failed, "
+            f"so the sweep stopped (already destroyed: {done}): {exc}"
+        ) from exc
+    if state is PrState.OPEN:
+        print(
+            f"{decision.stack}: PR #{decision.pr_number} was reopened since the lookup -> keep",
+            file=out,
+        )
+        return True
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

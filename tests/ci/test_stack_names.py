@@ -10,11 +10,11 @@ from scripts.stack_names import (
     MAX_ENV_LENGTH,
     check_environment,
     main,
-    namespace_for,
     pr_number_of,
     stack_name_for_branch,
     stack_name_for_pr,
 )
+from stack.naming import default_namespace
 
 LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -22,8 +22,18 @@ LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 def assert_valid_environment(name: str, source: str) -> None:
     assert LABEL.fullmatch(name), f"{name!r} (from {source!r}) is not an RFC 1123 label"
     assert len(name) <= MAX_ENV_LENGTH, f"{name!r} (from {source!r}) is longer than 52"
-    namespace = namespace_for(name)
-    assert len(namespace) <= 63, f"namespace {namespace!r} (from {source!r}) exceeds 63"
+    # The program's own rule: an uncut namespace means no hash was needed to fit 63.
+    namespace = default_namespace(name)
+    assert namespace == f"tims-stack-{name}", (
+        f"environment {name!r} (from {source!r}) gets the cut namespace {namespace!r}"
+    )
+
+
+def test_longest_allowed_environment_gets_the_programs_uncut_namespace() -> None:
+    name = check_environment("e" * MAX_ENV_LENGTH)
+    assert default_namespace(name) == f"tims-stack-{name}", (
+        f"a {MAX_ENV_LENGTH}-character environment would get a hashed namespace"
+    )
 
 
 def test_pr_number_gives_pr_dash_number() -> None:

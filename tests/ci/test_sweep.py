@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -17,16 +17,26 @@ from tests.ci.conftest import REPO, FakeGitHub
 class FakePulumi:
     """Answers `pulumi stack ls --json` and records every other command."""
 
-    def __init__(self, stacks: Sequence[str], fail_on: str | None = None) -> None:
+    def __init__(
+        self,
+        stacks: Sequence[str],
+        fail_on: str | None = None,
+        on_destroy: Callable[[str], None] | None = None,
+    ) -> None:
         self.stacks = list(stacks)
         self.fail_on = fail_on
+        self.on_destroy = on_destroy
+        self.listings: list[list[str]] = []
         self.commands: list[list[str]] = []
 
     def __call__(self, command: Sequence[str]) -> str:
         command = list(command)
         if command[:3] == ["pulumi", "stack", "ls"]:
+            self.listings.append(command)
             return json.dumps([{"name": s, "current": False} for s in self.stacks])
         self.commands.append(command)
+        if self.on_destroy and command[1] == "destroy":
+            self.on_destroy(command[command.index("--stack") + 1])
         if self.fail_on and self.fail_on in command:
             raise CommandError(f"`{' '.join(command)}` exited with status 255")
         return ""
@@ -69,6 +79,46 @@ def test_stacks_not_named_pr_number_are_never_touched(
     pulumi = FakePulumi(["dev", "staging", "pr-9"])
     run_sweep(fake_github, github_api, pulumi)
     assert pulumi.destructive() == []
+
+
+def test_pr_reopened_during_an_earlier_destroy_keeps_its_stack(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "closed", 2: "closed"}
+
+    def reopen_pr_2(stack: str) -> None:
+        fake_github.pulls[2] = "open"
+
+    pulumi = FakePulumi(["pr-1", "pr-2"], on_destroy=reopen_pr_2)
+    output = run_sweep(fake_github, github_api, pulumi)
+    touched = {c[c.index("--stack") + 1] if "--stack" in c else c[3] for c in pulumi.destructive()}
+    assert touched == {"pr-1"}, f"touched {touched}; PR #2 was reopened before its destroy"
+    assert "pr-2: PR #2 was reopened since the lookup -> keep" in output
+
+
+def test_api_error_on_the_recheck_stops_before_that_destroy(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "closed", 2: "closed"}
+
+    def break_pr_2_lookup(stack: str) -> None:
+        fake_github.faults = {rf"/repos/{REPO}/pulls/2": 502}
+
+    pulumi = FakePulumi(["pr-1", "pr-2"], on_destroy=break_pr_2_lookup)
+    with pytest.raises(SweepError, match=r"re-checking PR #2 .*already destroyed: pr-1"):
+        run_sweep(fake_github, github_api, pulumi)
+    assert [c for c in pulumi.destructive() if "pr-2" in c] == [], "pr-2 destroyed unchecked"
+
+
+def test_stack_list_names_the_project_explicitly(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    pulumi = FakePulumi([])
+    run_sweep(fake_github, github_api, pulumi)
+    listing = pulumi.listings[0]
+    assert listing[listing.index("--project") + 1] == "tims-stack", (
+        f"`{' '.join(listing)}` relies on the nearest Pulumi.yaml for the project"
+    )
 
 
 def test_api_error_deletes_nothing(fake_github: FakeGitHub, github_api: GitHubApi) -> None:
