@@ -8,6 +8,7 @@ owner), org `acme-org`, repository `acme/app` with branch `main` and the workflo
 from __future__ import annotations
 
 import os
+import queue
 import random
 import subprocess
 import sys
@@ -171,8 +172,10 @@ def _drain(stream: Any, sink: list[str]) -> None:
 @pytest.fixture
 def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
     """A dynamic provider host started like the Pulumi engine does: it prints its port."""
+    # `-u` as Pulumi's own launcher (pulumi-resource-pulumi-python) passes it: the host
+    # writes its port without flushing, so a buffered stdout would never show it.
     process = subprocess.Popen(
-        [sys.executable, "-m", "pulumi.dynamic"],
+        [sys.executable, "-u", "-m", "pulumi.dynamic"],
         cwd=stale_checkout,
         env=clean_env(PULUMI_PROJECT="tims-stack"),
         stdout=subprocess.PIPE,
@@ -181,7 +184,16 @@ def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
     )
     assert process.stdout is not None
     assert process.stderr is not None
-    port_line = process.stdout.readline().strip()
+    first_line: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: first_line.put(process.stdout.readline() if process.stdout else ""),
+        daemon=True,
+    ).start()
+    try:
+        port_line = first_line.get(timeout=30).strip()
+    except queue.Empty:
+        process.kill()
+        pytest.fail("the provider host printed no port within 30 s")
     assert port_line.isdigit(), f"the provider host did not print its port: {port_line!r}"
     stdout: list[str] = []
     stderr: list[str] = []
