@@ -173,6 +173,39 @@ def test_up_posts_the_comment_from_the_stack_outputs(workflows: dict[str, dict[s
     assert step_using(job, "pulumi/actions@")["id"] == "up"
 
 
+def test_up_rechecks_that_the_pr_is_open_right_before_pulumi_up(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    steps = workflows["pr-environment.yml"]["jobs"]["up"]["steps"]
+    check = step_running(workflows["pr-environment.yml"]["jobs"]["up"], "scripts.pr_open")
+    up = step_using(workflows["pr-environment.yml"]["jobs"]["up"], "pulumi/actions@")
+    assert steps.index(up) == steps.index(check) + 1, "the PR check is not right before `up`"
+    assert check["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+
+
+@pytest.mark.parametrize("needs_open", ["pulumi/actions@", "scripts.pr_comment"])
+def test_closed_pr_skips_up_and_its_comment(
+    workflows: dict[str, dict[str, Any]], needs_open: str
+) -> None:
+    job = workflows["pr-environment.yml"]["jobs"]["up"]
+    check = step_running(job, "scripts.pr_open")
+    step = (
+        step_using(job, needs_open) if needs_open.endswith("@") else step_running(job, needs_open)
+    )
+    assert step.get("if") == f"steps.{check['id']}.outputs.open == 'true'", (
+        f"step {step.get('name')!r} runs even when the PR was closed while the job queued"
+    )
+
+
+def test_pr_check_step_passes_repository_and_number(
+    workflows: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    check = step_running(workflows["pr-environment.yml"]["jobs"]["up"], "scripts.pr_open")
+    done = run_step_script(check, fake_venv, {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ARGS: -m scripts.pr_open --repo a/b --pr 7"
+
+
 def test_destroy_runs_on_close_and_removes_the_stack(workflows: dict[str, dict[str, Any]]) -> None:
     job = workflows["pr-environment.yml"]["jobs"]["destroy"]
     assert "github.event.action == 'closed'" in job["if"]

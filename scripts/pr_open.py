@@ -1,0 +1,76 @@
+"""Is the pull request still open? Asked right before `pulumi up` of its environment.
+
+    python -m scripts.pr_open --repo owner/name --pr 123
+
+The `up` job of pr-environment.yml can wait in its concurrency group behind a
+preview for a long time, while the close's `destroy` job runs in a group of
+its own. Without this check, an `up` queued before the close could start
+after the destroy and bring the environment back for a closed PR.
+
+Writes `open=true` or `open=false` to the step outputs file named by
+GITHUB_OUTPUT (when set) and prints what it found; a closed or missing pull
+request also gets a visible `::notice`. Any API error exits 1 without writing
+an output: neither deploying nor silently skipping is right when GitHub's
+answer is unknown. The token comes from GITHUB_TOKEN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
+from scripts.orphans import GitHubPrLookup, PrLookup, PrState
+from scripts.stack_names import stack_name_for_pr
+
+
+def check_pr_open(lookup: PrLookup, number: int, output: Path | None, out: TextIO) -> bool:
+    """Look PR `number` up now; record `open=<bool>` in `output` and say what happens."""
+    stack = stack_name_for_pr(number)
+    state = lookup(number)
+    is_open = state is PrState.OPEN
+    if is_open:
+        print(f"PR #{number} is open: deploying {stack}", file=out)
+    else:
+        print(
+            f"::notice title=PR environment skipped::PR #{number} is {state.value} now, "
+            f"so {stack} is not deployed. Its destroy job (or sweep.yml) removes the stack.",
+            file=out,
+        )
+    if output is not None:
+        with output.open("a", encoding="utf-8") as handle:
+            handle.write(f"open={'true' if is_open else 'false'}\n")
+    return is_open
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repo", required=True, help="owner/name of the pull request")
+    parser.add_argument("--pr", required=True, type=int, help="pull request number")
+    args = parser.parse_args(argv)
+    output_file = os.environ.get("GITHUB_OUTPUT", "")
+    try:
+        token = token_from_env("GITHUB_TOKEN")
+        with GitHubApi(token) as api:
+            check_pr_open(
+                GitHubPrLookup(api, args.repo),
+                args.pr,
+                Path(output_file) if output_file else None,
+                sys.stdout,
+            )
+    except (GitHubApiError, ValueError) as exc:
+        print(
+            f"::error title=Cannot tell whether PR #{args.pr} is open::{exc}. "
+            "Nothing was deployed.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The check right before `pulumi up`: only an open PR is deployed; errors deploy nothing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from scripts.github_api import GitHubApi, GitHubApiError
+from scripts.orphans import GitHubPrLookup
+from scripts.pr_open import check_pr_open, main
+from tests.ci.conftest import REPO, TOKEN, FakeGitHub
+
+
+def run_check(api: GitHubApi, number: int, output: Path) -> tuple[bool, str]:
+    out = io.StringIO()
+    result = check_pr_open(GitHubPrLookup(api, REPO), number, output, out)
+    return result, out.getvalue()
+
+
+def test_open_pr_is_deployed(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path
+) -> None:
+    fake_github.pulls = {5: "open"}
+    output = tmp_path / "github_output"
+    is_open, printed = run_check(github_api, 5, output)
+    assert is_open, "PR #5 is open: pr-5 must be deployed"
+    assert output.read_text(encoding="utf-8") == "open=true\n"
+    assert "deploying pr-5" in printed
+
+
+def test_pr_closed_while_queued_is_skipped_with_a_notice(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path
+) -> None:
+    fake_github.pulls = {5: "closed"}
+    output = tmp_path / "github_output"
+    is_open, printed = run_check(github_api, 5, output)
+    assert not is_open, "PR #5 is closed: pr-5 must not be deployed"
+    assert output.read_text(encoding="utf-8") == "open=false\n"
+    assert printed.startswith("::notice title=PR environment skipped::PR #5 is closed now"), printed
+
+
+def test_missing_pr_is_skipped(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path
+) -> None:
+    output = tmp_path / "github_output"
+    is_open, printed = run_check(github_api, 8, output)
+    assert not is_open, "PR #8 does not exist: pr-8 must not be deployed"
+    assert output.read_text(encoding="utf-8") == "open=false\n"
+    assert "PR #8 is missing now" in printed, printed
+
+
+def test_api_error_raises_and_writes_no_output(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path
+) -> None:
+    fake_github.pulls = {5: "open"}
+    fake_github.faults = {rf"/repos/{REPO}/pulls/5": 503}
+    output = tmp_path / "github_output"
+    with pytest.raises(GitHubApiError) as caught:
+        run_check(github_api, 5, output)
+    assert not output.exists(), "an output was written although PR #5's state is unknown"
+    assert TOKEN not in str(caught.value)
+
+
+def test_output_is_appended_to_existing_step_outputs(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path
+) -> None:
+    fake_github.pulls = {5: "open"}
+    output = tmp_path / "github_output"
+    output.write_text("earlier=1\n", encoding="utf-8")
+    run_check(github_api, 5, output)
+    assert output.read_text(encoding="utf-8") == "earlier=1\nopen=true\n"
+
+
+def test_cli_without_token_fails_and_deploys_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "github_output"
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    assert main(["--repo", REPO, "--pr", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot tell whether PR #5 is open" in err
+    assert "GITHUB_TOKEN is empty or unset" in err
+    assert not output.exists(), "an output was written without any lookup"
