@@ -267,7 +267,9 @@ class _RetryBudget:
     transient_failures: int = 0
     rate_limit_waits: int = 0
     stop_reason: str | None = None
-    last_wait: float = 0.0
+    # The wait before the next attempt, computed once per attempt (see `_next_wait`).
+    next_wait: float = 0.0
+    next_wait_attempt: int = 0
 
 
 def _github_message(response: httpx.Response) -> str:
@@ -404,9 +406,9 @@ class GitHubClient:
         retrying = tenacity.Retrying(
             sleep=self._clock.sleep,
             retry=tenacity.retry_if_exception_type(_Retryable),
-            wait=lambda state: self._wait_for(state, budget),
+            wait=lambda state: self._next_wait(state, budget),
             stop=lambda state: self._should_stop(state, budget),
-            before_sleep=lambda state: self._announce_retry(method, url, state),
+            before_sleep=lambda state: self._announce_retry(method, url, state, budget),
             reraise=True,
         )
         try:
@@ -519,6 +521,16 @@ class GitHubClient:
             return SECONDARY_LIMIT_DEFAULT_WAIT
         return None  # a plain 403: a permission problem
 
+    def _next_wait(self, state: tenacity.RetryCallState, budget: _RetryBudget) -> float:
+        # The stop decision needs this wait too. Computed here once per attempt, from the
+        # long-standing `attempt_number` and `outcome` only: this code is serialized into
+        # state and may run under another tenacity, whose order of calling wait and stop (and
+        # its newer `upcoming_sleep`) may differ.
+        if budget.next_wait_attempt != state.attempt_number:
+            budget.next_wait = self._wait_for(state, budget)
+            budget.next_wait_attempt = state.attempt_number
+        return budget.next_wait
+
     def _wait_for(self, state: tenacity.RetryCallState, budget: _RetryBudget) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.wait_hint is not None:
@@ -530,27 +542,26 @@ class GitHubClient:
         return ceiling / 2 + self._rng.uniform(0.0, ceiling / 2)
 
     def _should_stop(self, state: tenacity.RetryCallState, budget: _RetryBudget) -> bool:
-        budget.last_wait = state.upcoming_sleep
+        wait = self._next_wait(state, budget)
         if budget.transient_failures >= self._max_attempts:
             budget.stop_reason = "attempts"
             return True
         if budget.rate_limit_waits > self._max_rate_limit_waits:
             budget.stop_reason = "rate_limit_waits"
             return True
-        if (
-            budget.deadline is not None
-            and self._clock.monotonic() + state.upcoming_sleep > budget.deadline
-        ):
+        if budget.deadline is not None and self._clock.monotonic() + wait > budget.deadline:
             budget.stop_reason = "deadline"
             return True
         return False
 
-    def _announce_retry(self, method: str, url: str, state: tenacity.RetryCallState) -> None:
+    def _announce_retry(
+        self, method: str, url: str, state: tenacity.RetryCallState, budget: _RetryBudget
+    ) -> None:
         exc = state.outcome.exception() if state.outcome else None
         detail = exc.detail if isinstance(exc, _Retryable) else "error"
         self._log(
             f"GitHub {method} {self._display_path(url)}: {detail}; "
-            f"retrying in {state.upcoming_sleep:.0f} s"
+            f"retrying in {budget.next_wait:.0f} s"
         )
 
     def _give_up(self, method: str, url: str, exc: _Retryable, budget: _RetryBudget) -> NoReturn:

@@ -49,9 +49,15 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.runtime.rpc import UNKNOWN
 
 from . import github_client as gh
+
+# How the engine marks a value not known yet (e.g. during preview). Pulumi defines it in the
+# private module pulumi.runtime.rpc (UNKNOWN, https://github.com/pulumi/pulumi/blob/v3.272.0/
+# sdk/python/lib/pulumi/runtime/rpc.py); it is part of the gRPC wire format, so it cannot
+# change without breaking every provider. This code is serialized into state and may be loaded
+# by a future SDK: it must not import private modules that could move.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 PROVIDER_VERSION = "1"
 """Bump on every behaviour change: the change rolls out as an in-place update (no rebuild)."""
@@ -65,7 +71,9 @@ DEFAULT_INPUTS: dict[str, str] = {
     "correlation_id": "{correlation_id}",
 }
 MAX_WORKFLOW_INPUTS = 25  # GitHub's limit for workflow_dispatch inputs
-MAX_TIMEOUT_SECONDS = 5 * 24 * 3600  # a self-hosted runner job's limit; no build lasts longer
+# Same bound as tims-stack:build.timeout (stack/config.py MAX_BUILD_TIMEOUT): GitHub-hosted
+# jobs are cancelled after 6 hours, so waiting longer could only wait for a dead run.
+MAX_TIMEOUT_SECONDS = 6 * 3600
 
 # A change of these rebuilds the images (Pulumi replaces the resource).
 REPLACE_KEYS = ("repository", "workflow", "commitSha", "tag", "inputs", "images")
@@ -85,7 +93,9 @@ PROVIDER_KEY = "__provider"
 
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _WORKFLOW_RE = re.compile(r"^(?:[A-Za-z0-9._-]+\.ya?ml|\d+)$")
-_SHA_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+# 40 hex only, like the shipped workflow's check: GitHub serves no SHA-256 repositories, and a
+# 64-hex sha the workflow then refuses would fail only after the dispatch.
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _INPUT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _GHCR_RE = re.compile(
@@ -155,6 +165,13 @@ class BuildSpec:
     @property
     def uses_correlation_id(self) -> bool:
         return any("correlation_id" in _placeholders(t) for t in self.inputs.values())
+
+    @property
+    def passes_sha(self) -> bool:
+        """The mapping hands `{sha}` to the workflow, whose contract is to check that commit
+        out (the shipped template builds `inputs.sha || inputs.ref`), so the run builds it
+        whatever the branch head is."""
+        return any("sha" in _placeholders(t) for t in self.inputs.values())
 
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> BuildSpec:
@@ -596,8 +613,11 @@ class ImageBuildProvider(ResourceProvider):
                 )
                 return CreateResult(f"{spec.tag}@existing", outs)
             run = self._build(client, spec, deadline)
+        # The run's head_sha is where its workflow file came from; it is the built commit only
+        # when no {sha} tells the workflow what to check out (e.g. the seed's workflow).
+        built_sha = spec.commit_sha if spec.passes_sha else run.head_sha
         outs = self._outputs(
-            spec, props, run_id=run.id, run_url=run.html_url, built_sha=run.head_sha, skipped=False
+            spec, props, run_id=run.id, run_url=run.html_url, built_sha=built_sha, skipped=False
         )
         return CreateResult(f"{spec.tag}@{run.id}", outs)
 
@@ -655,7 +675,14 @@ class ImageBuildProvider(ResourceProvider):
             current = client.get_run(spec.repository, run.id, deadline=deadline)
             run.html_url = current.html_url or run.html_url
             self._say(spec.environment, f"workflow run {run.html_url} started ({current.status})")
-            if current.head_sha and current.head_sha != spec.commit_sha:
+            if current.head_sha and current.head_sha != spec.commit_sha and spec.passes_sha:
+                self._say(
+                    spec.environment,
+                    f"note: {spec.ref!r} moved to {current.head_sha} since the program resolved "
+                    f"it, so the workflow file comes from {current.head_sha}; the run still "
+                    f"builds {spec.commit_sha}, which it receives in its inputs.",
+                )
+            elif current.head_sha and current.head_sha != spec.commit_sha:
                 self._say(
                     spec.environment,
                     f"WARNING: the run builds {current.head_sha}, not {spec.commit_sha} that "

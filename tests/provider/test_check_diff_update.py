@@ -40,6 +40,7 @@ def checked(provider: ImageBuildProvider, **overrides: Any) -> dict[str, Any]:
         ("ref", "", "non-empty"),
         ("commitSha", "abc123", "40 characters"),
         ("commitSha", MAIN_SHA.upper(), "lower-case"),
+        ("commitSha", MAIN_SHA + "0" * 24, "40 characters"),
         ("tag", "-bad", "valid image tag"),
         ("tag", "a" * 129, "at most 128"),
         ("environment", "dev env", "environment id"),
@@ -56,6 +57,7 @@ def checked(provider: ImageBuildProvider, **overrides: Any) -> dict[str, Any]:
         ("inputs", {f"i{n}": "{tag}" for n in range(26)}, "at most 25"),
         ("timeoutSeconds", 0.0, "from 1 to"),
         ("timeoutSeconds", 12.5, "whole number"),
+        ("timeoutSeconds", 21601.0, "from 1 to 21600"),
         ("deleteImagesOnDestroy", "yes", "true or false"),
     ],
 )
@@ -82,6 +84,12 @@ def test_check_accepts_valid_inputs_and_fills_the_default_input_mapping() -> Non
     }
     assert result.inputs["timeoutSeconds"] == 1800
     assert isinstance(result.inputs["timeoutSeconds"], int), "numbers arrive as floats"
+
+
+def test_check_accepts_the_six_hour_timeout_the_config_allows() -> None:
+    result = ImageBuildProvider().check({}, base_props(timeoutSeconds=21600.0))
+    assert result.failures == [], [f.reason for f in result.failures]
+    assert result.inputs["timeoutSeconds"] == 21600
 
 
 def test_check_accepts_the_seed_workflow_mapping_and_nested_package_names() -> None:

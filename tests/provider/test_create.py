@@ -205,17 +205,54 @@ def test_one_image_missing_its_tag_still_builds(harness: Harness) -> None:
     assert len(harness.dispatches()) == 1
 
 
-def test_branch_moved_before_dispatch_reports_both_shas_and_warns(harness: Harness) -> None:
+def test_branch_moved_with_sha_passed_reports_the_requested_sha_as_built(
+    harness: Harness,
+) -> None:
+    # The default mapping passes {sha}: the workflow checks out the requested commit, and
+    # only its workflow file comes from the moved head of main.
     moved = "f" * 40
     harness.emulator.set_branch(APP_REPO, "main", moved)
     harness.plan(duration=60)
     result = harness.create()
     assert result.outs is not None
-    assert result.outs["commitSha"] == moved, "commitSha is the sha the run really built"
+    assert result.outs["commitSha"] == MAIN_SHA, (
+        f"acme/app run was told to build {MAIN_SHA}: commitSha must be that sha, not the head"
+    )
     assert result.outs["requestedSha"] == MAIN_SHA
-    assert "WARNING" in harness.output
-    assert moved in harness.output
-    assert MAIN_SHA in harness.output
+
+
+def test_branch_moved_with_sha_passed_says_only_the_workflow_file_came_from_the_head(
+    harness: Harness,
+) -> None:
+    moved = "f" * 40
+    harness.emulator.set_branch(APP_REPO, "main", moved)
+    harness.plan(duration=60)
+    harness.create()
+    notes = [line for line in harness.lines if moved in line]
+    assert notes, f"the moved head {moved} of acme/app main is mentioned: {harness.lines}"
+    assert all("WARNING" not in line for line in notes), (
+        f"the run builds the requested sha, so no warning about other content: {notes}"
+    )
+    assert any("workflow file" in line and MAIN_SHA in line for line in notes), notes
+
+
+def test_branch_moved_without_sha_input_reports_the_head_the_run_built_and_warns(
+    harness: Harness,
+) -> None:
+    # The seed's mapping passes no {sha}: the run builds whatever main points to.
+    moved = "f" * 40
+    harness.emulator.set_branch(APP_REPO, "main", moved)
+    harness.plan(duration=60)
+    result = harness.create(
+        inputs={"ref": "{ref}", "tag": "{tag}", "correlation_id": "{correlation_id}"}
+    )
+    assert result.outs is not None
+    assert result.outs["commitSha"] == moved, "commitSha is the sha the acme/app run built"
+    assert result.outs["requestedSha"] == MAIN_SHA
+    warnings = [line for line in harness.lines if "WARNING" in line]
+    assert warnings, f"a build of another commit than requested is a warning: {harness.lines}"
+    assert moved in warnings[0]
+    assert MAIN_SHA in warnings[0]
 
 
 def test_bad_token_fails_naming_the_scopes_needed(harness: Harness) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import tenacity
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import image_build_provider
@@ -111,3 +113,54 @@ def test_the_serialized_provider_carries_both_modules_source() -> None:
     blob = base64.b64decode(serialize_provider(ImageBuildProvider()))
     assert b"class ImageBuildProvider(ResourceProvider)" in blob
     assert b"class GitHubClient:" in blob
+
+
+def serialized_sources() -> dict[str, ast.Module]:
+    """The module sources a serialized provider carries, parsed."""
+    _loader, (_expression, namespace) = ImageBuildProvider().__reduce__()
+    return {name: ast.parse(source) for name, source in namespace["_sources"].items()}
+
+
+def test_the_serialized_code_imports_no_private_pulumi_module() -> None:
+    # State outlives SDK upgrades: only the public pulumi.dynamic API may be relied on.
+    for name, tree in serialized_sources().items():
+        imported = {
+            node.module or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 0
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        pulumi_modules = sorted(m for m in imported if m.split(".")[0] == "pulumi")
+        assert all(m == "pulumi.dynamic" for m in pulumi_modules), (
+            f"serialized module {name} imports {pulumi_modules}; only pulumi.dynamic is public"
+        )
+
+
+# Attributes of tenacity.RetryCallState that newer tenacity releases added or reshuffled.
+UNSTABLE_RETRY_STATE_ATTRIBUTES = {
+    "upcoming_sleep",
+    "idle_for",
+    "next_action",
+    "outcome_timestamp",
+    "retry_object",
+}
+
+
+def test_the_serialized_code_uses_only_tenacitys_public_names() -> None:
+    client = serialized_sources()["github_client"]
+    used = {
+        node.attr
+        for node in ast.walk(client)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "tenacity"
+    }
+    private = sorted(used - set(tenacity.__all__))
+    assert not private, f"github_client uses tenacity names outside tenacity.__all__: {private}"
+    attributes = {node.attr for node in ast.walk(client) if isinstance(node, ast.Attribute)}
+    unstable = attributes & UNSTABLE_RETRY_STATE_ATTRIBUTES
+    assert not unstable, f"github_client reads RetryCallState internals {sorted(unstable)}"
