@@ -8,12 +8,7 @@ import pulumi_github
 from components.backend import Backend, BackendArgs, DatabaseConnection, PublicEndpoint
 from components.frontend import Frontend, FrontendArgs
 from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import (
-    is_commit_sha,
-    prebuilt_images,
-    registry_owner,
-    split_repository,
-)
+from components.images import prebuilt_images, registry_owner, split_repository
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.postgres import PORT as POSTGRES_PORT
@@ -57,9 +52,17 @@ if config.images.source == "build":
     github = pulumi_github.Provider(
         "github", owner=repo_owner, token=require_token(), base_url=config.github.base_url
     )
+    # Config allows only a branch name or refs/tags/<name> (a sha cannot be dispatched).
+    # getBranch cannot see tags; getRef gives a lightweight tag's commit (an annotated
+    # tag's object sha, see Pulumi.yaml).
     commit_sha: pulumi.Output[str] = (
-        pulumi.Output.from_input(config.build.ref)
-        if is_commit_sha(config.build.ref)
+        pulumi_github.get_ref_output(
+            owner=repo_owner,
+            repository=repo_name,
+            ref=f"tags/{config.build.tag}",
+            opts=pulumi.InvokeOutputOptions(provider=github),
+        ).sha
+        if config.build.tag is not None
         else pulumi_github.get_branch_output(
             repository=repo_name,
             branch=config.build.ref,
@@ -71,7 +74,8 @@ if config.images.source == "build":
         ImageBuildArgs(
             repository=config.build.repository,
             workflow=config.build.workflow,
-            ref=config.build.ref,
+            # GitHub's documented dispatch ref is a branch or tag *name*.
+            ref=config.build.tag or config.build.ref,
             commit_sha=commit_sha,
             inputs=dict(config.build.inputs or {}),
             images={"backend": config.images.backend, "frontend": config.images.frontend},

@@ -13,7 +13,7 @@ from pulumi_kubernetes.core.v1 import Secret
 
 from components import pods
 from components.services import BACKEND
-from stack.config import AppConfig, Resources
+from stack.config import BACKEND_CONTRACT_ENV, AppConfig, Resources
 
 ADMIN_USER = "admin"
 DB_ENGINE = "django.db.backends.postgresql_psycopg2"
@@ -23,6 +23,8 @@ DEFAULT_RESOURCES = Resources(
 )
 # Migrations run before the server listens; allow them ten minutes.
 STARTUP_SECONDS = 600
+# Settings in `backend.env` that extend the program's comma list instead of replacing it.
+_APPENDED_SETTINGS = ("DJANGO_ALLOWED_HOSTS", "EXTRA_TRUSTED_ORIGINS")
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,14 @@ def url_settings(*, root_url: str, host: str, domain: str | None) -> dict[str, s
     """ROOT_URL, ROOT_HOST, EXTRA_TRUSTED_ORIGINS and SESSION_COOKIE_DOMAIN for one URL.
 
     ROOT_HOST is the base domain when the host lives under it (the settings
-    trust https://*.<ROOT_HOST> for CSRF); otherwise the host itself, so the
-    session cookie is never scoped to a domain the browser is not on.
+    trust https://*.<ROOT_HOST> for CSRF); otherwise the host itself.
+
+    SESSION_COOKIE_DOMAIN is `.<domain>` only with a public domain. Without
+    one, browsers come through a port-forward (localhost) and reject a cookie
+    scoped to a cluster DNS suffix, so login would fail. It is then empty, not
+    absent: the settings may read it with os.environ[...], and Django sets a
+    cookie without a Domain attribute (host-only, valid for whatever host the
+    browser used) because an empty cookie attribute is not written.
     """
     under_domain = domain is not None and (host == domain or host.endswith("." + domain))
     root_host = domain if under_domain and domain is not None else host
@@ -58,8 +66,27 @@ def url_settings(*, root_url: str, host: str, domain: str | None) -> dict[str, s
         "ROOT_URL": root_url,
         "ROOT_HOST": root_host,
         "EXTRA_TRUSTED_ORIGINS": root_url,
-        "SESSION_COOKIE_DOMAIN": f".{root_host}",
+        "SESSION_COOKIE_DOMAIN": f".{root_host}" if domain is not None else "",
     }
+
+
+def with_extra_env(contract: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The contract plus the user's `backend.env`; never lets a contract value be replaced.
+
+    Config already refuses the program-set keys (BACKEND_CONTRACT_ENV); they
+    are skipped here too so a config object built another way cannot override
+    them. The comma-list settings are appended to, because the hosts and
+    origins the program sets are needed for probes and logins.
+    """
+    merged = dict(contract)
+    for var, value in extra.items():
+        if var in BACKEND_CONTRACT_ENV:
+            continue
+        if var in _APPENDED_SETTINGS and merged.get(var):
+            merged[var] = f"{merged[var]},{value}"
+        else:
+            merged[var] = value
+    return merged
 
 
 def allowed_hosts(public_host: str | None, service_name: str, service_host: str) -> str:
@@ -75,7 +102,7 @@ class BackendArgs:
     """Also UNIQUE_ID: the image derives the Redis host from it."""
     environment: str
     config: AppConfig
-    """Replicas, extra env (merged last) and resources."""
+    """Replicas, extra env (see `with_extra_env`) and resources."""
     image: pulumi.Input[str]
     stopped: bool
     run_as_non_root: bool
@@ -167,7 +194,7 @@ class Backend(pulumi.ComponentResource):
                 "BASE_ADMIN_USERNAME": ADMIN_USER,
                 "BASE_ADMIN_USER_PASSWORD": v["admin_password"],
             }
-            return {**contract, **extra}
+            return with_extra_env(contract, extra)
 
         contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
         env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(contract)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,13 +12,22 @@ from pulumi_kubernetes.core.v1 import Secret
 
 from components import pods
 from components.services import FRONTEND
-from stack.config import AppConfig, Resources
+from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
 
 DEFAULT_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"},
     limits={"memory": "512Mi"},
 )
 STARTUP_SECONDS = 300
+
+
+def with_extra_env(contract: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """The contract plus the user's `frontend.env`, which never replaces a contract variable.
+
+    Config refuses those keys already; skipping them here keeps a config object
+    built another way from overriding them.
+    """
+    return {**contract, **{k: v for k, v in extra.items() if k not in FRONTEND_CONTRACT_ENV}}
 
 
 def websocket_protocol(*, secure: bool) -> str:
@@ -53,7 +63,9 @@ class Frontend(pulumi.ComponentResource):
         protocol = websocket_protocol(secure=args.secure)
 
         def environment(root_url: Any) -> dict[str, str]:
-            return {"ROOT_URL": str(root_url), "WEBSOCKET_PROTOCOL": protocol, **extra}
+            return with_extra_env(
+                {"ROOT_URL": str(root_url), "WEBSOCKET_PROTOCOL": protocol}, extra
+            )
 
         values: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(args.root_url).apply(
             environment

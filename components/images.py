@@ -1,20 +1,11 @@
-"""Image references: prebuilt tags, build refs."""
+"""Image references: prebuilt tags, registry owner, repository names."""
 
 from __future__ import annotations
 
-import re
-
 from stack.config import ImagesConfig, StackConfig
-
-_COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 IMAGE_NAMES = ("backend", "frontend")
 """The images one build produces; keys of ImageBuild's `images` output."""
-
-
-def is_commit_sha(ref: str) -> bool:
-    """True for a full 40-hex commit sha, which needs no lookup."""
-    return _COMMIT_SHA.match(ref) is not None
 
 
 def prebuilt_images(images: ImagesConfig) -> dict[str, str]:

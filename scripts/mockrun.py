@@ -8,7 +8,8 @@ resource and the stack outputs. The mocks fill in what providers would:
 - `RandomPassword.result` is a known fake value (`fake_secret(name)`), and
   every output a resource declares secret comes back secret, as the engine
   does with `additionalSecretOutputs`;
-- the pulumi-github `getBranch` invoke answers a fake sha;
+- the pulumi-github `getBranch` and `getRef` invokes answer a fake sha
+  (`fake_sha(repository, "<branch>")`, `fake_sha(repository, "tags/<tag>")`);
 - `ImageBuild` answers `<repository>:<tag>` per image and a fake run URL.
 
 Each run happens in a fresh `contextvars.Context`: the Pulumi SDK keeps its
@@ -52,6 +53,7 @@ FAKE_TOKEN = f"ghp_{SECRET_MARK}0000000000000000000000000000000"
 
 IMAGE_BUILD_TYPE = "pulumi-python:dynamic/tims-stack:ImageBuild"
 GET_BRANCH = "github:index/getBranch:getBranch"
+GET_REF = "github:index/getRef:getRef"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"  # noqa: S105 - a type token
 FAKE_RUN_ID = 4242
 
@@ -65,7 +67,7 @@ def fake_secret(resource_name: str) -> str:
 
 
 def fake_sha(repository: str, ref: str) -> str:
-    """The commit sha the mocked getBranch returns for a branch."""
+    """The sha the mocked getBranch (branch name) or getRef (`tags/<name>`) returns."""
     return hashlib.sha1(f"{repository}@{ref}".encode(), usedforsecurity=False).hexdigest()
 
 
@@ -198,6 +200,18 @@ class _ProviderMocks(Mocks):
                 "sha": sha,
                 "etag": f'W/"{sha}"',
                 "id": f"{repository}:{branch}",
+            }, []
+        if args.token == GET_REF:
+            repository = str(args.args.get("repository"))
+            ref = str(args.args.get("ref"))
+            sha = fake_sha(repository, ref)
+            return {
+                "owner": args.args.get("owner"),
+                "repository": repository,
+                "ref": ref,
+                "sha": sha,
+                "etag": f'W/"{sha}"',
+                "id": f"{repository}:{ref}",
             }, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 

@@ -98,6 +98,42 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """The fields of each object key."""
 
+BACKEND_CONTRACT_ENV: dict[str, str] = {
+    "DB_ENGINE": "the database engine the image contract needs",
+    "DB_NAME": "the connection to the environment's Postgres",
+    "DB_USER": "the connection to the environment's Postgres",
+    "DB_PASSWORD": "the generated Postgres password",
+    "DB_HOST": "the connection to the environment's Postgres",
+    "DB_PORT": "the connection to the environment's Postgres",
+    "DB_NO_SSL": "the in-cluster Postgres, which has no TLS",
+    "REDIS_URL": "the environment's Redis Service",
+    "DJANGO_SECRET_KEY": "a generated key that must never be a literal",
+    "PRODUCTION": "the image's cluster mode",
+    "ROOT_URL": "the public (or in-cluster) URL",
+    "ROOT_HOST": "the domain, for CSRF trusted origins",
+    "SESSION_COOKIE_DOMAIN": "the domain, so logins work on the environment's host",
+    "NEXTJS_HOST_URL": "the frontend Service the backend renders pages through",
+    "USE_NEXTJS_PROXY_ROUTES": "the server-side rendering mode the routes are built for",
+    "UNIQUE_ID": "the namespace, from which the image derives the Redis host",
+    "BASE_ADMIN_USERNAME": "the admin account exported as a stack output",
+    "BASE_ADMIN_USER_PASSWORD": "a generated password that must never be a literal",
+}
+"""Backend variables the program sets from the image contract, with the reason; not settable."""
+
+BACKEND_SETTINGS_ENV: tuple[str, ...] = (
+    "DJANGO_DEBUG",
+    "DJANGO_ALLOWED_HOSTS",
+    "EXTRA_TRUSTED_ORIGINS",
+)
+"""Contract variables that are settings: DJANGO_DEBUG replaces the program's "false";
+the two comma lists are appended to the hosts/origins the program needs."""
+
+FRONTEND_CONTRACT_ENV: dict[str, str] = {
+    "ROOT_URL": "the backend URL browsers use",
+    "WEBSOCKET_PROTOCOL": "whether that URL is served over TLS (wss://) or not (ws://)",
+}
+"""Frontend variables the program sets from the image contract; not settable."""
+
 GITHUB_KEYS: tuple[str, ...] = ("token", "owner", "baseUrl")
 """The `github:*` keys this program reads; other pulumi-github keys are left alone."""
 
@@ -164,6 +200,13 @@ class BuildConfig(_Model):
     """
     timeout: int = Field(default=1800, gt=0, le=MAX_BUILD_TIMEOUT)  # seconds
     delete_images_on_destroy: bool = Field(default=True, alias="deleteImagesOnDestroy")
+
+    @property
+    def tag(self) -> str | None:
+        """The tag name when `ref` is `refs/tags/<name>`; None when `ref` is a branch."""
+        if self.ref.startswith(TAG_REF_PREFIX):
+            return self.ref.removeprefix(TAG_REF_PREFIX)
+        return None
 
     @property
     def owner(self) -> str | None:
@@ -381,6 +424,31 @@ def git_ref_problem(ref: str) -> str | None:
     for part in ref.split("/"):
         if part.startswith(".") or part.endswith(".lock"):
             return f"has the component {part!r} (none may start with '.' or end with '.lock')"
+    return None
+
+
+_COMMIT_SHA = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
+TAG_REF_PREFIX = "refs/tags/"
+_BUILD_REF_RULE = "expected a branch name (e.g. main) or a tag as refs/tags/<name>"
+
+
+def build_ref_problem(ref: str) -> str | None:
+    """Why `ref` cannot be `build.ref`, or None.
+
+    A commit sha is refused: GitHub dispatches a workflow only on a branch or
+    tag (422 otherwise), and the program resolves the sha itself. Tags are
+    written `refs/tags/<name>` so they are never mistaken for a branch.
+    """
+    if _COMMIT_SHA.match(ref):
+        return (
+            "is a commit sha; a workflow dispatch needs a branch or tag, and the program "
+            f"resolves the commit itself: {_BUILD_REF_RULE}"
+        )
+    if ref.startswith("refs/") and not ref.startswith(TAG_REF_PREFIX):
+        return f"is a qualified ref other than refs/tags/<name>; {_BUILD_REF_RULE}"
+    name = ref.removeprefix(TAG_REF_PREFIX)
+    if (problem := git_ref_problem(name)) is not None:
+        return f"{problem}; {_BUILD_REF_RULE}"
     return None
 
 
@@ -609,6 +677,7 @@ def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) 
     if "replicas" in fields:
         replicas = c.integer(f"{key}.replicas", fields["replicas"], minimum=0) or 0
     env: dict[str, str] = {}
+    reserved = BACKEND_CONTRACT_ENV if name == "backend" else FRONTEND_CONTRACT_ENV
     if "env" in fields:
         entries = fields["env"]
         if not isinstance(entries, dict):
@@ -621,6 +690,12 @@ def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) 
                         var_key,
                         f"{var!r} is not an environment variable name: letters, digits and '_', "
                         "not starting with a digit",
+                    )
+                elif var in reserved:
+                    c.error(
+                        var_key,
+                        f"is set by the program from the image contract ({reserved[var]}); "
+                        f"remove it from {key}.env",
                     )
                 elif not isinstance(val, str):
                     c.bad(var_key, val, 'a string (quote numbers and booleans, e.g. "true")')
@@ -942,11 +1017,8 @@ def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig
         else:
             values["workflow"] = workflow
     if "ref" in fields and (ref := c.string(f"{key}.ref", fields["ref"])):
-        if (problem := git_ref_problem(ref)) is not None:
-            c.error(
-                f"{key}.ref",
-                f"got {c.show(key, ref)}, which {problem}; expected a branch or tag name",
-            )
+        if (problem := build_ref_problem(ref)) is not None:
+            c.error(f"{key}.ref", f"got {c.show(key, ref)}, which {problem}")
         else:
             values["ref"] = ref
     if "inputs" in fields:

@@ -186,6 +186,24 @@ def test_build_defaults(parse: ParseFn) -> None:
     assert build.inputs == DEFAULT_BUILD_INPUTS, "build.inputs defaults to the template mapping"
 
 
+def test_build_ref_branch_has_no_tag(parse: ParseFn) -> None:
+    values = {"tims-stack:build": {"repository": "acme/app", "ref": "release/v1"}}
+    build = parse(values, env=TOKEN_ENV).build
+    assert (build.ref, build.tag) == ("release/v1", None), "a branch name is not a tag"
+
+
+def test_build_ref_refs_tags_names_a_tag(parse: ParseFn) -> None:
+    values = {"tims-stack:build": {"repository": "acme/app", "ref": "refs/tags/v1.2.0"}}
+    build = parse(values, env=TOKEN_ENV).build
+    assert (build.ref, build.tag) == ("refs/tags/v1.2.0", "v1.2.0"), "refs/tags/<name> is a tag"
+
+
+def test_backend_env_may_set_the_settings_the_contract_leaves_tunable(parse: ParseFn) -> None:
+    env = {"DJANGO_DEBUG": "true", "DJANGO_ALLOWED_HOSTS": "x.example.com"}
+    values = {**PREBUILT, "tims-stack:backend": {"env": env}}
+    assert parse(values).backend.env == env, "DJANGO_DEBUG/ALLOWED_HOSTS are user settings"
+
+
 def test_build_inputs_replace_the_default_mapping(parse: ParseFn) -> None:
     inputs = {"branch": "{ref}", "git_user": "{owner}", "unique_id": "{tag}"}
     values = {"tims-stack:build": {"repository": "acme/app", "inputs": inputs}}

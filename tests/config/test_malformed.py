@@ -147,6 +147,32 @@ CASES = [
     # env maps
     Case("env-name-digit", app(env={"1BAD": "x"}), B + ".env.1BAD", "environment variable name"),
     Case("env-name-dash", app(env={"MY-VAR": "x"}), B + ".env.MY-VAR", "environment variable name"),
+    Case("env-unique-id", app(env={"UNIQUE_ID": "x"}), B + ".env.UNIQUE_ID", "set by the program"),
+    Case("env-db-host", app(env={"DB_HOST": "x"}), B + ".env.DB_HOST", "Postgres"),
+    Case(
+        "env-secret-key",
+        app(env={"DJANGO_SECRET_KEY": "x"}),
+        B + ".env.DJANGO_SECRET_KEY",
+        "never be a literal",
+    ),
+    Case(
+        "env-cookie-domain",
+        app(env={"SESSION_COOKIE_DOMAIN": ".x"}),
+        B + ".env.SESSION_COOKIE_DOMAIN",
+        "set by the program",
+    ),
+    Case(
+        "frontend-env-root-url",
+        app("frontend", env={"ROOT_URL": "x"}),
+        NS + "frontend.env.ROOT_URL",
+        "set by the program",
+    ),
+    Case(
+        "frontend-env-ws",
+        app("frontend", env={"WEBSOCKET_PROTOCOL": "ws://"}),
+        NS + "frontend.env.WEBSOCKET_PROTOCOL",
+        "TLS",
+    ),
     Case("env-value-boolean", app(env={"DEBUG": True}), B + ".env.DEBUG", "a string"),
     Case(
         "env-value-number",
@@ -264,6 +290,17 @@ CASES = [
     build_case("ref-space", build(ref="my branch"), NS + "build.ref"),
     build_case("ref-lock", build(ref="release/v1.lock"), NS + "build.ref", ".lock"),
     build_case("ref-empty", build(ref=""), NS + "build.ref"),
+    build_case(
+        "ref-commit-sha",
+        build(ref="0123456789abcdef" * 2 + "01234567"),
+        NS + "build.ref",
+        "commit sha",
+    ),
+    build_case("ref-sha256-commit", build(ref="ab" * 32), NS + "build.ref", "commit sha"),
+    build_case(
+        "ref-heads-qualified", build(ref="refs/heads/main"), NS + "build.ref", "refs/tags/<name>"
+    ),
+    build_case("ref-tag-empty-name", build(ref="refs/tags/"), NS + "build.ref"),
     build_case(
         "inputs-unknown-placeholder",
         build(inputs={"sha": "{commit}"}),

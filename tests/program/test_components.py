@@ -11,8 +11,10 @@ import pytest
 
 from components import pods
 from components.backend import allowed_hosts, url_settings
+from components.backend import with_extra_env as backend_extra_env
 from components.frontend import websocket_protocol
-from components.images import is_commit_sha, prebuilt_images, registry_owner, split_repository
+from components.frontend import with_extra_env as frontend_extra_env
+from components.images import prebuilt_images, registry_owner, split_repository
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.official_images import (
@@ -137,7 +139,47 @@ def test_url_settings_scope_cookies_and_csrf_to_the_domain() -> None:
 def test_url_settings_without_domain_use_the_host_itself() -> None:
     host = "backend-abc.ns.svc.cluster.local"
     settings = url_settings(root_url=f"http://{host}:8000", host=host, domain=None)
-    assert (settings["ROOT_HOST"], settings["SESSION_COOKIE_DOMAIN"]) == (host, f".{host}")
+    assert settings["ROOT_HOST"] == host
+
+
+def test_url_settings_without_domain_leave_the_session_cookie_host_only() -> None:
+    # A browser on a port-forward (localhost) rejects a cookie for .<cluster DNS name>.
+    host = "backend-abc.ns.svc.cluster.local"
+    settings = url_settings(root_url=f"http://{host}:8000", host=host, domain=None)
+    assert settings["SESSION_COOKIE_DOMAIN"] == "", (
+        f"SESSION_COOKIE_DOMAIN without a domain must be empty, got "
+        f"{settings['SESSION_COOKIE_DOMAIN']!r}"
+    )
+
+
+def test_backend_extra_env_never_replaces_a_contract_variable() -> None:
+    contract = {"UNIQUE_ID": "tims-stack-dev", "DJANGO_DEBUG": "false"}
+    merged = backend_extra_env(contract, {"UNIQUE_ID": "other", "LOG_LEVEL": "info"})
+    assert merged == {"UNIQUE_ID": "tims-stack-dev", "DJANGO_DEBUG": "false", "LOG_LEVEL": "info"}
+
+
+def test_backend_extra_env_may_set_debug_and_extend_hosts_and_origins() -> None:
+    contract = {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "svc,localhost",
+        "EXTRA_TRUSTED_ORIGINS": "https://a.example.com",
+    }
+    extra = {
+        "DJANGO_DEBUG": "true",
+        "DJANGO_ALLOWED_HOSTS": "b.example.com",
+        "EXTRA_TRUSTED_ORIGINS": "https://b.example.com",
+    }
+    assert backend_extra_env(contract, extra) == {
+        "DJANGO_DEBUG": "true",
+        "DJANGO_ALLOWED_HOSTS": "svc,localhost,b.example.com",
+        "EXTRA_TRUSTED_ORIGINS": "https://a.example.com,https://b.example.com",
+    }
+
+
+def test_frontend_extra_env_never_replaces_a_contract_variable() -> None:
+    contract = {"ROOT_URL": "https://a.example.com", "WEBSOCKET_PROTOCOL": "wss://"}
+    extra = {"WEBSOCKET_PROTOCOL": "ws://", "NEXT_TELEMETRY_DISABLED": "1"}
+    assert frontend_extra_env(contract, extra) == {**contract, "NEXT_TELEMETRY_DISABLED": "1"}
 
 
 def test_allowed_hosts_name_the_public_and_in_cluster_hosts() -> None:
@@ -155,13 +197,6 @@ def test_websocket_protocol_follows_tls() -> None:
         "wss://",
         "ws://",
     )
-
-
-def test_commit_sha_detection() -> None:
-    assert is_commit_sha("a" * 40)
-    assert not is_commit_sha("main")
-    assert not is_commit_sha("A" * 40)
-    assert not is_commit_sha("a" * 12)
 
 
 def test_split_repository_rejects_anything_but_owner_and_name() -> None:

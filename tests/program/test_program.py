@@ -12,13 +12,16 @@ from components.postgres import PASSWORD_KEY
 from scripts.mockrun import (
     FAKE_TOKEN,
     GET_BRANCH,
+    GET_REF,
     IMAGE_BUILD_TYPE,
     ProgramRun,
     fake_secret,
     fake_sha,
     is_secret,
     run_program,
+    try_program,
 )
+from stack.config import ConfigError
 from stack.naming import image_tag
 from tests.program.conftest import (
     APP_REPOSITORY,
@@ -125,13 +128,45 @@ def test_build_mode_resolves_the_branch_to_a_commit_and_tags_with_it(
     assert build.inputs["repository"] == APP_REPOSITORY
 
 
-def test_build_ref_that_is_a_commit_sha_needs_no_lookup() -> None:
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    raw = {**SCENARIOS["default"], "tims-stack:build": {"repository": APP_REPOSITORY, "ref": sha}}
+def test_build_ref_tag_is_resolved_with_get_ref_and_dispatched_by_name() -> None:
+    raw = {
+        **SCENARIOS["default"],
+        "tims-stack:build": {"repository": APP_REPOSITORY, "ref": "refs/tags/v1.2.0"},
+    }
     run = run_program(raw)
     (build,) = run.of_type(IMAGE_BUILD_TYPE)
-    assert build.inputs["commitSha"] == sha
-    assert [token for token, _ in run.invokes] == []
+    lookups = [
+        (token, {k: args.get(k) for k in ("owner", "repository", "ref")})
+        for token, args in run.invokes
+    ]
+    assert lookups == [
+        (GET_REF, {"owner": "acme", "repository": "tims-stack-anystack", "ref": "tags/v1.2.0"})
+    ], f"ImageBuild {build.name}: a tag must be looked up with getRef only, got {lookups}"
+    sha = fake_sha("tims-stack-anystack", "tags/v1.2.0")
+    assert build.inputs["commitSha"] == sha, f"ImageBuild {build.name}: commitSha of the tag"
+    assert build.inputs["tag"] == image_tag("dev", sha), f"ImageBuild {build.name}: image tag"
+    assert build.inputs["ref"] == "v1.2.0", (
+        f"ImageBuild {build.name}: the workflow is dispatched on the tag name"
+    )
+
+
+def test_build_ref_branch_is_dispatched_as_written(default_run: ProgramRun) -> None:
+    (build,) = default_run.of_type(IMAGE_BUILD_TYPE)
+    assert build.inputs["ref"] == "main", f"ImageBuild {build.name}: dispatch ref"
+    assert GET_REF not in [token for token, _ in default_run.invokes], (
+        "a branch must not be looked up as a tag"
+    )
+
+
+def test_build_ref_that_is_a_commit_sha_is_rejected_before_any_resource() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    raw = {**SCENARIOS["default"], "tims-stack:build": {"repository": APP_REPOSITORY, "ref": sha}}
+    run = try_program(raw)
+    assert isinstance(run.error, ConfigError), f"a sha build.ref must fail config: {run.error!r}"
+    assert "tims-stack:build.ref" in str(run.error), "the error names the key"
+    assert "commit sha" in str(run.error), "the error says why the value is refused"
+    assert run.resources == [], "no resource may be registered"
+    assert run.invokes == [], "no lookup may run"
 
 
 def test_build_mode_workloads_take_images_from_the_image_build(default_run: ProgramRun) -> None:

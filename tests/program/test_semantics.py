@@ -104,10 +104,26 @@ def test_only_contract_names_are_fixed(scenario_run: ProgramRun) -> None:
     ]
 
 
+# Empty on purpose without a domain: a host-only session cookie (see url_settings).
+MAY_BE_EMPTY = frozenset({"SESSION_COOKIE_DOMAIN"})
+
+
 def test_backend_env_holds_the_full_contract(scenario_run: ProgramRun) -> None:
     env = env_of(scenario_run, "backend")
-    missing = [name for name in SPEC_ENV_CONTRACT if not env.get(name)]
+    missing = [
+        name
+        for name in SPEC_ENV_CONTRACT
+        if name not in env or (not env[name] and name not in MAY_BE_EMPTY)
+    ]
     assert missing == [], f"backend env lacks {missing}"
+
+
+def test_backend_session_cookie_is_host_only_without_a_domain(program_runs: Runs) -> None:
+    env = env_of(program_runs("no-domain"), "backend")
+    assert env["SESSION_COOKIE_DOMAIN"] == "", (
+        "backend Secret: SESSION_COOKIE_DOMAIN must be empty without a domain, got "
+        f"{env['SESSION_COOKIE_DOMAIN']!r} (a browser on a port-forward rejects it)"
+    )
 
 
 def test_backend_env_values_point_at_this_environment(default_run: ProgramRun) -> None:
