@@ -404,6 +404,9 @@ class _Run:
         self.id = run_id
         self.html_url = html_url
         self.completed = False
+        # When an uncertain dispatch may have started other runs with our correlation id: the
+        # time (epoch) of the first dispatch, to cancel any such run that shows up later.
+        self.sweep_since: float | None = None
 
 
 def _restore_provider(_state: Mapping[str, Any]) -> ImageBuildProvider:
@@ -672,6 +675,7 @@ class ImageBuildProvider(ResourceProvider):
         )
         run = self._dispatch(client, spec, inputs, correlation_id, deadline)
         try:
+            self._cancel_extras(client, spec, run, correlation_id, deadline)
             current = client.get_run(spec.repository, run.id, deadline=deadline)
             run.html_url = current.html_url or run.html_url
             self._say(spec.environment, f"workflow run {run.html_url} started ({current.status})")
@@ -705,6 +709,9 @@ class ImageBuildProvider(ResourceProvider):
             if not run.completed:
                 self._cancel_quietly(client, spec, run)
             raise
+        finally:
+            # A run from an uncertain dispatch may show up only while ours runs.
+            self._cancel_extras(client, spec, run, correlation_id, deadline)
 
     def _dispatch(
         self,
@@ -715,6 +722,9 @@ class ImageBuildProvider(ResourceProvider):
         deadline: float,
     ) -> _Run:
         attempts = 0
+        # Set once a dispatch was uncertain: runs it may have started can show up late, so
+        # every run carrying our correlation id since then is swept (see `_cancel_extras`).
+        first_dispatch_at: float | None = None
         while True:
             attempts += 1
             dispatched_at = self._clock.time()
@@ -742,13 +752,32 @@ class ImageBuildProvider(ResourceProvider):
                     continue
                 raise self._dispatch_error(client, spec, inputs, exc, deadline) from exc
             except gh.AmbiguousRequestError as exc:
-                # GitHub may have started a run: look for it before dispatching again.
-                if spec.uses_correlation_id:
-                    found = self._find_by_correlation(
-                        client, spec, correlation_id, dispatched_at, window=30.0, deadline=deadline
-                    )
-                    if found is not None:
-                        return found
+                if not spec.uses_correlation_id:
+                    # Nothing could tell a run this dispatch started from anybody else's, so
+                    # dispatching again could leave an untracked run behind: stop here.
+                    page = self._actions_page(client, spec)
+                    raise gh.ImageBuildError(
+                        f"Dispatching {spec.workflow} in {spec.repository} gave an uncertain "
+                        f"answer ({exc}), and without a correlation id in "
+                        "tims-stack:build.inputs this deployment cannot tell whether it started "
+                        f"a run. Check {page} for a run it may have started and cancel it, then "
+                        "run `pulumi up` again."
+                    ) from exc
+                # GitHub may have started a run: give it as long to show up as any dispatched
+                # run before dispatching again.
+                if first_dispatch_at is None:
+                    first_dispatch_at = dispatched_at
+                found = self._find_by_correlation(
+                    client,
+                    spec,
+                    correlation_id,
+                    dispatched_at,
+                    window=self._poll.correlation_window,
+                    deadline=deadline,
+                )
+                if found is not None:
+                    found.sweep_since = first_dispatch_at
+                    return found
                 if attempts >= 3:
                     page = self._actions_page(client, spec)
                     raise gh.ImageBuildError(
@@ -759,8 +788,9 @@ class ImageBuildProvider(ResourceProvider):
                 self._say(spec.environment, f"dispatch uncertain ({exc}); dispatching again")
                 continue
             if result.run_id is not None:
-                html_url = result.html_url or ""
-                return _Run(result.run_id, html_url)
+                run = _Run(result.run_id, result.html_url or "")
+                run.sweep_since = first_dispatch_at
+                return run
             if not spec.uses_correlation_id:
                 page = self._actions_page(client, spec)
                 raise gh.ImageBuildError(
@@ -781,6 +811,8 @@ class ImageBuildProvider(ResourceProvider):
                 window=self._poll.correlation_window,
                 deadline=deadline,
             )
+            if found is not None:
+                found.sweep_since = first_dispatch_at
             if found is None:
                 raise gh.ImageBuildError(
                     f"No run of {spec.workflow} in {spec.repository} showed correlation id "
@@ -790,6 +822,44 @@ class ImageBuildProvider(ResourceProvider):
                     f"{self._actions_page(client, spec)} and cancel it if it is running."
                 )
             return found
+
+    def _cancel_extras(
+        self,
+        client: gh.GitHubClient,
+        spec: BuildSpec,
+        run: _Run,
+        correlation_id: str,
+        deadline: float,
+    ) -> None:
+        """Cancel every other run carrying our correlation id, after an uncertain dispatch."""
+        if run.sweep_since is None:
+            return
+        since = _iso(run.sweep_since - self._poll.created_skew)
+        limit = max(deadline, self._clock.monotonic() + 60)
+        try:
+            extras = [
+                found
+                for found in client.list_dispatched_runs(
+                    spec.repository, spec.workflow, created_since=since, deadline=limit
+                )
+                if found.id != run.id
+                and found.status != "completed"
+                and (correlation_id in found.display_title or correlation_id in found.name)
+            ]
+        except gh.ImageBuildError as exc:
+            self._say(
+                spec.environment,
+                f"WARNING: could not look for duplicate runs of an uncertain dispatch ({exc}); "
+                f"check {self._actions_page(client, spec)} for runs with correlation id "
+                f"{correlation_id} and cancel all but {run.html_url}",
+            )
+            return
+        for extra in extras:
+            self._say(
+                spec.environment,
+                f"run {extra.html_url} was started by an uncertain dispatch too: "
+                + self._cancel_quietly(client, spec, _Run(extra.id, extra.html_url)),
+            )
 
     def _find_by_correlation(
         self,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from components.github_client import GitHubClient, ImageBuildError
+from components.image_build_provider import PollPolicy
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import APP_REPO, MAIN_SHA, PUSH, TAG, WORKFLOW_FILE, Harness
@@ -237,3 +238,62 @@ def test_a_github_enterprise_base_url_prefixes_every_call() -> None:
         "https://ghe.example.com/api/v3/user/packages/container/x/versions"
     ] * 2
     assert all(r.headers["authorization"] == "Bearer ghp_t" for r in seen)
+
+
+def test_an_uncertain_dispatch_without_correlation_id_fails_at_once_naming_the_actions_page(
+    harness: Harness,
+) -> None:
+    harness.emulator.inject("POST", r"/dispatches$", status=502, times=3)
+    with pytest.raises(ImageBuildError, match="uncertain") as error:
+        harness.create(inputs={"ref": "{ref}", "sha": "{sha}", "tag": "{tag}"})
+    assert f"actions/workflows/{WORKFLOW_FILE}" in str(error.value), (
+        f"the error must say where to look for a run of {APP_REPO} it may have started"
+    )
+    assert len(harness.dispatches()) == 1, (
+        "without a correlation id a run cannot be told apart: no blind second dispatch"
+    )
+
+
+def test_a_run_of_an_uncertain_dispatch_listed_late_is_adopted_not_duplicated(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GitHub acted on the 502'd dispatch, but the run shows in the list only a minute later.
+    correlation = uuid.UUID(int=0xBEEF)
+    monkeypatch.setattr(uuid, "uuid4", lambda: correlation)
+    inputs = {"ref": "main", "sha": MAIN_SHA, "tag": TAG, "environment": "dev"}
+    late = harness.emulator.start_foreign_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(duration=120, push=dict(PUSH)),
+        {**inputs, "correlation_id": correlation.hex},
+        offset=60,
+    )
+    harness.emulator.inject("POST", r"/dispatches$", status=502)
+    result = harness.create()
+    assert len(harness.dispatches()) == 1, f"{APP_REPO} got a second dispatch before run {late}"
+    assert result.outs is not None
+    assert result.outs["runId"] == late
+
+
+def test_a_duplicate_run_of_an_uncertain_dispatch_listed_after_the_window_is_cancelled(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    correlation = uuid.UUID(int=0xFACE)
+    monkeypatch.setattr(uuid, "uuid4", lambda: correlation)
+    window = PollPolicy().correlation_window  # the harness provider uses the defaults
+    inputs = {"ref": "main", "sha": MAIN_SHA, "tag": TAG, "environment": "dev"}
+    straggler = harness.emulator.start_foreign_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(duration=900),
+        {**inputs, "correlation_id": correlation.hex},
+        offset=window + 30,
+    )
+    harness.emulator.inject("POST", r"/dispatches$", status=502)
+    harness.plan(duration=300)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["runId"] != straggler
+    assert harness.emulator.cancelled_run_ids() == [straggler], (
+        f"run {straggler} of {APP_REPO} carries our correlation id and must not be left running"
+    )
