@@ -24,7 +24,6 @@ import contextlib
 import contextvars
 import copy
 import hashlib
-import json
 import logging
 import os
 import runpy
@@ -41,6 +40,8 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from stack.config import runtime_string
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "__main__.py"
@@ -284,17 +285,6 @@ class _RecordingMonitor(MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
 
-def runtime_value(value: Any) -> str:
-    """A config value as Pulumi's runtime holds it: objects as JSON, booleans lowercase."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
 @contextlib.contextmanager
 def _hidden_environment() -> Iterator[None]:
     """Hide variables a developer's shell may set, so only the given config counts."""
@@ -383,7 +373,7 @@ def run_function(
 
     An exception from `body` is returned in `ProgramRun.error`, not raised.
     """
-    raw = {key: runtime_value(value) for key, value in (raw_config or {}).items()}
+    raw = {key: runtime_string(value) for key, value in (raw_config or {}).items()}
     keys = frozenset(k for k in secret_keys if k in raw)
     with _hidden_environment():
         context = contextvars.Context()

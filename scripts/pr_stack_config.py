@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from scripts.stack_names import check_environment
+from stack.stackfile import StackFileError, load_yaml
 
 ENVIRONMENT_KEY = "tims-stack:environment"
 BUILD_KEY = "tims-stack:build"
@@ -37,29 +38,6 @@ _REF_RE = re.compile(r"^[^\s~^:?*\[\\\x00-\x1f\x7f-][^\s~^:?*\[\\\x00-\x1f\x7f]*
 
 class StackConfigError(ValueError):
     pass
-
-
-class _PulumiYamlLoader(yaml.SafeLoader):
-    """YAML as the Pulumi CLI (Go yaml.v3) reads it: only true/false are booleans, no dates.
-
-    PyYAML's YAML 1.1 would turn a value like `on` or `2024-01-01` into a
-    boolean or a date and write it back changed.
-    """
-
-
-_PulumiYamlLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PulumiYamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
 
 
 def check_ref(ref: str) -> str:
@@ -102,9 +80,9 @@ def write_pr_stack_config(
             "variable PR_BASE_CONFIG to a committed stack file, e.g. Pulumi.example.yaml"
         )
     try:
-        base = yaml.load(source.read_text(encoding="utf-8"), Loader=_PulumiYamlLoader) or {}  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise StackConfigError(f"{source} is not valid YAML: {exc}") from exc
+        base = load_yaml(source) or {}
+    except StackFileError as exc:
+        raise StackConfigError(str(exc)) from exc
     if not isinstance(base, dict):
         raise StackConfigError(f"{source} must hold a mapping, not a {type(base).__name__}")
     if source != out:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -1222,15 +1223,47 @@ def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
 # --------------------------------------------------------------------------- loading
 
 
-def _as_raw(value: Any) -> str:
-    """Config values set by tests may be Python objects; Pulumi's runtime holds strings."""
+def _go_integral(value: Any) -> Any:
+    """Integral floats as ints inside objects: Go's json.Marshal writes float64(2) as 2."""
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < 1e21
+    ):
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _go_integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_integral(v) for v in value]
+    return value
+
+
+def runtime_string(value: Any) -> str:
+    """A config value as the string Pulumi's runtime holds (what the CLI puts in PULUMI_CONFIG).
+
+    Strings as they are, booleans "true"/"false", numbers as written; objects and
+    arrays as the CLI's Go `json.Marshal` writes them: compact, keys sorted,
+    non-ASCII kept, `<`, `>`, `&` escaped as \u003c, \u003e, \u0026, integral
+    numbers without a fraction. Used by `runtime_config`, `stack.stackfile` and
+    the mocks, so all three hand `parse_config` the same text.
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return json.dumps(value, separators=(",", ":"))
+    text = json.dumps(
+        _go_integral(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+    )
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def runtime_config() -> tuple[dict[str, str], set[str]]:
@@ -1242,7 +1275,9 @@ def runtime_config() -> tuple[dict[str, str], set[str]]:
     merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
     merged.update(pulumi.runtime.config.CONFIG.get())
     wanted = (NS, "github:")
-    raw = {k: _as_raw(v) for k, v in merged.items() if k.startswith(wanted) and v is not None}
+    raw = {
+        k: runtime_string(v) for k, v in merged.items() if k.startswith(wanted) and v is not None
+    }
     secret = {k for k in raw if pulumi.runtime.is_config_secret(k)}
     secret |= {k for k in pulumi.runtime.get_config_secret_keys_env() if k in raw}
     return raw, secret

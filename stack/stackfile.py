@@ -4,14 +4,14 @@ Used offline (`make render`, tests) where no Pulumi engine hands the program
 its config. The result feeds `stack.config.parse_config` unchanged:
 - scalars become strings (`true` -> "true", `3` -> "3");
 - objects and arrays become JSON, as the CLI's Go `json.Marshal` writes them
-  (sorted keys, no spaces, integral numbers without a fraction);
+  (`stack.config.runtime_string`: sorted keys, no spaces, integral numbers
+  without a fraction);
 - `secure:` values are never decrypted: they become SECRET_PLACEHOLDER and
   their top-level key is listed in `secret_keys`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from stack.config import runtime_string
 from stack.naming import PROJECT
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker, not a credential
@@ -44,7 +45,7 @@ class RawStackConfig:
         return RawStackConfig(values={**self.values, **top.values}, secret_keys=secret)
 
 
-class _Loader(yaml.SafeLoader):
+class PulumiYamlLoader(yaml.SafeLoader):
     """YAML as the Pulumi CLI (Go, yaml.v3) reads it: only true/false are booleans.
 
     PyYAML follows YAML 1.1, where `yes`, `no`, `on` and `off` are booleans and
@@ -52,7 +53,7 @@ class _Loader(yaml.SafeLoader):
     """
 
 
-_Loader.yaml_implicit_resolvers = {
+PulumiYamlLoader.yaml_implicit_resolvers = {
     first: [
         (tag, regexp)
         for tag, regexp in resolvers
@@ -60,16 +61,17 @@ _Loader.yaml_implicit_resolvers = {
     ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(
+PulumiYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool",
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
 
 
-def _load_yaml(path: Path) -> Any:
+def load_yaml(path: Path) -> Any:
+    """A Pulumi YAML file (project or stack) parsed as the CLI parses it; StackFileError if not."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=PulumiYamlLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise StackFileError(f"{path}: no such file") from None
     except yaml.YAMLError as exc:
@@ -106,18 +108,6 @@ def _plain(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-def _as_runtime_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    # Go's encoder escapes these for HTML safety; match it so values compare equal.
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def _config_map(path: Path, document: Any, what: str) -> Mapping[Any, Any]:
     if document is None:
         return {}
@@ -138,7 +128,7 @@ def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
     path = Path(path)
     values: dict[str, str] = {}
     secret: set[str] = set()
-    for key, value in _config_map(path, _load_yaml(path), "config").items():
+    for key, value in _config_map(path, load_yaml(path), "config").items():
         if not isinstance(key, str) or ":" not in key:
             raise StackFileError(
                 f"{path}: config key {key!r} has no namespace; stack files use full keys "
@@ -147,7 +137,7 @@ def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
         if value is None:
             continue
         plain, is_secret = _plain(value)
-        values[key] = _as_runtime_string(plain)
+        values[key] = runtime_string(plain)
         if is_secret:
             secret.add(key)
     return RawStackConfig(values=values, secret_keys=frozenset(secret))
@@ -163,7 +153,7 @@ def raw_config_from_project_file(path: str | Path) -> RawStackConfig:
     require it instead); a plain scalar is a value for every stack.
     """
     path = Path(path)
-    document = _load_yaml(path)
+    document = load_yaml(path)
     project = document.get("name", PROJECT) if isinstance(document, dict) else PROJECT
     values: dict[str, str] = {}
     for key, declaration in _config_map(path, document, "config").items():
@@ -178,7 +168,7 @@ def raw_config_from_project_file(path: str | Path) -> RawStackConfig:
         else:
             value = declaration
         if value is not None:
-            values[full_key] = _as_runtime_string(_plain(value)[0])
+            values[full_key] = runtime_string(_plain(value)[0])
     return RawStackConfig(values=values)
 
 

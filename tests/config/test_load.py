@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pulumi
 import pytest
+import yaml
 
-from stack.config import ConfigError, load_config
+from stack.config import ConfigError, load_config, runtime_config, runtime_string
+from stack.stackfile import raw_config_from_stack_file
 from tests.config.conftest import FAKE_TOKEN
 
 
@@ -123,3 +126,27 @@ def test_unrelated_namespaces_are_ignored(mocked_runtime: asyncio.AbstractEventL
     )
     config, _ = load_config()
     assert config.images.tag == "v1", "kubernetes:context did not disturb loading"
+
+
+GO_JSON_OBJECT = {"z": [1.0, "<&>"], "a": "é"}
+"""An object whose JSON differs between Python's defaults and Go's json.Marshal."""
+GO_JSON_TEXT = '{"a":"é","z":[1,"\\u003c\\u0026\\u003e"]}'
+"""What the Pulumi CLI writes for it into PULUMI_CONFIG: sorted, compact, HTML-escaped."""
+
+
+def test_runtime_string_writes_objects_as_the_pulumi_cli_does() -> None:
+    assert runtime_string(GO_JSON_OBJECT) == GO_JSON_TEXT, "object config value as Go JSON"
+
+
+def test_runtime_config_and_stack_files_hold_the_same_text(
+    mocked_runtime: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    pulumi.runtime.set_config("tims-stack:backend", GO_JSON_OBJECT)
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        yaml.safe_dump({"config": {"tims-stack:backend": GO_JSON_OBJECT}}, allow_unicode=True),
+        encoding="utf-8",
+    )
+    from_runtime = runtime_config()[0]["tims-stack:backend"]
+    from_file = raw_config_from_stack_file(stack_file).values["tims-stack:backend"]
+    assert from_runtime == from_file == GO_JSON_TEXT, "tims-stack:backend: runtime vs stack file"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.mockrun import FAKE_TOKEN, ProgramRun, run_function, run_program, runtime_value
-from stack.config import StackConfig, parse_config
+from scripts.mockrun import FAKE_TOKEN, ProgramRun, run_function, run_program
+from stack.config import StackConfig, parse_config, runtime_string
 from tests.conftest import shared_path
 
 BACKEND_REPO = "ghcr.io/acme/tims-stack-backend-image-prod"
@@ -113,7 +113,7 @@ def default_run(program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
 def stack_config(raw: Mapping[str, Any], stack: str = "dev") -> StackConfig:
     """A validated StackConfig from raw config, as the program would get it."""
     return parse_config(
-        {k: runtime_value(v) for k, v in raw.items()},
+        {k: runtime_string(v) for k, v in raw.items()},
         stack=stack,
         env={},
         secret_keys={"github:token"},
