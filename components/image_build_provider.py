@@ -1092,9 +1092,22 @@ class ImageBuildProvider(ResourceProvider):
         deadline = self._clock.monotonic() + self._poll.delete_timeout
         missing: list[str] = []
         with self._client(environment) as client:
-            for name, repository in sorted(repositories.items()):
-                if not self._has_tag(client, ImageRepo.parse(repository), tag, deadline):
-                    missing.append(name)
+            try:
+                for name, repository in sorted(repositories.items()):
+                    if not self._has_tag(client, ImageRepo.parse(repository), tag, deadline):
+                        missing.append(name)
+            except gh.GitHubApiError as exc:
+                if exc.status != 403:
+                    raise
+                # A token without read:packages must not make every refresh fail: what is
+                # known about the images stays as it was.
+                self._say(
+                    environment,
+                    "WARNING: cannot read GHCR packages with this token (403), so refresh "
+                    "cannot check that the images still exist; leaving missingImages as it "
+                    "was. Give the token `read:packages`.",
+                )
+                return ReadResult(id_, outs)
         if missing:
             self._say(
                 environment,
@@ -1151,7 +1164,6 @@ class ImageBuildProvider(ResourceProvider):
             return
         ours = [v for v in versions if v.tags and set(v.tags) == {tag}]
         shared = [v for v in versions if tag in v.tags and set(v.tags) != {tag}]
-        others = [v for v in versions if v.tags and tag not in v.tags]
         for version in shared:
             other_tags = ", ".join(sorted(set(version.tags) - {tag}))
             self._say(
@@ -1162,27 +1174,46 @@ class ImageBuildProvider(ResourceProvider):
             if not shared:
                 self._say(environment, f"{ref}: no version carries the tag; nothing to delete")
             return
-        if not shared and not others:
-            # GitHub refuses to delete a package's last tagged version: every tagged version
-            # left is ours, so the package goes (with its untagged layers).
-            self._delete_package(client, environment, scope, image, ref, deadline)
-            return
+        # Always the version first: deciding from a listing to delete the whole package would
+        # wipe an image pushed meanwhile, and a deleted package loses its settings. Only
+        # GitHub's own refusal says ours is the last tagged version.
         for version in ours:
+            if self._delete_version(client, environment, scope, image, version, tag, deadline):
+                return
+        self._say(environment, f"{ref}: deleted {len(ours)} version(s)")
+
+    def _delete_version(
+        self,
+        client: gh.GitHubClient,
+        environment: str,
+        scope: gh.PackageScope,
+        image: ImageRepo,
+        version: gh.PackageVersion,
+        tag: str,
+        deadline: float,
+    ) -> bool:
+        """Delete one of our versions; True when the whole package went instead."""
+        ref = f"{image.repository}:{tag}"
+        for attempt in range(2):
             try:
                 client.delete_package_version(scope, image.package, version.id, deadline=deadline)
+                return False
             except gh.NotFoundError:
-                continue
+                return False
             except gh.GitHubApiError as exc:
-                if exc.status == 400 and "last tagged version" in exc.github_message.lower():
-                    # The other tagged versions vanished meanwhile: re-decide on fresh data.
-                    remaining = client.package_versions(scope, image.package, deadline=deadline)
-                    if remaining is None:
-                        return
-                    if all(set(v.tags) == {tag} for v in remaining if v.tags):
-                        self._delete_package(client, environment, scope, image, ref, deadline)
-                        return
-                raise
-        self._say(environment, f"{ref}: deleted {len(ours)} version(s)")
+                if exc.status != 400 or "last tagged version" not in exc.github_message.lower():
+                    raise
+                # Decide on fresh data: a version pushed since the refusal is not ours to lose.
+                remaining = client.package_versions(scope, image.package, deadline=deadline)
+                if remaining is None:
+                    self._say(environment, f"{ref}: package already gone")
+                    return True
+                if all(set(v.tags) == {tag} for v in remaining if v.tags):
+                    self._delete_package(client, environment, scope, image, ref, deadline)
+                    return True
+                if attempt:
+                    raise
+        return False
 
     def _delete_package(
         self,

@@ -8,7 +8,16 @@ import httpx
 import pytest
 
 from components.github_client import ImageBuildError
-from tests.provider.conftest import TAG, Harness, base_props, configure, make_provider
+from tests.github.emulator import GitHubEmulator, RunPlan
+from tests.provider.conftest import (
+    APP_REPO,
+    TAG,
+    WORKFLOW_FILE,
+    Harness,
+    base_props,
+    configure,
+    make_provider,
+)
 
 OTHER = "staging-0123456789ab"
 
@@ -103,6 +112,49 @@ def test_last_tagged_version_refusal_mid_delete_deletes_the_package(harness: Har
     )
 
 
+class PushBeforeFirstDelete(httpx.BaseTransport):
+    """Just before the first DELETE goes out, a workflow run pushes OTHER to app-backend."""
+
+    def __init__(self, emulator: GitHubEmulator) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.emulator = emulator
+        self.pushed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE" and not self.pushed:
+            self.pushed = True
+            self.emulator.start_foreign_run(
+                APP_REPO,
+                WORKFLOW_FILE,
+                RunPlan(duration=0, queued_for=0, push={"app-backend": "tag"}),
+                {"ref": "main", "tag": OTHER, "correlation_id": "concurrent"},
+            )
+        return self.inner.handle_request(request)
+
+
+def test_an_image_pushed_while_deleting_the_last_version_is_kept(harness: Harness) -> None:
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    provider = make_provider(
+        harness.clock, harness.lines, transport=PushBeforeFirstDelete(harness.emulator)
+    )
+    configure(provider, harness.emulator.token, harness.emulator.base_url)
+    provider.delete("id", state(harness))
+    assert harness.emulator.package_versions("acme", "app-backend") == [[OTHER]], (
+        f"ghcr.io/acme/app-backend:{OTHER} was pushed during the delete and must survive it"
+    )
+
+
+def test_the_package_is_deleted_only_after_github_refuses_the_version_delete(
+    harness: Harness,
+) -> None:
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    harness.provider.delete("id", state(harness))
+    deletes = [(r.path.rsplit("/", 2)[-2], r.status) for r in harness.calls("DELETE")]
+    assert deletes == [("versions", 400), ("container", 204)], (
+        f"ghcr.io/acme/app-backend: version DELETE first, the package only after a 400: {deletes}"
+    )
+
+
 def test_delete_of_a_package_already_gone_succeeds(harness: Harness) -> None:
     harness.provider.delete("id", state(harness))
     assert "already gone" in harness.output
@@ -192,3 +244,18 @@ def test_refresh_lists_images_that_lost_the_tag(harness: Harness) -> None:
     assert result.outs is not None
     assert result.outs["missingImages"] == ["backend"]
     assert result.outs["images"] == state(harness, images)["images"], "other outputs are kept"
+
+
+def test_refresh_without_package_permission_warns_and_keeps_missing_images(
+    harness: Harness,
+) -> None:
+    harness.emulator.inject("GET", r"/versions$", status=403, body={"message": "Forbidden"})
+    before = {**state(harness), "missingImages": ["backend"]}
+    result = harness.provider.read("id", before)
+    assert result.outs is not None
+    assert result.outs["missingImages"] == ["backend"], (
+        "a refresh that could not read ghcr.io/acme/app-backend must not change missingImages"
+    )
+    assert any("WARNING" in line and "read:packages" in line for line in harness.lines), (
+        f"the refresh says why ghcr.io/acme/app-backend was not checked: {harness.lines}"
+    )
