@@ -21,6 +21,9 @@ WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 BUILD_TEMPLATE = REPO_ROOT / "templates" / "github" / "build-images.yml"
 REPO_WORKFLOWS = ("ci.yml", "preview.yml", "pr-environment.yml", "sweep.yml")
 ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS] + [BUILD_TEMPLATE]
+KUBECONFIG_ACTION_DIR = ".github/actions/write-kubeconfig"
+KUBECONFIG_ACTION = REPO_ROOT / KUBECONFIG_ACTION_DIR / "action.yml"
+LOCAL_ACTIONS = [KUBECONFIG_ACTION]
 REPO = "acme/tims-stack"
 TOKEN = "ghs_test-token-must-never-leak-0123456789"
 
@@ -45,6 +48,14 @@ def workflow_path(request: pytest.FixtureRequest) -> Path:
 def workflows() -> dict[str, dict[str, Any]]:
     """The repository's workflows by file name."""
     return {name: load_workflow(WORKFLOW_DIR / name) for name in REPO_WORKFLOWS}
+
+
+@pytest.fixture
+def kubeconfig_action() -> dict[str, Any]:
+    """The composite action every Pulumi job writes its kubeconfig with."""
+    document = yaml.safe_load(KUBECONFIG_ACTION.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), f"{KUBECONFIG_ACTION_DIR}/action.yml is not a mapping"
+    return document
 
 
 @pytest.fixture

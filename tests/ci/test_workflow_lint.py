@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.ci.conftest import ALL_WORKFLOW_FILES
+from tests.ci.conftest import ALL_WORKFLOW_FILES, LOCAL_ACTIONS
 from tests.conftest import REPO_ROOT
 
 FAILING_SEVERITIES = {"Medium", "High"}
@@ -55,16 +55,18 @@ def describe(finding: dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def zizmor_findings(venv_tool: Callable[[str], Path]) -> list[dict[str, Any]]:
     """One zizmor run over every file; the per-file tests pick their findings."""
-    return run_zizmor(venv_tool("zizmor"), *ALL_WORKFLOW_FILES)
+    return run_zizmor(venv_tool("zizmor"), *ALL_WORKFLOW_FILES, *LOCAL_ACTIONS)
 
 
-def check_schema(check_jsonschema: Path, *paths: Path) -> dict[str, list[str]]:
+def check_schema(
+    check_jsonschema: Path, *paths: Path, schema: str = "vendor.github-workflows"
+) -> dict[str, list[str]]:
     """Schema errors by file name, from one check-jsonschema run over `paths`."""
     done = subprocess.run(
         [
             str(check_jsonschema),
             "--builtin-schema",
-            "vendor.github-workflows",
+            schema,
             "--output-format",
             "json",
             *map(str, paths),
@@ -113,6 +115,28 @@ def test_workflow_has_no_medium_or_high_zizmor_finding(
         and f["determinations"]["severity"] in FAILING_SEVERITIES
     ]
     assert bad == [], f"zizmor findings in {workflow_path.name}: {bad}"
+
+
+@pytest.mark.parametrize("action", LOCAL_ACTIONS, ids=lambda p: p.parent.name)
+def test_local_action_passes_the_github_action_schema(
+    action: Path, venv_tool: Callable[[str], Path]
+) -> None:
+    errors = check_schema(venv_tool("check-jsonschema"), action, schema="vendor.github-actions")
+    assert errors["action.yml"] == [], f"{action.parent.name} fails the action schema: {errors}"
+
+
+@pytest.mark.parametrize("action", LOCAL_ACTIONS, ids=lambda p: p.parent.name)
+def test_local_action_has_no_medium_or_high_zizmor_finding(
+    action: Path, zizmor_findings: list[dict[str, Any]]
+) -> None:
+    # zizmor names an action's findings by the path it was given, ending in action.yml.
+    bad = [
+        describe(f)
+        for f in zizmor_findings
+        if "action.yml" in finding_files(f)
+        and f["determinations"]["severity"] in FAILING_SEVERITIES
+    ]
+    assert bad == [], f"zizmor findings in {action.parent.name}/action.yml: {bad}"
 
 
 def test_zizmor_findings_are_attributed_to_files(zizmor_findings: list[dict[str, Any]]) -> None:

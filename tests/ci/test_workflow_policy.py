@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.ci.conftest import ALL_WORKFLOW_FILES, load_workflow
+from tests.ci.conftest import ALL_WORKFLOW_FILES, LOCAL_ACTIONS, load_workflow
 from tests.conftest import REPO_ROOT
 
 SHA_PIN = re.compile(r"^\s*-?\s*uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$")
 USES_LINE = re.compile(r"^\s*-?\s*uses:\s*(\S+)")
+# A composite action in this repository: it comes from the checked-out commit itself.
+LOCAL_USE = re.compile(r"^\s*-?\s*uses:\s*(\./\.github/actions/[\w-]+)\s*$")
 
 # What each job may do with GITHUB_TOKEN; anything more is a finding.
 EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
@@ -36,12 +39,19 @@ def jobs_of(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def all_steps() -> list[tuple[str, str, dict[str, Any]]]:
-    return [
+    """Every step of every workflow and of every local composite action."""
+    workflow_steps = [
         (path.name, job_id, step)
         for path in ALL_WORKFLOW_FILES
         for job_id, job in jobs_of(path).items()
         for step in job.get("steps", [])
     ]
+    action_steps = [
+        (f"{path.parent.name}/action.yml", "composite", step)
+        for path in LOCAL_ACTIONS
+        for step in yaml.safe_load(path.read_text(encoding="utf-8"))["runs"]["steps"]
+    ]
+    return workflow_steps + action_steps
 
 
 def test_workflow_grants_nothing_at_the_top_level(workflow_path: Path) -> None:
@@ -66,7 +76,13 @@ def test_every_job_has_exactly_the_expected_permissions(workflow_path: Path) -> 
 
 def test_every_action_is_pinned_to_a_commit_sha_with_its_version(workflow_path: Path) -> None:
     for number, line in enumerate(workflow_path.read_text(encoding="utf-8").splitlines(), 1):
-        if USES_LINE.match(line):
+        local = LOCAL_USE.match(line)
+        if local:
+            action = REPO_ROOT / local.group(1) / "action.yml"
+            assert action in LOCAL_ACTIONS, (
+                f"{workflow_path.name}:{number}: {local.group(1)} is not a checked local action"
+            )
+        elif USES_LINE.match(line):
             assert SHA_PIN.match(line), (
                 f"{workflow_path.name}:{number}: `{line.strip()}` is not "
                 "`owner/repo@<40-hex sha> # vX.Y.Z`"

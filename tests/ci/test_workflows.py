@@ -11,12 +11,15 @@ from typing import Any, cast
 
 import pytest
 
+from tests.ci.conftest import KUBECONFIG_ACTION_DIR
 from tests.conftest import REPO_ROOT
 
 PULUMI_ACTION = re.compile(r"^pulumi/actions@[0-9a-f]{40}$")
 PR_STACK = "pr-${{ github.event.pull_request.number }}"
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 FORK = "github.event.pull_request.head.repo.full_name != github.repository"
+KUBECONFIG_ACTION_USE = f"./{KUBECONFIG_ACTION_DIR}"
+KUBECONFIG_PATH = "${{ runner.temp }}/kubeconfig"
 
 
 def step_using(job: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -122,8 +125,8 @@ def test_preview_backend_and_secrets_come_from_repository_settings(
     step = step_using(job, "pulumi/actions@")
     assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
-    kubeconfig = step_running(job, "$KUBECONFIG")
-    assert kubeconfig["env"]["KUBE_CONFIG"] == "${{ secrets.KUBE_CONFIG }}"
+    kubeconfig = step_using(job, KUBECONFIG_ACTION_USE)
+    assert kubeconfig["with"]["kube-config"] == "${{ secrets.KUBE_CONFIG }}"
 
 
 # --------------------------------------------------------------------------- pr-environment.yml
@@ -303,8 +306,9 @@ def test_sweep_reads_prs_with_the_run_token_and_deletes_images_with_the_pat(
 
 
 @pytest.fixture
-def kubeconfig_step(workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return step_running(workflows["pr-environment.yml"]["jobs"]["up"], "$KUBECONFIG")
+def kubeconfig_step(kubeconfig_action: dict[str, Any]) -> dict[str, Any]:
+    [step] = kubeconfig_action["runs"]["steps"]
+    return cast(dict[str, Any], step)
 
 
 def test_kubeconfig_is_written_readable_only_by_the_runner(
@@ -330,12 +334,45 @@ def test_missing_kubeconfig_secret_fails_naming_it(
     assert "KUBE_CONFIG" in done.stdout
 
 
-def test_every_kubeconfig_step_is_the_same_script(workflows: dict[str, dict[str, Any]]) -> None:
-    scripts = {
-        step["run"]
-        for document in workflows.values()
-        for job in document["jobs"].values()
-        for step in job["steps"]
-        if "KUBE_CONFIG" in str(step.get("env", {}))
-    }
-    assert len(scripts) == 1, "the kubeconfig steps differ; keep them identical"
+def test_kubeconfig_step_passes_the_secret_through_env_and_writes_to_runner_temp(
+    kubeconfig_step: dict[str, Any],
+) -> None:
+    assert kubeconfig_step["env"]["KUBE_CONFIG"] == "${{ inputs.kube-config }}"
+    assert kubeconfig_step["env"]["KUBECONFIG"] == KUBECONFIG_PATH
+
+
+def pulumi_jobs(workflows: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (name, job_id, job)
+        for name, document in workflows.items()
+        for job_id, job in document["jobs"].items()
+        if any(str(s.get("uses", "")).startswith("pulumi/actions@") for s in job["steps"])
+    ]
+
+
+def test_every_pulumi_job_writes_its_kubeconfig_with_the_shared_action(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    jobs = pulumi_jobs(workflows)
+    assert len(jobs) == 4, f"expected preview, up, destroy and sweep jobs, got {jobs}"
+    for name, job_id, job in jobs:
+        step = step_using(job, KUBECONFIG_ACTION_USE)
+        assert step["with"] == {"kube-config": "${{ secrets.KUBE_CONFIG }}"}, (
+            f"{name} job {job_id}: kubeconfig action inputs {step['with']}"
+        )
+        inline = [s.get("name") for s in job["steps"] if "KUBE_CONFIG" in str(s.get("env", {}))]
+        assert inline == [], f"{name} job {job_id}: inline kubeconfig steps {inline}"
+
+
+def test_every_pulumi_step_reads_the_kubeconfig_the_action_wrote(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    for name, job_id, job in pulumi_jobs(workflows):
+        for step in job["steps"]:
+            runs_pulumi = "command" in step.get("with", {}) or "scripts.sweep" in str(
+                step.get("run", "")
+            )
+            if runs_pulumi:
+                assert step["env"]["KUBECONFIG"] == KUBECONFIG_PATH, (
+                    f"{name} job {job_id} step {step.get('name')}: KUBECONFIG"
+                )
