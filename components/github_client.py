@@ -41,7 +41,7 @@ USER_AGENT = "tims-stack-imagebuild"
 CREDENTIALS_HELP = (
     "Set a valid token with `pulumi config set --secret github:token <token>` (or the "
     "GITHUB_TOKEN environment variable). GitHub Packages' REST API accepts only a classic "
-    "personal access token: give it `repo` and `workflow` (to dispatch the build) plus "
+    "personal access token: give it `repo` (dispatching a workflow needs it) plus "
     "`read:packages` and `delete:packages` (to find and clean up images in GHCR)."
 )
 

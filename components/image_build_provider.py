@@ -740,13 +740,21 @@ class ImageBuildProvider(ResourceProvider):
             except gh.GitHubApiError as exc:
                 if exc.status == 400 and self._run_details_supported:
                     # GitHub Enterprise Server 3.20 and older reject the field: nothing ran.
+                    # Other mistakes answer 400 too: GitHub's own words tell them apart.
                     self._run_details_supported = False
                     if not spec.uses_correlation_id:
-                        raise gh.ImageBuildError(self._no_correlation_message(spec)) from exc
+                        raise gh.ImageBuildError(
+                            f"GitHub refused to dispatch {spec.workflow} in {spec.repository} "
+                            f"(400: {exc.github_message or 'no message'}). If that is about "
+                            "`return_run_details`, the server cannot return run details "
+                            "(GitHub Enterprise Server 3.20 or older). "
+                            + self._no_correlation_message(spec)
+                        ) from exc
                     self._say(
                         spec.environment,
-                        "the server does not support return_run_details (GitHub Enterprise "
-                        "Server 3.20 or older); dispatching again and finding the run by its "
+                        f"GitHub answered 400 ({exc.github_message or 'no message'}): taking it "
+                        "as no support for return_run_details (GitHub Enterprise Server 3.20 or "
+                        "older); dispatching again without it and finding the run by its "
                         f"correlation id {correlation_id}",
                     )
                     continue

@@ -178,6 +178,23 @@ def test_no_run_details_and_no_correlation_input_fails_saying_what_to_add(harnes
     assert f"actions/workflows/{WORKFLOW_FILE}" in message, "says where to find the run"
 
 
+def test_a_400_on_dispatch_without_correlation_input_quotes_githubs_message(
+    harness: Harness,
+) -> None:
+    reason = "Workflow does not have 'workflow_dispatch' trigger"
+    harness.emulator.inject(
+        "POST",
+        r"/dispatches$",
+        status=400,
+        body={"message": reason, "documentation_url": "https://docs.github.com/rest"},
+    )
+    with pytest.raises(ImageBuildError) as error:
+        harness.create(inputs={"ref": "{ref}", "tag": "{tag}"})
+    assert reason in str(error.value), (
+        f"a 400 from {APP_REPO} may not be about run details: GitHub's message must be shown"
+    )
+
+
 def test_ghes_400_without_correlation_input_fails_before_starting_any_run(harness: Harness) -> None:
     harness.emulator.return_run_details = "reject_400"
     with pytest.raises(ImageBuildError, match="correlation_id"):
@@ -262,7 +279,15 @@ def test_bad_token_fails_naming_the_scopes_needed(harness: Harness) -> None:
     message = str(error.value)
     assert "read:packages" in message
     assert "delete:packages" in message
-    assert "workflow" in message
+    assert "`repo`" in message, f"dispatching in {APP_REPO} needs the classic `repo` scope"
+
+
+def test_bad_token_help_does_not_ask_for_the_workflow_scope(harness: Harness) -> None:
+    # `workflow` lets a token edit workflow files; dispatching needs only `repo`.
+    configure(harness.provider, "ghp_wrongtoken", harness.emulator.base_url)
+    with pytest.raises(ImageBuildError, match="401") as error:
+        harness.create()
+    assert "`workflow`" not in str(error.value), str(error.value)
 
 
 def test_unknown_workflow_names_the_workflow_and_repository(harness: Harness) -> None:
