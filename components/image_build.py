@@ -59,7 +59,7 @@ class ImageBuildArgs:
     ref: pulumi.Input[str]
     """Branch or tag the workflow is dispatched on."""
     commit_sha: pulumi.Input[str]
-    """The sha `ref` resolved to when the program ran; a change forces a rebuild."""
+    """The full 40-hex sha `ref` resolved to when the program ran; a change forces a rebuild."""
     inputs: pulumi.Input[Mapping[str, str]]
     """Workflow inputs, placeholders ({ref}, {sha}, {tag}, {environment}, {owner}) unexpanded."""
     images: pulumi.Input[Mapping[str, str]]
@@ -69,7 +69,8 @@ class ImageBuildArgs:
     environment: pulumi.Input[str]
     """Environment id, for the `{environment}` placeholder and messages."""
     timeout_seconds: pulumi.Input[int]
-    """Provider-side deadline; past it the run is cancelled."""
+    """Provider-side deadline, 1 to 21600 s (GitHub's 6-hour job limit); past it the run is
+    cancelled."""
     delete_images_on_destroy: pulumi.Input[bool]
     """Whether `pulumi destroy` deletes this build's image versions from GHCR."""
 
@@ -103,12 +104,14 @@ class ImageBuild(pulumi.dynamic.Resource, module="tims-stack", name="ImageBuild"
 
     @property
     def commit_sha(self) -> pulumi.Output[str]:
-        """The sha the run really built."""
+        """The sha the run really built: the requested sha when `inputs` passes `{sha}` (the
+        workflow checks it out), else the head of `ref` the run started from."""
         return self._state("commitSha")
 
     @property
     def requested_sha(self) -> pulumi.Output[str]:
-        """The sha the program asked for; differs from `commit_sha` when the branch moved."""
+        """The sha the program asked for; differs from `commit_sha` only when no `{sha}` is
+        passed and the branch moved before the dispatch."""
         return self._state("requestedSha")
 
     @property
