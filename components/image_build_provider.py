@@ -10,7 +10,9 @@ Lifecycle (see `ImageBuildProvider`):
 - diff/update/check: local only, no GitHub call.
 - read (refresh): reports images that no longer carry the tag in `missingImages`;
   the next diff then asks for a replacement, which rebuilds them.
-- delete: remove only the package versions whose tags all belong to this build.
+- delete: remove only the package versions whose tags all belong to this build, always
+  version by version; the package itself only after GitHub refuses to delete its last tagged
+  version and a fresh listing shows no other tagged version.
 
 Serialization: `pulumi destroy` runs the provider serialized into state at
 create time. dill would pickle this class by reference (an import path; see
@@ -20,6 +22,9 @@ the source of this module and of `github_client` instead; loading rebuilds them
 in a private module namespace. Only the standard library and third-party
 packages (pulumi, httpx, tenacity) are imported normally; this module must only
 import its sibling `github_client`, relatively.
+
+`PROVIDER_VERSION` must change with every change to either module's source (a test pins
+their sha256 per version), so existing stacks pick up the new code by an in-place update.
 
 Credentials come only from `configure()` (`github:token` or GITHUB_TOKEN, and
 `github:baseUrl`). Nothing configured is ever put in outputs or serialized.
