@@ -700,6 +700,8 @@ def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) 
                     )
                 elif not isinstance(val, str):
                     c.bad(var_key, val, 'a string (quote numbers and booleans, e.g. "true")')
+                elif var == "DJANGO_DEBUG" and name == "backend" and val not in ("true", "false"):
+                    c.bad(var_key, val, '"true" or "false" (the settings compare with "true")')
                 else:
                     env[var] = val
     resources = (

@@ -162,6 +162,9 @@ CASES = [
         "set by the program",
     ),
     Case(
+        "env-debug-not-boolean", app(env={"DJANGO_DEBUG": "yes"}), B + ".env.DJANGO_DEBUG", "true"
+    ),
+    Case(
         "frontend-env-root-url",
         app("frontend", env={"ROOT_URL": "x"}),
         NS + "frontend.env.ROOT_URL",
