@@ -154,6 +154,15 @@ def stale_checkout(tmp_path: Path) -> Path:
     return tmp_path
 
 
+GOLDEN_DIR = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def golden_provider_v1() -> str:
+    """The serialized provider of release "1", as state holds it (see golden/README.md)."""
+    return (GOLDEN_DIR / "provider-v1.b64").read_text(encoding="ascii").strip()
+
+
 @dataclass
 class ProviderHost:
     """`python -m pulumi.dynamic` as Pulumi starts it, and a gRPC stub to drive it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components import image_build_provider
 from components.image_build_provider import ImageBuildProvider
 from tests.provider.conftest import TAG, Harness, clean_env
+from tests.provider.test_provider_version import SOURCE_SHA256
 
 # Runs in a fresh interpreter: loads a serialized provider and calls delete() with it.
 LOAD_AND_DELETE = textwrap.dedent(
@@ -74,6 +76,52 @@ def test_destroy_works_from_state_without_importable_components(
     assert report["module"].startswith("_tims_stack_image_build_"), report
     assert harness.emulator.package_versions("acme", "app-backend") == [["staging-1"]], (
         "the provider loaded from state deleted this build's image version"
+    )
+
+
+def test_destroy_works_with_the_provider_state_holds_from_release_1(
+    harness: Harness, stale_checkout: Path, golden_provider_v1: str
+) -> None:
+    # Today's SDK, dill, httpx and tenacity must still run the code old state carries.
+    harness.emulator.add_package("acme", "app-backend", [[TAG], ["staging-1"]])
+    job = {
+        "provider": golden_provider_v1,
+        "state": {
+            "tag": TAG,
+            "environment": "dev",
+            "deleteImagesOnDestroy": True,
+            "imageRepositories": {"backend": "ghcr.io/acme/app-backend"},
+        },
+        "baseUrl": harness.emulator.base_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_DELETE],
+        cwd=stale_checkout,
+        env=clean_env(TEST_GITHUB_TOKEN=harness.emulator.token),
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"the release-1 provider from state failed:\n{done.stderr}"
+    assert harness.emulator.package_versions("acme", "app-backend") == [["staging-1"]], (
+        f"the release-1 provider must delete ghcr.io/acme/app-backend:{TAG} and keep staging-1"
+    )
+
+
+def test_the_golden_release_1_blob_carries_the_code_pinned_for_version_1(
+    golden_provider_v1: str,
+) -> None:
+    loaded = load(golden_provider_v1)
+    sources = sys.modules[type(loaded).__module__]._SERIALIZED_SOURCES
+    digests = {
+        name: hashlib.sha256(source.encode("utf-8")).hexdigest()
+        for name, source in sorted(sources.items())
+    }
+    assert digests == SOURCE_SHA256["1"], (
+        "tests/provider/golden/provider-v1.b64 must hold exactly the code pinned for "
+        "PROVIDER_VERSION '1' in tests/provider/test_provider_version.py"
     )
 
 
