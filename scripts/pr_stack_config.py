@@ -15,7 +15,6 @@ default per environment, and one value would put every PR in one place.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from scripts.stack_names import check_environment
+from stack.config import build_ref_problem
 from stack.stackfile import StackFileError, load_yaml
 
 ENVIRONMENT_KEY = "tims-stack:environment"
@@ -31,9 +31,6 @@ BUILD_KEY = "tims-stack:build"
 # Derived from the environment when unset. Set in a shared base they would put every PR
 # environment into one namespace or behind one host, each `up` taking over the last.
 PER_ENVIRONMENT_KEYS = ("tims-stack:namespace", "tims-stack:host")
-# What `git check-ref-format --branch` refuses, reduced to what matters here:
-# no whitespace or control characters, nothing that reads as an option.
-_REF_RE = re.compile(r"^[^\s~^:?*\[\\\x00-\x1f\x7f-][^\s~^:?*\[\\\x00-\x1f\x7f]*$")
 
 
 class StackConfigError(ValueError):
@@ -41,11 +38,10 @@ class StackConfigError(ValueError):
 
 
 def check_ref(ref: str) -> str:
-    if not ref or not _REF_RE.fullmatch(ref) or ".." in ref or ref.endswith((".lock", "/")):
-        raise StackConfigError(
-            f"build ref {ref!r} is not a valid branch or tag name "
-            "(no spaces, control characters, '~^:?*[\\', '..', leading '-')"
-        )
+    # The same rule the program applies to tims-stack:build.ref, so a PR stack
+    # never gets a ref that `pulumi up` would then refuse.
+    if (problem := build_ref_problem(ref)) is not None:
+        raise StackConfigError(f"build ref {ref!r} {problem}")
     return ref
 
 

@@ -92,9 +92,13 @@ def test_missing_base_file_names_the_repository_variable(tmp_path: Path) -> None
         write_pr_stack_config(tmp_path / "nope.yaml", "pr-1", "feat", tmp_path)
 
 
-@pytest.mark.parametrize("ref", ["", "has space", "-rf", "a..b", "x~1", "br.lock"])
+@pytest.mark.parametrize(
+    "ref",
+    ["", "has space", "-rf", "a..b", "x~1", "br.lock", "5d0c4a9f2e8b7c6d1a3f4e5b6c7d8e9f0a1b2c3d"],
+)
 def test_invalid_build_ref_is_refused(base_file: Path, tmp_path: Path, ref: str) -> None:
-    with pytest.raises(StackConfigError, match="not a valid branch"):
+    # The program's own build.ref rule: the message says what is allowed.
+    with pytest.raises(StackConfigError, match="expected a branch name"):
         write_pr_stack_config(base_file, "pr-1", ref, tmp_path)
 
 
