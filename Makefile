@@ -62,7 +62,9 @@ check-pulumi:
 	@command -v $(PULUMI) >/dev/null || { echo "The Pulumi CLI is not installed: see README.md, 'Install the Pulumi CLI'." >&2; exit 2; }
 
 # `stack select --create` makes the first `make up ENV=x` just work.
+# The local file backend needs its directory to exist.
 define select_stack
+	@case "$(PULUMI_BACKEND_URL)" in file://*) mkdir -p "$(patsubst file://%,%,$(PULUMI_BACKEND_URL))";; esac
 	@echo "+ $(PULUMI) stack select --create $(ENV)"
 	@$(PULUMI) stack select --create $(ENV)
 endef
