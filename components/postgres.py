@@ -116,9 +116,9 @@ def claim_size_patch(
 
     The claim name comes from the StatefulSet's output, so the patch waits for
     the StatefulSet, whose readiness means the controller has made the claim.
-    The controller makes it only when pod 0 first starts: a new environment
-    deployed with `stopped: true` has no claim yet, so its first `pulumi up`
-    fails here until it is started once.
+    The controller makes it only when pod 0 first starts, so callers register
+    the patch only while the environment runs: a new environment deployed
+    with `stopped: true` has no claim to patch yet.
     `patchForce`: the StatefulSet controller created the claim and so owns the
     size field; a changed size would otherwise be a field-manager conflict.
     `retain_on_delete`: removing the patch (destroy, or a program that drops
@@ -264,16 +264,18 @@ class Postgres(pulumi.ComponentResource):
             ),
             opts=statefulset_options(child),
         )
-        # Registered whether or not the environment is stopped, with the same
-        # inputs, so stopping and starting never touch the claim.
-        claim_size_patch(
-            f"{name}-{DATA_VOLUME}",
-            namespace=args.namespace,
-            statefulset=statefulset,
-            object_labels=object_labels,
-            size=args.config.storage,
-            opts=child,
-        )
+        # Only while running: a stopped new environment has no claim yet, and
+        # dropping the patch on stop never touches the claim (retain_on_delete).
+        # Starting re-applies the same size, a no-op for the claim.
+        if not args.stopped:
+            claim_size_patch(
+                f"{name}-{DATA_VOLUME}",
+                namespace=args.namespace,
+                statefulset=statefulset,
+                object_labels=object_labels,
+                size=args.config.storage,
+                opts=child,
+            )
 
         self.pod_labels = object_labels
         self.host = pods.service_host(service.metadata.name, args.namespace)

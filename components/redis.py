@@ -154,14 +154,15 @@ class Redis(pulumi.ComponentResource):
             ),
             opts=statefulset_options(child),
         )
-        claim_size_patch(
-            f"{name}-{DATA_VOLUME}",
-            namespace=args.namespace,
-            statefulset=statefulset,
-            object_labels=object_labels,
-            size=STORAGE,
-            opts=child,
-        )
+        if not args.stopped:  # as for Postgres: a stopped new environment has no claim yet
+            claim_size_patch(
+                f"{name}-{DATA_VOLUME}",
+                namespace=args.namespace,
+                statefulset=statefulset,
+                object_labels=object_labels,
+                size=STORAGE,
+                opts=child,
+            )
         self.pod_labels = object_labels
         self.url = pulumi.Output.concat(
             "redis://", pods.service_host(service.metadata.name, args.namespace), f":{PORT}"

@@ -6,7 +6,7 @@ auto-named StatefulSet gives it a new name, hence a new, empty claim, so:
   ignored after creation, and serviceName is a constant anyway;
 - a storage change reaches the existing claim through a server-side apply
   patch on exactly that claim's name;
-- stopping changes neither the patch nor the claim template.
+- stopping keeps the claim template and drops only the claim patch (retained on delete).
 """
 
 from __future__ import annotations
@@ -210,17 +210,35 @@ def test_schema_check_rejects_a_malformed_claim_patch(default_run: ProgramRun) -
 
 
 @pytest.mark.parametrize("name", STATEFUL)
-def test_stopping_leaves_the_claim_patch_and_template_unchanged(
-    name: str, program_runs: Runs
-) -> None:
+def test_stopping_keeps_the_claim_template(name: str, program_runs: Runs) -> None:
     running, stopped = program_runs("default"), program_runs("stopped")
-    assert claim_patch(stopped, name).inputs == claim_patch(running, name).inputs, (
-        f"claim patch of {name}: stopping must not touch the claim"
-    )
     templates = [
         obj(run, "StatefulSet", name)["spec"]["volumeClaimTemplates"] for run in (running, stopped)
     ]
     assert templates[0] == templates[1], f"StatefulSet {name}: claim template changed on stop"
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_stopped_environment_has_no_claim_patch(name: str, program_runs: Runs) -> None:
+    """A new environment deployed stopped has no claim yet: a patch would fail the first `up`."""
+    stopped = program_runs("stopped")
+    patches = [
+        r
+        for r in stopped.resources
+        if r.name == f"{name}-{DATA_VOLUME}" and "PersistentVolumeClaim" in r.type
+    ]
+    assert patches == [], f"claim patch of {name} registered while stopped"
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_dropping_the_claim_patch_on_stop_never_touches_the_claim(
+    name: str, program_runs: Runs
+) -> None:
+    # Stopping removes the patch from the program; only retain_on_delete keeps
+    # Pulumi from relinquishing the claim's size field when it does.
+    assert claim_patch(program_runs("default"), name).retain_on_delete, (
+        f"claim patch of {name}: removing it on stop would touch the claim"
+    )
 
 
 @pytest.mark.parametrize("name", STATEFUL)
