@@ -8,11 +8,9 @@ from typing import Any
 
 import pulumi
 import pulumi_random
-from pulumi_kubernetes.apps.v1 import Deployment
-from pulumi_kubernetes.core.v1 import Secret
 
-from components import pods
 from components.services import BACKEND
+from components.workload import WorkloadArgs, app_workload
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, Resources
 
 ADMIN_USER = "admin"
@@ -197,36 +195,22 @@ class Backend(pulumi.ComponentResource):
             return with_extra_env(contract, extra)
 
         contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
-        env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(contract)
-        # Auto-named: the Kubernetes provider replaces a Secret whose data
-        # changes (Secrets are immutable to it unless enableSecretMutable is
-        # set, pulumi/pulumi-kubernetes#1567), the Deployment then references
-        # the new name and rolls out. envFrom alone would leave running pods
-        # on the old values.
-        env_secret = Secret(
-            f"{name}-env",
-            metadata=pods.metadata(args.namespace, object_labels),
-            type="Opaque",
-            string_data=env,
-            opts=child,
-        )
-        Deployment(
+        app_workload(
             name,
-            metadata=pods.metadata(args.namespace, object_labels),
-            spec=pods.app_deployment_spec(
-                container_name=BACKEND.name,
-                pod_labels=object_labels,
+            WorkloadArgs(
+                namespace=args.namespace,
+                part=BACKEND,
+                labels=object_labels,
+                env=contract,
                 image=args.image,
-                port_name=BACKEND.port_name,
-                port=BACKEND.port,
-                env_secret_name=env_secret.metadata.name,
-                replica_count=pods.replicas(args.config.replicas, stopped=args.stopped),
-                resource_requirements=pods.resources(args.config.resources, DEFAULT_RESOURCES),
-                run_as_non_root=args.run_as_non_root,
-                pull_secret_name=args.pull_secret,
+                config=args.config,
+                default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
+                stopped=args.stopped,
+                run_as_non_root=args.run_as_non_root,
+                pull_secret=args.pull_secret,
             ),
-            opts=child,
+            child,
         )
         self.pod_labels = object_labels
         self.register_outputs(

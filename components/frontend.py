@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_kubernetes.apps.v1 import Deployment
-from pulumi_kubernetes.core.v1 import Secret
 
-from components import pods
 from components.services import FRONTEND
+from components.workload import WorkloadArgs, app_workload
 from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
 
 DEFAULT_RESOURCES = Resources(
@@ -70,32 +68,23 @@ class Frontend(pulumi.ComponentResource):
         values: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(args.root_url).apply(
             environment
         )
-        env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(values)
         # A Secret, not plain env: user-supplied extra variables may hold secrets.
-        env_secret = Secret(
-            f"{name}-env",
-            metadata=pods.metadata(args.namespace, object_labels),
-            type="Opaque",
-            string_data=env,
-            opts=child,
-        )
-        Deployment(
+        app_workload(
             name,
-            metadata=pods.metadata(args.namespace, object_labels),
-            spec=pods.app_deployment_spec(
-                container_name=FRONTEND.name,
-                pod_labels=object_labels,
+            WorkloadArgs(
+                namespace=args.namespace,
+                part=FRONTEND,
+                labels=object_labels,
+                env=values,
                 image=args.image,
-                port_name=FRONTEND.port_name,
-                port=FRONTEND.port,
-                env_secret_name=env_secret.metadata.name,
-                replica_count=pods.replicas(args.config.replicas, stopped=args.stopped),
-                resource_requirements=pods.resources(args.config.resources, DEFAULT_RESOURCES),
-                run_as_non_root=args.run_as_non_root,
-                pull_secret_name=args.pull_secret,
+                config=args.config,
+                default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
+                stopped=args.stopped,
+                run_as_non_root=args.run_as_non_root,
+                pull_secret=args.pull_secret,
             ),
-            opts=child,
+            child,
         )
         self.pod_labels = object_labels
         self.register_outputs({})

@@ -1,0 +1,67 @@
+"""The env Secret and Deployment that the backend and the frontend share in shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes.apps.v1 import Deployment
+from pulumi_kubernetes.core.v1 import Secret
+
+from components import pods
+from components.services import AppPart
+from stack.config import AppConfig, Resources
+
+
+@dataclass(frozen=True)
+class WorkloadArgs:
+    """What differs between the backend's and the frontend's workload."""
+
+    namespace: pulumi.Input[str]
+    part: AppPart
+    labels: dict[str, str]
+    env: pulumi.Output[dict[str, str]]
+    """The container's whole environment; stored as a Secret, never as plain pod env."""
+    image: pulumi.Input[str]
+    config: AppConfig
+    default_resources: Resources
+    startup_seconds: int
+    stopped: bool
+    run_as_non_root: bool
+    pull_secret: pulumi.Input[str] | None
+
+
+def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Deployment:
+    """Register `<name>-env` (Secret) and `<name>` (Deployment) under the caller's `opts`.
+
+    The Secret is auto-named: the Kubernetes provider replaces a Secret whose
+    data changes (Secrets are immutable to it unless enableSecretMutable is set,
+    pulumi/pulumi-kubernetes#1567), the Deployment then references the new name
+    and rolls out. envFrom alone would leave running pods on the old values.
+    """
+    env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(args.env)
+    env_secret = Secret(
+        f"{name}-env",
+        metadata=pods.metadata(args.namespace, args.labels),
+        type="Opaque",
+        string_data=env,
+        opts=opts,
+    )
+    return Deployment(
+        name,
+        metadata=pods.metadata(args.namespace, args.labels),
+        spec=pods.app_deployment_spec(
+            container_name=args.part.name,
+            pod_labels=args.labels,
+            image=args.image,
+            port_name=args.part.port_name,
+            port=args.part.port,
+            env_secret_name=env_secret.metadata.name,
+            replica_count=pods.replicas(args.config.replicas, stopped=args.stopped),
+            resource_requirements=pods.resources(args.config.resources, args.default_resources),
+            run_as_non_root=args.run_as_non_root,
+            pull_secret_name=args.pull_secret,
+            startup_seconds=args.startup_seconds,
+        ),
+        opts=opts,
+    )
