@@ -8,7 +8,12 @@ import pulumi_github
 from components.backend import Backend, BackendArgs, DatabaseConnection, PublicEndpoint
 from components.frontend import Frontend, FrontendArgs
 from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import prebuilt_images, registry_owner, split_repository
+from components.images import (
+    prebuilt_images,
+    provider_base_url,
+    registry_owner,
+    split_repository,
+)
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.postgres import PORT as POSTGRES_PORT
@@ -50,7 +55,10 @@ if config.images.source == "build":
         raise RuntimeError("tims-stack:build.repository is required when images.source is 'build'")
     repo_owner, repo_name = split_repository(config.build.repository)
     github = pulumi_github.Provider(
-        "github", owner=repo_owner, token=require_token(), base_url=config.github.base_url
+        "github",
+        owner=repo_owner,
+        token=require_token(),
+        base_url=provider_base_url(config.github.base_url),
     )
     # Config allows only a branch name or refs/tags/<name> (a sha cannot be dispatched).
     # getBranch cannot see tags; getRef gives a lightweight tag's commit (an annotated

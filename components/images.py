@@ -42,3 +42,22 @@ def split_repository(repository: str) -> tuple[str, str]:
     if not owner or not name or "/" in name:
         raise ValueError(f"expected a repository as owner/name, got {repository!r}")
     return owner, name
+
+
+GITHUB_COM_API = "https://api.github.com"
+
+
+def provider_base_url(api_url: str) -> str:
+    """`github:baseUrl` (an API root) as the pulumi-github provider's `base_url` wants it.
+
+    The provider (terraform-provider-github, `Config.NewRESTClient`) appends
+    `api/v3/` to every base URL other than exactly `https://api.github.com/`,
+    so it takes the server's root with a trailing slash: github.com's API root
+    as is, a GitHub Enterprise Server API root (`https://<host>/api/v3`) as
+    `https://<host>/`. Passing the API root unchanged would make it call
+    `.../api/v3api/v3/` (or `api.github.com/api/v3/`) and 404.
+    """
+    root = api_url.rstrip("/")
+    if root == GITHUB_COM_API:
+        return GITHUB_COM_API + "/"
+    return root.removesuffix("/api/v3") + "/"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from components.images import provider_base_url
 from components.postgres import PASSWORD_KEY
 from scripts.mockrun import (
     FAKE_TOKEN,
@@ -200,7 +201,8 @@ def test_github_provider_uses_the_repository_owner_and_secret_token(
 ) -> None:
     (provider,) = default_run.of_type("pulumi:providers:github")
     assert provider.inputs["owner"] == "acme"
-    assert provider.inputs["baseUrl"] == "https://api.github.com"
+    # terraform-provider-github appends api/v3/ to anything but exactly this URL.
+    assert provider.inputs["baseUrl"] == "https://api.github.com/"
     assert is_secret(provider.inputs["token"]), "the token must reach the provider as a secret"
     assert provider.inputs["token"]["value"] == FAKE_TOKEN
 
@@ -340,3 +342,25 @@ def test_admin_password_output_matches_the_backend_env(default_run: ProgramRun) 
     env = env_of(default_run, "backend")
     assert env["BASE_ADMIN_USERNAME"] == default_run.outputs["adminUser"]
     assert env["BASE_ADMIN_USER_PASSWORD"] == default_run.outputs["adminPassword"]
+
+
+@pytest.mark.parametrize(
+    ("api_url", "provider_url"),
+    [
+        ("https://api.github.com", "https://api.github.com/"),
+        ("https://api.github.com/", "https://api.github.com/"),
+        ("https://ghes.example.com/api/v3", "https://ghes.example.com/"),
+        ("https://ghes.example.com/api/v3/", "https://ghes.example.com/"),
+    ],
+)
+def test_github_provider_gets_the_server_root_it_appends_api_v3_to(
+    api_url: str, provider_url: str
+) -> None:
+    """terraform-provider-github appends `api/v3/` to any base URL but github.com's."""
+    assert provider_base_url(api_url) == provider_url, f"github provider base_url for {api_url}"
+
+
+def test_github_enterprise_base_url_reaches_the_github_provider_as_the_server_root() -> None:
+    run = run_program({**SCENARIOS["default"], "github:baseUrl": "https://ghes.example.com/api/v3"})
+    (provider,) = run.of_type("pulumi:providers:github")
+    assert provider.inputs["baseUrl"] == "https://ghes.example.com/"
