@@ -219,16 +219,22 @@ def test_destroy_runs_on_close_and_removes_the_stack(workflows: dict[str, dict[s
     assert "--destroyed" in step_running(job, "scripts.pr_comment")["run"]
 
 
-def test_one_pulumi_operation_per_pr_and_no_cancelling(
+def test_ups_of_one_pr_queue_in_one_group_and_are_never_cancelled(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
     up = workflows["pr-environment.yml"]["jobs"]["up"]["concurrency"]
-    preview = workflows["preview.yml"]["jobs"]["preview"]["concurrency"]
-    assert (
-        up["group"] == preview["group"] == "tims-stack-pr-${{ github.event.pull_request.number }}"
-    )
+    assert up["group"] == "tims-stack-pr-${{ github.event.pull_request.number }}"
     assert up["cancel-in-progress"] is False
-    assert preview["cancel-in-progress"] is False
+
+
+def test_a_preview_never_shares_a_group_with_an_up(workflows: dict[str, dict[str, Any]]) -> None:
+    # A newer queued run cancels the pending one in its group: a preview queued
+    # after a push must not cancel that push's pending `up`.
+    up = workflows["pr-environment.yml"]["jobs"]["up"]["concurrency"]
+    preview = workflows["preview.yml"]["jobs"]["preview"]["concurrency"]
+    assert preview["group"] != up["group"]
+    assert "${{ github.event.pull_request.number }}" in preview["group"]
+    assert preview["cancel-in-progress"] is False, "a cancelled preview can leave a lock"
 
 
 def test_destroy_is_never_cancelled_by_a_newer_run(workflows: dict[str, dict[str, Any]]) -> None:
