@@ -903,6 +903,8 @@ def parse_config(
     # about what it would have provided (build mode, the image owner).
     repo_broken = build.repository is None and _given(raw, "build", "repository")
     images = _images(c, raw, build, owner, owner_broken or repo_broken, repo_broken)
+    if images is not None:
+        notes.extend(_template_push_mismatches(build, images))
 
     if (images is not None and (images.private or images.source == "build")) and not has_token:
         reason = "images.source is build" if images.source == "build" else "images.private is true"
@@ -989,6 +991,33 @@ def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
                 f"{key}.sectionName", values["sectionName"], f"a listener name, {_SUBDOMAIN_RULE}"
             )
     return RoutingConfig.model_validate({"kind": kind, **values})
+
+
+def _template_push_mismatches(build: BuildConfig, images: ImagesConfig) -> list[str]:
+    """Notes for images the shipped workflow template would not push where ImageBuild looks.
+
+    templates/github/build-images.yml pushes to
+    ghcr.io/<repository owner>/tims-stack-<image>-image-prod. A note, not an
+    error: a user may have edited the copy in their repository.
+    """
+    template = BuildConfig()
+    if (
+        images.source != "build"
+        or build.owner is None
+        or build.workflow != template.workflow
+        or build.inputs != template.inputs
+    ):
+        return []
+    notes = []
+    for image, repo in (("backend", images.backend), ("frontend", images.frontend)):
+        pushed = f"{GHCR}/{build.owner.lower()}/{PROJECT}-{image}-image-prod"
+        if repo != pushed:
+            notes.append(
+                f"{NS}images.{image} is {repo}, but the shipped workflow template pushes to "
+                f"{pushed}: ImageBuild would fail after the build, not finding the image; edit "
+                "the image name in your copy of the workflow or remove the setting"
+            )
+    return notes
 
 
 def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig:

@@ -304,3 +304,22 @@ def test_parse_config_reads_only_the_env_it_is_given(
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", FAKE_TOKEN)
     assert parse(PREBUILT, env={}).github.has_token is False, "process GITHUB_TOKEN was read"
+
+
+def test_images_the_shipped_template_does_not_push_to_are_warned_about(parse: ParseFn) -> None:
+    notes: list[str] = []
+    values = {
+        "tims-stack:build": {"repository": "acme/app"},
+        "github:owner": "acme-org",  # images default to ghcr.io/acme-org/...
+    }
+    parse(values, env=TOKEN_ENV, warn=notes.append)
+    assert any(
+        "tims-stack:images.backend" in note and "ghcr.io/acme/tims-stack-backend-image-prod" in note
+        for note in notes
+    ), f"no note about the template pushing elsewhere: {notes}"
+
+
+def test_default_build_images_match_where_the_template_pushes(parse: ParseFn) -> None:
+    notes: list[str] = []
+    parse({"tims-stack:build": {"repository": "Acme/app"}}, env=TOKEN_ENV, warn=notes.append)
+    assert not [n for n in notes if "template pushes" in n], notes
