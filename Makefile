@@ -34,10 +34,15 @@ setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt
 	@echo "setup done: tools are in ./$(VENV)"
 
-# Regenerate the full pin set after changing requirements*.txt.
-lock: $(BIN)/python
+# Regenerate the full pin set after changing requirements*.txt: resolve them
+# afresh (old pins must not hold new ones back), then `make setup` again.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -r requirements-dev.txt
 	(echo "# Full pin set (pip freeze of a clean 'make setup'); regenerate with 'make lock'."; \
-	 $(BIN)/python -m pip freeze --exclude pip) > constraints.txt
+	 .lock-venv/bin/python -m pip freeze --exclude pip) > constraints.txt
+	rm -rf .lock-venv
 
 lint:
 	$(BIN)/ruff check .
