@@ -64,7 +64,7 @@ from . import github_client as gh
 # by a future SDK: it must not import private modules that could move.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
-PROVIDER_VERSION = "1"
+PROVIDER_VERSION = "2"
 """Bump on every behaviour change: the change rolls out as an in-place update (no rebuild)."""
 
 PLACEHOLDERS = ("ref", "sha", "tag", "environment", "owner", "correlation_id")
@@ -962,7 +962,7 @@ class ImageBuildProvider(ResourceProvider):
             f"The image build for {spec.environment} did not finish within timeoutSeconds="
             f"{spec.timeout_seconds}, so its workflow run {run.html_url} was cancelled "
             f"({confirmed}). If builds legitimately take longer, raise "
-            "tims-stack:build.timeoutSeconds; then run `pulumi up` again."
+            "tims-stack:build.timeout (seconds); then run `pulumi up` again."
         )
 
     def _failure(
@@ -1022,7 +1022,8 @@ class ImageBuildProvider(ResourceProvider):
         refs = ", ".join(f"{spec.images[name].repository}:{spec.tag}" for name in missing)
         raise gh.ImageBuildError(
             f"The workflow run {run.html_url} succeeded, but GHCR has no {refs}. Check that the "
-            "workflow pushes to exactly the repositories in tims-stack:build.images and tags "
+            "workflow pushes to exactly the repositories in tims-stack:images.backend and "
+            "tims-stack:images.frontend and tags "
             "them with the tag input it receives (tims-stack:build.inputs)."
         )
 

@@ -106,6 +106,9 @@ def test_timeout_cancels_the_run_and_says_why(harness: Harness) -> None:
     assert harness.emulator.cancelled_run_ids() == [run["id"]], "the timed-out run is cancelled"
     assert run["conclusion"] == "cancelled", "create waits until GitHub confirms the cancellation"
     assert run["html_url"] in str(error.value)
+    assert "raise tims-stack:build.timeout (seconds)" in str(error.value), (
+        "the advice names the config key users set"
+    )
 
 
 @pytest.mark.parametrize("run_details", ["supported", "ignore_204", "reject_400"])
@@ -348,6 +351,7 @@ def test_successful_run_that_pushed_no_image_fails_naming_the_missing_images(
     with pytest.raises(ImageBuildError, match="succeeded, but GHCR has no") as error:
         harness.create()
     assert f"ghcr.io/acme/app-backend:{TAG}" in str(error.value)
+    assert "tims-stack:images.backend" in str(error.value), "names the config key to check"
 
 
 def test_error_after_the_dispatch_cancels_the_run(harness: Harness) -> None:

@@ -14,6 +14,11 @@ SOURCE_SHA256: dict[str, dict[str, str]] = {
         "github_client": "f49c1f7f153c2dc23c9f935245118a913e2ffbb892990a7e2c85b0b06582c118",
         "image_build_provider": "4984715a29942c361ec922194a49999d925613d22d517515c4e27bcf1938c042",
     },
+    # 2: error messages name the real config keys (build.timeout, images.backend/frontend).
+    "2": {
+        "github_client": "f49c1f7f153c2dc23c9f935245118a913e2ffbb892990a7e2c85b0b06582c118",
+        "image_build_provider": "7d9d097b645fcff3797efe328ea61e9f7fc23b1fd89069d50ab7f30e1c468397",
+    },
 }
 
 
