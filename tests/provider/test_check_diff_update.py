@@ -214,10 +214,10 @@ def test_diff_and_check_of_a_no_change_up_make_zero_github_calls(harness: Harnes
 
 def test_update_records_the_new_values_without_calling_github(harness: Harness) -> None:
     olds = created_outputs(harness)
-    news = checked(harness.provider, providerVersion="2", timeoutSeconds=60.0)
+    news = checked(harness.provider, providerVersion="999", timeoutSeconds=60.0)
     outs = harness.provider.update("id", olds, news).outs
     assert outs is not None
-    assert outs["providerVersion"] == "2"
+    assert outs["providerVersion"] == "999"
     assert outs["timeoutSeconds"] == 60
     assert outs["images"] == olds["images"], "outputs of the build are kept"
     assert outs["runId"] == olds["runId"]
