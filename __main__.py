@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_github
 
+from components.app_images import AppImages, AppImagesArgs
 from components.backend import Backend, BackendArgs, DatabaseConnection, PublicEndpoint
 from components.frontend import Frontend, FrontendArgs
-from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import (
-    prebuilt_images,
-    provider_base_url,
-    registry_owner,
-    split_repository,
-)
+from components.images import registry_owner
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.postgres import PORT as POSTGRES_PORT
@@ -24,17 +18,10 @@ from components.registry import RegistryPullSecret, RegistryPullSecretArgs
 from components.routing import RouteTarget, Routing, RoutingArgs
 from components.services import BACKEND, FRONTEND, AppService, AppServiceArgs
 from stack.config import load_config
-from stack.naming import image_tag
 
 # First, before any resource: a bad configuration raises here with every problem listed.
 config, secrets = load_config()
 env = config.environment
-
-
-def require_token() -> pulumi.Output[str]:
-    if secrets.github_token is None:
-        raise RuntimeError("a GitHub token is required for private images and for builds")
-    return secrets.github_token
 
 
 namespace = Namespace("namespace", NamespaceArgs(name=config.namespace, environment=env))
@@ -45,62 +32,24 @@ if config.images.private:
     pull_secret = RegistryPullSecret(
         "ghcr-pull",
         RegistryPullSecretArgs(
-            namespace=ns, environment=env, owner=registry_owner(config), token=require_token()
+            namespace=ns,
+            environment=env,
+            owner=registry_owner(config),
+            token=secrets.require_github_token(),
         ),
     ).name
 
-run_url: pulumi.Output[str] | None = None
-if config.images.source == "build":
-    if config.build.repository is None:
-        raise RuntimeError("tims-stack:build.repository is required when images.source is 'build'")
-    repo_owner, repo_name = split_repository(config.build.repository)
-    github = pulumi_github.Provider(
-        "github",
-        owner=repo_owner,
-        token=require_token(),
-        base_url=provider_base_url(config.github.base_url),
-    )
-    # Config allows only a branch name or refs/tags/<name> (a sha cannot be dispatched).
-    # getBranch cannot see tags; getRef gives a lightweight tag's commit (an annotated
-    # tag's object sha, see Pulumi.yaml).
-    commit_sha: pulumi.Output[str] = (
-        pulumi_github.get_ref_output(
-            owner=repo_owner,
-            repository=repo_name,
-            ref=f"tags/{config.build.tag}",
-            opts=pulumi.InvokeOutputOptions(provider=github),
-        ).sha
-        if config.build.tag is not None
-        else pulumi_github.get_branch_output(
-            repository=repo_name,
-            branch=config.build.ref,
-            opts=pulumi.InvokeOutputOptions(provider=github),
-        ).sha
-    )
-    build = ImageBuild(
-        "images",
-        ImageBuildArgs(
-            repository=config.build.repository,
-            workflow=config.build.workflow,
-            # GitHub's documented dispatch ref is a branch or tag *name*.
-            ref=config.build.tag or config.build.ref,
-            commit_sha=commit_sha,
-            inputs=dict(config.build.inputs or {}),
-            images={"backend": config.images.backend, "frontend": config.images.frontend},
-            tag=commit_sha.apply(lambda sha: image_tag(env, sha)),
-            environment=env,
-            timeout_seconds=config.build.timeout,
-            delete_images_on_destroy=config.build.delete_images_on_destroy,
-        ),
-    )
-    # Taken from the build's outputs, so the workloads wait for the images.
-    backend_image = build.images.apply(lambda images: images["backend"])
-    frontend_image = build.images.apply(lambda images: images["frontend"])
-    run_url = build.run_url
-else:
-    refs = prebuilt_images(config.images)
-    backend_image = pulumi.Output.from_input(refs["backend"])
-    frontend_image = pulumi.Output.from_input(refs["frontend"])
+images = AppImages(
+    "images",
+    AppImagesArgs(
+        environment=env,
+        images=config.images,
+        build=config.build,
+        github=config.github,
+        token=secrets.github_token,
+    ),
+)
+backend_image, frontend_image = images.backend, images.frontend
 
 public = (
     PublicEndpoint(url=config.public_url, host=config.host, domain=config.domain)
@@ -195,5 +144,5 @@ pulumi.export("postgresHost", postgres.host)
 pulumi.export("redisUrl", redis.url)
 pulumi.export("adminUser", backend.admin_user)
 pulumi.export("adminPassword", pulumi.Output.secret(backend.admin_password))
-if run_url is not None:
-    pulumi.export("runUrl", run_url)
+if images.run_url is not None:
+    pulumi.export("runUrl", images.run_url)

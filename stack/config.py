@@ -288,6 +288,12 @@ class Secrets:
     def __init__(self, github_token: pulumi.Output[str] | None) -> None:
         self.github_token = github_token
 
+    def require_github_token(self) -> pulumi.Output[str]:
+        """The token, where config has already required one (build mode, private images)."""
+        if self.github_token is None:
+            raise ValueError(f"github:token: {_HOW_TO_SET_TOKEN}")
+        return self.github_token
+
     def __repr__(self) -> str:
         return f"Secrets(github_token={'<secret>' if self.github_token else None})"
 

@@ -459,3 +459,21 @@ def test_registry_owner_falls_back_to_the_image_path(
         }
     }
     assert registry_owner(config_of({**base, **raw})) == owner
+
+
+# ---------------------------------------------------------------- images
+
+
+def test_app_images_in_build_mode_owns_the_github_provider_and_the_build(
+    default_run: ProgramRun,
+) -> None:
+    assert children_of(default_run, "tims-stack:images:AppImages") == [
+        "pulumi-python:dynamic/tims-stack:ImageBuild",
+        "pulumi:providers:github",
+    ]
+
+
+def test_app_images_in_prebuilt_mode_registers_nothing(
+    program_runs: Callable[[str], ProgramRun],
+) -> None:
+    assert children_of(program_runs("prebuilt"), "tims-stack:images:AppImages") == []

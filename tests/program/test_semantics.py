@@ -368,3 +368,10 @@ def test_ingress_class_comes_from_config() -> None:
     }
     (ingress,) = objects(run_program(raw), "Ingress")
     assert ingress["spec"]["ingressClassName"] == "traefik"
+
+
+def test_every_custom_resource_is_a_child_of_a_component(scenario_run: ProgramRun) -> None:
+    """`__main__.py` only wires components: no Kubernetes object, build or provider at top level."""
+    components = {r.urn for r in scenario_run.resources if not r.custom}
+    orphans = [r.urn for r in scenario_run.resources if r.custom and r.parent not in components]
+    assert orphans == [], f"registered outside any component: {orphans}"
