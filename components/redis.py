@@ -2,7 +2,7 @@
 
 A one-replica StatefulSet with a small claim and the append-only file on: queued
 Celery tasks survive a restart, `make stop`/`make start` and a node drain. The
-claim gets the same protection as Postgres's (see components/postgres.py).
+claim gets the same protection as Postgres's (see components/stateful.py).
 """
 
 from __future__ import annotations
@@ -10,31 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_kubernetes.apps.v1 import (
-    StatefulSet,
-    StatefulSetPersistentVolumeClaimRetentionPolicyArgs,
-    StatefulSetSpecArgs,
-)
 from pulumi_kubernetes.core.v1 import (
     ContainerArgs,
     ContainerPortArgs,
-    PodSpecArgs,
-    PodTemplateSpecArgs,
     Service,
     ServicePortArgs,
     ServiceSpecArgs,
     VolumeMountArgs,
 )
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
 from components import pods
 from components.official_images import redis_cli, redis_user
-from components.postgres import (
-    DATA_VOLUME,
-    claim_size_patch,
-    claim_template,
-    statefulset_options,
-)
+from components.stateful import DATA_VOLUME, DataStoreArgs, data_store
 from stack.config import RedisConfig, Resources
 
 PORT = 6379
@@ -98,71 +86,36 @@ class Redis(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        statefulset = StatefulSet(
+        container = ContainerArgs(
+            name="redis",
+            image=args.config.image,
+            args=list(SERVER_ARGS),
+            ports=[ContainerPortArgs(name="redis", container_port=PORT, protocol="TCP")],
+            # exec, not tcpSocket: kubelet connections could
+            # be caught by the NetworkPolicy on some CNIs.
+            readiness_probe=pods.exec_probe(ping, period=10, failure_threshold=3),
+            liveness_probe=pods.exec_probe(ping, initial_delay=10, period=20, failure_threshold=6),
+            resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
+            security_context=pods.container_security(run_as_non_root=True),
+            volume_mounts=[VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR)],
+        )
+        data_store(
             name,
-            metadata=pods.metadata(args.namespace, object_labels),
-            spec=StatefulSetSpecArgs(
-                replicas=pods.replicas(1, stopped=args.stopped),
+            DataStoreArgs(
+                namespace=args.namespace,
+                labels=object_labels,
                 # The contract's fixed name: serviceName is immutable, so it
                 # must be a name that never changes. A ClusterIP Service gives
                 # no per-pod DNS, which a single Redis does not need.
                 service_name=SERVICE_NAME,
-                selector=LabelSelectorArgs(match_labels=selector),
-                # A StatefulSet never runs two pods of one ordinal, so there are
-                # never two Redis instances on one dataset.
-                persistent_volume_claim_retention_policy=(
-                    StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
-                        when_deleted="Retain", when_scaled="Retain"
-                    )
-                ),
-                template=PodTemplateSpecArgs(
-                    metadata=ObjectMetaArgs(labels=object_labels),
-                    spec=PodSpecArgs(
-                        security_context=pods.restricted_pod_security(
-                            redis_user(args.config.image)
-                        ),
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        containers=[
-                            ContainerArgs(
-                                name="redis",
-                                image=args.config.image,
-                                args=list(SERVER_ARGS),
-                                ports=[
-                                    ContainerPortArgs(
-                                        name="redis", container_port=PORT, protocol="TCP"
-                                    )
-                                ],
-                                # exec, not tcpSocket: kubelet connections could
-                                # be caught by the NetworkPolicy on some CNIs.
-                                readiness_probe=pods.exec_probe(
-                                    ping, period=10, failure_threshold=3
-                                ),
-                                liveness_probe=pods.exec_probe(
-                                    ping, initial_delay=10, period=20, failure_threshold=6
-                                ),
-                                resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
-                                security_context=pods.container_security(run_as_non_root=True),
-                                volume_mounts=[
-                                    VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR)
-                                ],
-                            )
-                        ],
-                    ),
-                ),
-                volume_claim_templates=[claim_template(object_labels, STORAGE, None)],
-            ),
-            opts=statefulset_options(child),
-        )
-        if not args.stopped:  # as for Postgres: a stopped new environment has no claim yet
-            claim_size_patch(
-                f"{name}-{DATA_VOLUME}",
-                namespace=args.namespace,
-                statefulset=statefulset,
-                object_labels=object_labels,
+                user=redis_user(args.config.image),
+                container=container,
                 size=STORAGE,
-                opts=child,
-            )
+                storage_class=None,
+                stopped=args.stopped,
+            ),
+            child,
+        )
         self.pod_labels = object_labels
         self.url = pulumi.Output.concat(
             "redis://", pods.service_host(service.metadata.name, args.namespace), f":{PORT}"

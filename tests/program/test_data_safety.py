@@ -20,16 +20,14 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from components.postgres import (
+from components.postgres import HEADLESS_SERVICE_NAME, Postgres, PostgresArgs
+from components.redis import SERVICE_NAME, STORAGE, Redis, RedisArgs
+from components.stateful import (
     DATA_VOLUME,
-    HEADLESS_SERVICE_NAME,
     IMMUTABLE_STATEFULSET_FIELDS,
     PATCH_FORCE_ANNOTATION,
-    Postgres,
-    PostgresArgs,
     claim_name,
 )
-from components.redis import SERVICE_NAME, STORAGE, Redis, RedisArgs
 from scripts.mockrun import ProgramRun, Registered, reveal
 from scripts.render import render
 from stack.config import PostgresConfig, RedisConfig
