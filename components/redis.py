@@ -27,8 +27,6 @@ from stack.config import RedisConfig, Resources
 
 PORT = 6379
 SERVICE_NAME = "redis-db-svc"
-STORAGE = "256Mi"
-"""Claim size; stands in for a `tims-stack:redis.storage` key the config model lacks yet."""
 DATA_DIR = "/data"
 """The official images' working directory, where the append-only file goes."""
 SERVER_ARGS = ("--appendonly", "yes")
@@ -45,7 +43,7 @@ class RedisArgs:
     namespace: pulumi.Input[str]
     environment: str
     config: RedisConfig
-    """Image (official redis or valkey) and resources."""
+    """Image (official redis or valkey), storage for the append-only file, resources."""
     stopped: bool
     """Scale to 0; the volume claim stays, untouched."""
 
@@ -110,8 +108,8 @@ class Redis(pulumi.ComponentResource):
                 service_name=SERVICE_NAME,
                 user=redis_user(args.config.image),
                 container=container,
-                size=STORAGE,
-                storage_class=None,
+                size=args.config.storage,
+                storage_class=args.config.storage_class,
                 stopped=args.stopped,
             ),
             child,

@@ -95,7 +95,7 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     "backend": ("replicas", "env", "resources"),
     "frontend": ("replicas", "env", "resources"),
     "postgres": ("image", "storage", "storageClass", "resources"),
-    "redis": ("image", "resources"),
+    "redis": ("image", "storage", "storageClass", "resources"),
 }
 """The fields of each object key."""
 
@@ -233,6 +233,9 @@ class RedisConfig(_Model):
     """`tims-stack:redis`."""
 
     image: str = DEFAULT_REDIS_IMAGE
+    storage: str = "256Mi"
+    """Claim for the append-only file (queued Celery tasks)."""
+    storage_class: str | None = Field(default=None, alias="storageClass")
     resources: Resources = Field(default_factory=Resources)
 
     @property
@@ -1224,6 +1227,14 @@ def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
             c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
         else:
             values["image"] = image
+    _storage(c, key, fields, values)
+    if "resources" in fields:
+        values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
+    return PostgresConfig.model_validate(values)
+
+
+def _storage(c: _Checker, key: str, fields: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """`storage` and `storageClass` of a data store's claim, into `values` when valid."""
     if "storage" in fields:
         storage = fields["storage"]
         amount = parse_quantity(storage) if isinstance(storage, str) else None
@@ -1238,9 +1249,6 @@ def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
             c.bad(f"{key}.storageClass", sc, f"a StorageClass name, {_SUBDOMAIN_RULE}")
         else:
             values["storageClass"] = sc
-    if "resources" in fields:
-        values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
-    return PostgresConfig.model_validate(values)
 
 
 def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
@@ -1252,6 +1260,7 @@ def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
             c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
         else:
             values["image"] = image
+    _storage(c, key, fields, values)
     if "resources" in fields:
         values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
     return RedisConfig.model_validate(values)

@@ -383,6 +383,13 @@ CASES = [
         "digest",
     ),
     Case("storage-zero", {NS + "postgres": {"storage": "0"}}, NS + "postgres.storage", "positive"),
+    Case("redis-storage-zero", {NS + "redis": {"storage": "0"}}, NS + "redis.storage", "positive"),
+    Case(
+        "redis-storage-class-invalid",
+        {NS + "redis": {"storageClass": "Fast_SSD"}},
+        NS + "redis.storageClass",
+        "StorageClass",
+    ),
     Case(
         "storage-negative",
         {NS + "postgres": {"storage": "-1Gi"}},

@@ -21,7 +21,7 @@ import yaml
 from kubernetes_validate.utils import latest_version
 
 from components.postgres import HEADLESS_SERVICE_NAME, Postgres, PostgresArgs
-from components.redis import SERVICE_NAME, STORAGE, Redis, RedisArgs
+from components.redis import SERVICE_NAME, Redis, RedisArgs
 from components.stateful import (
     DATA_VOLUME,
     IMMUTABLE_STATEFULSET_FIELDS,
@@ -35,6 +35,7 @@ from tests.conftest import REPO_ROOT
 from tests.program.k8s import containers, obj, resource
 
 Runs = Callable[[str], ProgramRun]
+STORAGE = RedisConfig().storage  # the default size of the Redis claim
 StorageRuns = Callable[..., ProgramRun]
 RunComponent = Callable[[Callable[[], object]], ProgramRun]
 STATEFUL = ("postgres", "redis")
@@ -318,3 +319,19 @@ def test_rendered_claim_patches_say_they_are_patches(tmp_path: Path) -> None:
     assert len(claims) == len(STATEFUL), f"one claim patch per StatefulSet: {claims}"
     for path in claims:
         assert "# A patch, not a whole object" in path.read_text(), path.name
+
+
+def test_redis_claim_takes_its_size_and_class_from_config(
+    run_component: Callable[[Callable[[], None]], ProgramRun],
+) -> None:
+    config = RedisConfig(storage="2Gi", storageClass="fast")
+
+    def body() -> None:
+        Redis("redis", RedisArgs(namespace="ns", environment="test", config=config, stopped=False))
+
+    run = run_component(body)
+    (template,) = obj(run, "StatefulSet", "redis")["spec"]["volumeClaimTemplates"]
+    assert template["spec"]["resources"]["requests"] == {"storage": "2Gi"}, "redis claim size"
+    assert template["spec"]["storageClassName"] == "fast", "redis claim class"
+    patch = claim_patch(run, "redis").manifest()
+    assert patch["spec"] == {"resources": {"requests": {"storage": "2Gi"}}}, "redis patch size"
