@@ -79,7 +79,6 @@ backend = Backend(
         image=backend_image,
         stopped=config.stopped,
         run_as_non_root=config.run_as_non_root,
-        service_name=backend_service.name,
         service_host=backend_service.host,
         service_url=backend_service.url,
         public=public,

@@ -22,7 +22,11 @@ DEFAULT_RESOURCES = Resources(
 # Migrations run before the server listens; allow them ten minutes.
 STARTUP_SECONDS = 600
 # Settings in `backend.env` that extend the program's comma list instead of replacing it.
-_APPENDED_SETTINGS = ("DJANGO_ALLOWED_HOSTS", "EXTRA_TRUSTED_ORIGINS")
+_APPENDED_SETTINGS = ("EXTRA_TRUSTED_ORIGINS",)
+# The contract's default. Host routing is the Ingress's or HTTPRoute's job; a
+# narrower list answers 400 to load-balancer health checks that send the pod IP
+# as Host (GKE NEG, AWS ALB target-type ip). `backend.env` may replace it.
+ALLOWED_HOSTS_DEFAULT = "*"
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,9 @@ def with_extra_env(contract: Mapping[str, str], extra: Mapping[str, str]) -> dic
 
     Config already refuses the program-set keys (BACKEND_CONTRACT_ENV); they
     are skipped here too so a config object built another way cannot override
-    them. The comma-list settings are appended to, because the hosts and
-    origins the program sets are needed for probes and logins.
+    them. EXTRA_TRUSTED_ORIGINS is appended to, because the origin the program
+    sets is needed for logins; DJANGO_ALLOWED_HOSTS and DJANGO_DEBUG replace the
+    program's value.
     """
     merged = dict(contract)
     for var, value in extra.items():
@@ -87,13 +92,6 @@ def with_extra_env(contract: Mapping[str, str], extra: Mapping[str, str]) -> dic
     return merged
 
 
-def allowed_hosts(public_host: str | None, service_name: str, service_host: str) -> str:
-    """DJANGO_ALLOWED_HOSTS: the public host and the in-cluster names, not `*`."""
-    hosts = [public_host] if public_host else []
-    hosts += [service_host, service_name, "localhost", "127.0.0.1"]
-    return ",".join(hosts)
-
-
 @dataclass(frozen=True)
 class BackendArgs:
     namespace: pulumi.Input[str]
@@ -104,7 +102,6 @@ class BackendArgs:
     image: pulumi.Input[str]
     stopped: bool
     run_as_non_root: bool
-    service_name: pulumi.Input[str]
     service_host: pulumi.Input[str]
     service_url: pulumi.Input[str]
     """In-cluster URL of the backend Service; the root URL when there is no public endpoint."""
@@ -158,7 +155,6 @@ class Backend(pulumi.ComponentResource):
             "admin_password": admin_password.result,
             "frontend_url": args.frontend_url,
             "namespace": args.namespace,
-            "service_name": args.service_name,
             "service_host": args.service_host,
             "service_url": args.service_url,
         }
@@ -181,9 +177,7 @@ class Backend(pulumi.ComponentResource):
                 "REDIS_URL": v["redis_url"],
                 "DJANGO_SECRET_KEY": v["secret_key"],
                 "DJANGO_DEBUG": "false",
-                "DJANGO_ALLOWED_HOSTS": allowed_hosts(
-                    public.host if public else None, v["service_name"], v["service_host"]
-                ),
+                "DJANGO_ALLOWED_HOSTS": ALLOWED_HOSTS_DEFAULT,
                 "PRODUCTION": "true",
                 **urls,
                 "NEXTJS_HOST_URL": v["frontend_url"],

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from components import pods
-from components.backend import allowed_hosts, url_settings
+from components.backend import url_settings
 from components.backend import with_extra_env as backend_extra_env
 from components.frontend import websocket_protocol
 from components.frontend import with_extra_env as frontend_extra_env
@@ -158,10 +158,10 @@ def test_backend_extra_env_never_replaces_a_contract_variable() -> None:
     assert merged == {"UNIQUE_ID": "tims-stack-dev", "DJANGO_DEBUG": "false", "LOG_LEVEL": "info"}
 
 
-def test_backend_extra_env_may_set_debug_and_extend_hosts_and_origins() -> None:
+def test_backend_extra_env_may_set_debug_and_hosts_and_extend_origins() -> None:
     contract = {
         "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "svc,localhost",
+        "DJANGO_ALLOWED_HOSTS": "*",
         "EXTRA_TRUSTED_ORIGINS": "https://a.example.com",
     }
     extra = {
@@ -171,7 +171,7 @@ def test_backend_extra_env_may_set_debug_and_extend_hosts_and_origins() -> None:
     }
     assert backend_extra_env(contract, extra) == {
         "DJANGO_DEBUG": "true",
-        "DJANGO_ALLOWED_HOSTS": "svc,localhost,b.example.com",
+        "DJANGO_ALLOWED_HOSTS": "b.example.com",
         "EXTRA_TRUSTED_ORIGINS": "https://a.example.com,https://b.example.com",
     }
 
@@ -180,16 +180,6 @@ def test_frontend_extra_env_never_replaces_a_contract_variable() -> None:
     contract = {"ROOT_URL": "https://a.example.com", "WEBSOCKET_PROTOCOL": "wss://"}
     extra = {"WEBSOCKET_PROTOCOL": "ws://", "NEXT_TELEMETRY_DISABLED": "1"}
     assert frontend_extra_env(contract, extra) == {**contract, "NEXT_TELEMETRY_DISABLED": "1"}
-
-
-def test_allowed_hosts_name_the_public_and_in_cluster_hosts() -> None:
-    assert allowed_hosts("a.example.com", "svc", "svc.ns.svc.cluster.local").split(",") == [
-        "a.example.com",
-        "svc.ns.svc.cluster.local",
-        "svc",
-        "localhost",
-        "127.0.0.1",
-    ]
 
 
 def test_websocket_protocol_follows_tls() -> None:
