@@ -1,0 +1,40 @@
+"""The URNs of resources whose replacement loses something are fixed.
+
+Pulumi identifies a resource by its URN (name, type and parent types). A
+refactor that renames or re-parents one of these makes the next `pulumi up`
+create a new resource and delete the old one: a new random password (Postgres
+keeps the old one, so the backend can no longer log in), a new StatefulSet with
+an empty claim, a new namespace, or an ImageBuild delete that removes the very
+images the new one skipped building. Such a refactor needs `aliases`
+(https://www.pulumi.com/docs/iac/concepts/options/aliases/) and an update here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from scripts.mockrun import ProgramRun
+
+PROTECTED = [
+    "tims-stack:images:AppImages$pulumi-python:dynamic/tims-stack:ImageBuild::images",
+    "tims-stack:k8s:Namespace$kubernetes:core/v1:Namespace::namespace",
+    "tims-stack:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres",
+    "tims-stack:k8s:Postgres$random:index/randomPassword:RandomPassword::postgres-password",
+    "tims-stack:k8s:Redis$kubernetes:apps/v1:StatefulSet::redis",
+    "tims-stack:k8s:Backend$random:index/randomPassword:RandomPassword::backend-django-secret-key",
+    "tims-stack:k8s:Backend$random:index/randomPassword:RandomPassword::backend-admin-password",
+]
+
+
+@pytest.mark.parametrize("urn", PROTECTED)
+def test_resource_that_must_never_be_replaced_keeps_its_urn(
+    urn: str, program_runs: Callable[[str], ProgramRun]
+) -> None:
+    urns = {r.urn.split("::", 2)[2] for r in program_runs("default").resources}
+    assert urn in urns, (
+        f"{urn} is no longer registered under this URN: renaming or re-parenting it replaces "
+        "it on the next `pulumi up` (data, passwords or images lost). Add `aliases` for the "
+        "old URN, then update tests/program/test_urns.py."
+    )
