@@ -26,6 +26,7 @@ from pulumi_kubernetes.core.v1 import (
     PersistentVolumeClaimSpecPatchArgs,
     PodSpecArgs,
     PodTemplateSpecArgs,
+    VolumeArgs,
     VolumeResourceRequirementsArgs,
     VolumeResourceRequirementsPatchArgs,
 )
@@ -138,6 +139,10 @@ class DataStoreArgs:
     storage_class: str | None
     stopped: bool
     termination_grace_seconds: int | None = None
+    init_containers: tuple[ContainerArgs, ...] = ()
+    """Run to completion, in order, before the container starts (e.g. a data guard)."""
+    volumes: tuple[VolumeArgs, ...] = ()
+    """Pod volumes besides the claim (e.g. a memory-backed /dev/shm)."""
 
 
 def data_store(name: str, args: DataStoreArgs, child: pulumi.ResourceOptions) -> StatefulSet:
@@ -163,7 +168,9 @@ def data_store(name: str, args: DataStoreArgs, child: pulumi.ResourceOptions) ->
                     automount_service_account_token=False,
                     enable_service_links=False,
                     termination_grace_period_seconds=args.termination_grace_seconds,
+                    init_containers=list(args.init_containers) or None,
                     containers=[args.container],
+                    volumes=list(args.volumes) or None,
                 ),
             ),
             # Used once, when the StatefulSet is created; later size changes
