@@ -12,12 +12,14 @@ import pulumi_random
 from pulumi_kubernetes.core.v1 import (
     ContainerArgs,
     ContainerPortArgs,
+    EmptyDirVolumeSourceArgs,
     EnvVarArgs,
     EnvVarSourceArgs,
     SecretKeySelectorArgs,
     Service,
     ServicePortArgs,
     ServiceSpecArgs,
+    VolumeArgs,
     VolumeMountArgs,
 )
 from pulumi_kubernetes.core.v1 import Secret as K8sSecret
@@ -38,6 +40,52 @@ DEFAULT_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"},
     limits={"memory": "1Gi"},
 )
+STARTUP_SECONDS = 600
+"""How long the startup probe waits for a first initdb or crash recovery."""
+SHM_VOLUME = "shm"
+SHM_SIZE = "256Mi"
+GUARD_CONTAINER = "data-guard"
+GUARD_RESOURCES = Resources(requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"})
+# Why: the official image runs initdb whenever $PGDATA has no PG_VERSION. Its
+# PGDATA depends on the major version and layout (/var/lib/postgresql/data/pgdata
+# before 18, /var/lib/postgresql/<major>/docker from 18 on), so changing
+# tims-stack:postgres.image across a major (17 -> 18, 18 -> 19) points PGDATA at
+# a new, missing directory on the same volume: the server would initialise an
+# EMPTY database next to the old one and the app would look healthy with no
+# data. This guard refuses to start the pod instead. PGDATA comes from the
+# environment, the mount path is $1. POSIX sh and find only (alpine and debian
+# images). The `PG_VERSION` files under base/<oid>/ belong to a data directory
+# found at a shallower depth, so they are skipped; unreadable directories
+# (lost+found) are not an error.
+GUARD_SCRIPT = r"""
+mount="$1"
+if [ -f "$PGDATA/PG_VERSION" ]; then
+  exit 0
+fi
+found=""
+for version_file in $(find "$mount" -maxdepth 4 -type f -name PG_VERSION 2>/dev/null); do
+  case "${version_file#"$mount"}" in
+    */base/*) continue ;;
+  esac
+  found="$found
+  ${version_file%/PG_VERSION} (PostgreSQL $(cat "$version_file" 2>/dev/null || echo '?'))"
+done
+if [ -z "$found" ]; then
+  exit 0
+fi
+cat >&2 <<EOF
+tims-stack postgres data guard: refusing to start PostgreSQL.
+The new PGDATA $PGDATA has no PG_VERSION, but the data volume (mounted at $mount)
+already holds a PostgreSQL data directory:$found
+Starting now would initialise a new, EMPTY database in $PGDATA next to the old
+one, and the app would run without its data. This happens when
+tims-stack:postgres.image changed major version (e.g. 17 -> 18) or data layout.
+Either pin tims-stack:postgres.image back to the image that wrote the old data
+directory, or dump it with pg_dump (running the old image) and restore it with
+pg_restore into the new major, then remove the old directory.
+EOF
+exit 1
+"""
 
 
 @dataclass(frozen=True)
@@ -104,6 +152,7 @@ class Postgres(pulumi.ComponentResource):
             opts=child,
         )
 
+        data_mount = VolumeMountArgs(name=DATA_VOLUME, mount_path=layout.mount_path)
         ready = ["pg_isready", "-U", USER, "-d", DATABASE, "-h", "127.0.0.1", "-p", str(PORT)]
         container = ContainerArgs(
             name="postgres",
@@ -122,11 +171,37 @@ class Postgres(pulumi.ComponentResource):
                     ),
                 ),
             ],
+            # Crash recovery (WAL replay) or a first initdb can take minutes;
+            # until this succeeds liveness is off, so it cannot kill the server.
+            startup_probe=pods.exec_probe(
+                ready, period=10, failure_threshold=STARTUP_SECONDS // 10
+            ),
             readiness_probe=pods.exec_probe(ready, period=10, failure_threshold=6),
             liveness_probe=pods.exec_probe(ready, initial_delay=30, period=20, failure_threshold=6),
             resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
             security_context=pods.container_security(run_as_non_root=True),
-            volume_mounts=[VolumeMountArgs(name=DATA_VOLUME, mount_path=layout.mount_path)],
+            volume_mounts=[
+                data_mount,
+                VolumeMountArgs(name=SHM_VOLUME, mount_path="/dev/shm"),  # noqa: S108
+            ],
+        )
+        guard = ContainerArgs(
+            name=GUARD_CONTAINER,
+            image=args.config.image,
+            command=["sh", "-c", GUARD_SCRIPT, GUARD_CONTAINER, layout.mount_path],
+            env=[EnvVarArgs(name="PGDATA", value=layout.pgdata)],
+            resources=pods.resources(GUARD_RESOURCES, GUARD_RESOURCES),
+            security_context=pods.container_security(run_as_non_root=True),
+            # The script's message becomes the pod's termination message
+            # (kubectl describe), not only a log line.
+            termination_message_policy="FallbackToLogsOnError",
+            volume_mounts=[data_mount],
+        )
+        # The container runtime gives /dev/shm 64 MiB, too little for parallel
+        # queries ("could not resize shared memory segment").
+        shm = VolumeArgs(
+            name=SHM_VOLUME,
+            empty_dir=EmptyDirVolumeSourceArgs(medium="Memory", size_limit=SHM_SIZE),
         )
         data_store(
             name,
@@ -141,6 +216,8 @@ class Postgres(pulumi.ComponentResource):
                 stopped=args.stopped,
                 # Postgres flushes on SIGINT; give it time before SIGKILL.
                 termination_grace_seconds=60,
+                init_containers=(guard,),
+                volumes=(shm,),
             ),
             child,
         )
