@@ -271,7 +271,8 @@ def test_postgres_16_uses_the_pre_18_layout(run_component: RunComponent) -> None
     run = run_component(_postgres("postgres:16-alpine"))
     (container,) = containers(only(run, "StatefulSet"))
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]
+    data = [m for m in container["volumeMounts"] if m["name"] == "data"]
+    assert data == [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]
     assert env["PGDATA"] == "/var/lib/postgresql/data/pgdata"
 
 

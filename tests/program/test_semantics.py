@@ -201,7 +201,8 @@ def _restricted(workload: dict[str, Any], user: ImageUser) -> None:
     assert (security["runAsUser"], security["runAsGroup"]) == (user.uid, user.gid), ident(workload)
     assert security["fsGroup"] == user.gid, f"{ident(workload)}: volume must be writable"
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}, ident(workload)
-    for container in containers(workload):
+    init_containers = list(workload["spec"]["template"]["spec"].get("initContainers", []))
+    for container in containers(workload) + init_containers:
         context = container["securityContext"]
         assert context["allowPrivilegeEscalation"] is False, ident(workload)
         assert context["capabilities"] == {"drop": ["ALL"]}, ident(workload)
@@ -234,7 +235,7 @@ def test_app_containers_are_hardened(name: str, non_root: bool, program_runs: Ru
 def test_postgres_uses_the_pg18_data_layout(default_run: ProgramRun) -> None:
     (container,) = containers(obj(default_run, "StatefulSet", "postgres"))
     env = {e["name"]: e.get("value") for e in container["env"]}
-    (mount,) = container["volumeMounts"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "data"]
     assert mount["mountPath"] == "/var/lib/postgresql"
     assert env["PGDATA"] == "/var/lib/postgresql/18/docker"
 
