@@ -23,6 +23,7 @@ Decisions worth knowing (README documents them for users):
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import ipaddress
 import json
@@ -380,6 +381,28 @@ _LABEL_RULE = (
     "alphanumeric, at most 63 characters"
 )
 _SUBDOMAIN_RULE = "a DNS-1123 subdomain: dot-separated RFC 1123 labels, at most 253 characters"
+_DNS_NAME_RULE = (
+    "a lowercase DNS host name: dot-separated labels of letters, digits and inner '-' "
+    "(at most 63 characters each, 253 in all), no trailing dot, no wildcard, not an IP address"
+)
+
+SECRET_ALLOWED_KEYS: tuple[str, ...] = (TOKEN_KEY, f"{NS}backend", f"{NS}frontend")
+"""Keys whose values the program keeps secret: the token, and the app objects whose env
+maps go into Kubernetes Secrets. Any other key is read as plain text."""
+
+RESERVED_NAMESPACES: tuple[str, ...] = ("default",)
+RESERVED_NAMESPACE_PREFIX = "kube-"
+"""Namespaces the program must not own: destroy deletes the namespace it created."""
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why the program must not own `namespace` (a valid label), or None."""
+    if namespace in RESERVED_NAMESPACES or namespace.startswith(RESERVED_NAMESPACE_PREFIX):
+        return (
+            "is a namespace the cluster itself uses ('default' and 'kube-*'); the program owns "
+            "its namespace and `pulumi destroy` deletes it with everything in it"
+        )
+    return None
 
 
 def is_label(value: str) -> bool:
@@ -439,7 +462,8 @@ def git_ref_problem(ref: str) -> str | None:
 
 _COMMIT_SHA = re.compile(r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")
 TAG_REF_PREFIX = "refs/tags/"
-_BUILD_REF_RULE = "expected a branch name (e.g. main) or a tag as refs/tags/<name>"
+_BUILD_REF_ALLOWED = "a branch name (e.g. main) or a tag as refs/tags/<name>"
+_BUILD_REF_RULE = f"expected {_BUILD_REF_ALLOWED}"
 
 
 def build_ref_problem(ref: str) -> str | None:
@@ -551,25 +575,106 @@ def _did_you_mean(name: str, allowed: Collection[str]) -> str:
     return f"unknown key {name!r}{hint} Allowed: {', '.join(allowed)}"
 
 
-class _Checker:
-    """Collects issues; never shows the value of a secret key."""
+_MIN_FRAGMENT = 4
+"""Shorter pieces of a secret are not scrubbed: they would mangle ordinary words."""
+_SCRUBBED = "<secret>"
 
-    def __init__(self, secret_keys: Collection[str]) -> None:
+
+def _leaf_strings(value: Any) -> list[str]:
+    """Every string inside a decoded JSON value (not object keys: those are config keys)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaf_strings(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaf_strings(item)]
+    return []
+
+
+def _secret_fragments(values: Collection[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(whole strings, word pieces) of secret raw values, longest first, for scrubbing."""
+    leaves: set[str] = set()
+    for text in values:
+        leaves.add(text)
+        with contextlib.suppress(ValueError):  # a plain string is its own only leaf
+            leaves.update(_leaf_strings(json.loads(text)))
+    pieces = {p for leaf in leaves for p in re.split(r"[^A-Za-z0-9]+", leaf)}
+    return (
+        tuple(sorted((v for v in leaves if len(v) >= _MIN_FRAGMENT), key=len, reverse=True)),
+        tuple(sorted((p for p in pieces if len(p) >= _MIN_FRAGMENT), key=len, reverse=True)),
+    )
+
+
+class _Checker:
+    """Collects issues; never shows the value of a secret key, nor any part of it.
+
+    Rules write messages that echo what they found (a label, a character, a
+    path component). Rather than trusting every rule to check secrecy, the
+    checker decides when recording: an issue about a secret key, or derived
+    from one (`about`), gets a value-free message that keeps only the key and
+    what is allowed. Every message, whatever its key, is then scrubbed of the
+    secret values and their word pieces as a second net (e.g. a default host
+    built from a secret domain).
+    """
+
+    def __init__(self, secret_keys: Collection[str], raw: Mapping[str, str] | None = None) -> None:
         self.issues: list[ConfigIssue] = []
-        self.secret_keys = frozenset(secret_keys)
+        # The token is secret even when a user stored it in plain text by mistake.
+        self.secret_keys = frozenset(secret_keys) | {TOKEN_KEY}
+        values = [v for k, v in (raw or {}).items() if k in self.secret_keys and v]
+        self._leaves, self._pieces = _secret_fragments(values)
 
     def is_secret(self, key: str) -> bool:
         return key.split(".", 1)[0] in self.secret_keys
 
     def show(self, key: str, value: Any) -> str:
-        return "<secret value>" if self.is_secret(key) else _short(value)
+        if self.is_secret(key):
+            return "<secret value>"
+        # Scrubbed before shortening: a cut-off secret would slip past the scrub in `error`.
+        return _short(self.scrub(value) if isinstance(value, str) else value)
 
-    def error(self, key: str, message: str) -> None:
-        self.issues.append(ConfigIssue(key, message))
+    def scrub(self, text: str) -> str:
+        """`text` without any secret value or word piece of one."""
+        for leaf in self._leaves:
+            text = text.replace(leaf, _SCRUBBED)
+        for piece in self._pieces:
+            text = re.sub(
+                rf"(?<![A-Za-z0-9]){re.escape(piece)}(?![A-Za-z0-9])",
+                _SCRUBBED,
+                text,
+                flags=re.IGNORECASE,
+            )
+        return text
+
+    def error(
+        self,
+        key: str,
+        message: str,
+        *,
+        allowed: str | None = None,
+        about: Collection[str] = (),
+        value_free: bool = False,
+    ) -> None:
+        """Record an issue for `key`.
+
+        `allowed` says what is allowed; it is all that is kept of the message
+        when `key` or a key in `about` (keys the message is derived from) is
+        secret. `value_free=True` promises the message quotes no config value
+        (only key names and rules), so it is kept for secret keys too.
+        """
+        secret = next((k for k in (key, *about) if self.is_secret(k)), None)
+        if secret is not None and not value_free:
+            top = secret.split(".", 1)[0]
+            message = (
+                f"is not valid; {top} is secret, so neither its value nor what is wrong with it "
+                "is shown"
+                + (f"; expected {allowed}" if allowed else "; see the README for allowed values")
+            )
+        self.issues.append(ConfigIssue(key, self.scrub(message)))
 
     def bad(self, key: str, value: Any, allowed: str) -> None:
         """The common shape: what was given, then what is allowed."""
-        self.error(key, f"got {self.show(key, value)}; expected {allowed}")
+        self.error(key, f"got {self.show(key, value)}; expected {allowed}", allowed=allowed)
 
     # typed field readers ------------------------------------------------------
 
@@ -605,7 +710,7 @@ class _Checker:
         result: dict[str, Any] = {}
         for field, item in value.items():
             if field not in allowed:
-                self.error(f"{key}.{field}", _did_you_mean(str(field), allowed))
+                self.error(f"{key}.{field}", _did_you_mean(str(field), allowed), value_free=True)
             elif item is not None:
                 result[field] = item
         return result
@@ -621,10 +726,12 @@ class _Checker:
         try:
             value = json.loads(text)
         except (TypeError, ValueError):
+            rule = (
+                f"an object with the keys {', '.join(allowed)}, "
+                f"e.g. `pulumi config set --path {key}.<field> <value>`"
+            )
             self.error(
-                key,
-                f"got {self.show(key, text)}, which is not JSON; expected an object with the "
-                f"keys {', '.join(allowed)}, e.g. `pulumi config set --path {key}.<field> <value>`",
+                key, f"got {self.show(key, text)}, which is not JSON; expected {rule}", allowed=rule
             )
             return {}
         return self.obj(key, value, allowed) or {}
@@ -676,6 +783,7 @@ def _resources(c: _Checker, key: str, value: Any) -> Resources:
                 f"{key}.requests.{resource}",
                 f"request {parsed['requests'][resource]!r} exceeds the limit "
                 f"{parsed['limits'][resource]!r}; Kubernetes requires request <= limit",
+                allowed="a request no larger than the limit",
             )
     return Resources(requests=parsed["requests"], limits=parsed["limits"])
 
@@ -700,12 +808,14 @@ def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) 
                         var_key,
                         f"{var!r} is not an environment variable name: letters, digits and '_', "
                         "not starting with a digit",
+                        value_free=True,  # the name is part of the key
                     )
                 elif var in reserved:
                     c.error(
                         var_key,
                         f"is set by the program from the image contract ({reserved[var]}); "
                         f"remove it from {key}.env",
+                        value_free=True,
                     )
                 elif not isinstance(val, str):
                     c.bad(var_key, val, 'a string (quote numbers and booleans, e.g. "true")')
@@ -776,7 +886,7 @@ def parse_config(
     `env` is the process environment (only GITHUB_TOKEN is read). Values of
     `secret_keys` never appear in an error. `warn` receives non-fatal notes.
     """
-    c = _Checker(secret_keys)
+    c = _Checker(secret_keys, raw)
     notes: list[str] = []
 
     for key in raw:
@@ -791,9 +901,25 @@ def parse_config(
                     f"unknown key {name!r}; it is a field of an object: did you mean "
                     f"{' or '.join(inside)}? Set it with "
                     f"`pulumi config set --path {inside[0]} <value>`",
+                    value_free=True,
                 )
             else:
-                c.error(key, _did_you_mean(name, TOP_LEVEL_KEYS))
+                c.error(key, _did_you_mean(name, TOP_LEVEL_KEYS), value_free=True)
+
+    read_plain = [NS + k for k in TOP_LEVEL_KEYS] + [f"github:{k}" for k in GITHUB_KEYS]
+    for key in read_plain:
+        if key in secret_keys and raw.get(key) and key not in SECRET_ALLOWED_KEYS:
+            c.error(
+                key,
+                "is set as a secret, but the program reads this key as plain text: its value "
+                "would be stored unencrypted in the Pulumi state (e.g. the ImageBuild inputs) "
+                "and shown in previews. Only github:token, tims-stack:backend and "
+                "tims-stack:frontend (their env maps go into Kubernetes Secrets) may be secret. "
+                f"Set it again without --secret (`pulumi config set {key} <value>`, with --path "
+                "for a field of an object), "
+                "or move a secret value into tims-stack:backend.env or tims-stack:frontend.env",
+                value_free=True,
+            )
 
     def top_str(name: str) -> str | None:
         """A top-level string key; "" means unset (Pulumi.yaml declares "" defaults)."""
@@ -812,6 +938,7 @@ def parse_config(
                 env_key,
                 f"not set, and the stack name {stack!r} is not {_LABEL_RULE}; set one with "
                 f"`pulumi config set {env_key} {suggest_label(stack)}`",
+                value_free=True,  # quotes the stack name, not a config value
             )
     elif not is_label(environment):
         env_ok = False
@@ -823,29 +950,47 @@ def parse_config(
         c.bad(ns_key, namespace, _LABEL_RULE)
     elif namespace is None:
         namespace = naming.default_namespace(environment) if env_ok else "invalid"
+    if (problem := namespace_problem(namespace)) is not None:
+        c.error(
+            ns_key,
+            f"got {c.show(ns_key, namespace)}, which {problem}; set {ns_key} to a namespace "
+            "of its own, e.g. tims-stack-<environment>",
+            allowed="a namespace of its own, not 'default' or 'kube-*'",
+            about=(env_key,),
+        )
 
     # domain, host, tls, routing --------------------------------------------------
     domain = top_str("domain")
     domain_ok = True
     if domain is not None and (problem := dns_name_problem(domain)):
         domain_ok = False
-        c.error(NS + "domain", f"got {c.show(NS + 'domain', domain)}, which {problem}")
+        c.error(
+            NS + "domain",
+            f"got {c.show(NS + 'domain', domain)}, which {problem}",
+            allowed=_DNS_NAME_RULE,
+        )
     host_key = NS + "host"
     host = top_str("host")
     if host is not None:
         if (problem := dns_name_problem(host)) is not None:
-            c.error(host_key, f"got {c.show(host_key, host)}, which {problem}")
+            c.error(
+                host_key, f"got {c.show(host_key, host)}, which {problem}", allowed=_DNS_NAME_RULE
+            )
         elif domain is None:
             c.error(
                 host_key,
                 f"got {c.show(host_key, host)} but tims-stack:domain is not set; set the domain "
                 "too (the backend derives its cookie domain and CSRF origins from it)",
+                allowed="a host under tims-stack:domain, which must be set too",
             )
         elif domain_ok and host != domain and not host.endswith("." + domain):
             c.error(
                 host_key,
                 f"got {c.show(host_key, host)}, which is not {domain!r} or a name under it; "
                 "the backend's session cookie is scoped to the domain",
+                allowed="tims-stack:domain itself or a name under it (the session cookie is "
+                "scoped to the domain)",
+                about=(NS + "domain",),
             )
     elif domain is not None and domain_ok and env_ok:
         host = naming.default_host(environment, domain)
@@ -854,6 +999,9 @@ def parse_config(
                 host_key,
                 f"the default host {host[:40]!r}... {problem}; set {host_key} or use a "
                 "shorter environment id",
+                allowed=f"a default host backend-<environment>.<domain> that is {_DNS_NAME_RULE}; "
+                f"set {host_key} or use a shorter environment id",
+                about=(NS + "domain", env_key),
             )
 
     tls_key = NS + "tls"
@@ -864,7 +1012,11 @@ def parse_config(
     else:
         tls = domain is not None if tls_text == "" else tls_text == "true"
     if tls and domain is None and tls_text == "true":
-        c.error(tls_key, "is true but tims-stack:domain is not set; TLS needs a public host name")
+        c.error(
+            tls_key,
+            "is true but tims-stack:domain is not set; TLS needs a public host name",
+            allowed="false, or set tims-stack:domain (TLS needs a public host name)",
+        )
 
     issuer_key = NS + "clusterIssuer"
     cluster_issuer = raw.get(issuer_key, DEFAULT_CLUSTER_ISSUER)
@@ -896,7 +1048,11 @@ def parse_config(
     if (problem := _base_url_problem(base_url)) is not None:
         # A URL with credentials in it is not echoed: the password is a secret.
         shown = "a URL" if urlsplit(base_url).password else c.show("github:baseUrl", base_url)
-        c.error("github:baseUrl", f"got {shown}, which {problem}")
+        c.error(
+            "github:baseUrl",
+            f"got {shown}, which {problem}",
+            allowed="an https:// URL such as https://api.github.com (http only for loopback)",
+        )
     token_in_config = bool(raw.get(TOKEN_KEY))
     has_token = token_in_config or bool(env.get(TOKEN_ENV))
     if token_in_config and TOKEN_KEY not in secret_keys:
@@ -904,6 +1060,7 @@ def parse_config(
             TOKEN_KEY,
             "is stored in plain text; remove it with `pulumi config rm github:token` and set it "
             "again with `pulumi config set --secret github:token <token>`",
+            value_free=True,
         )
 
     # build and images --------------------------------------------------------------
@@ -921,6 +1078,7 @@ def parse_config(
             TOKEN_KEY,
             f"is required because {reason} (the program calls the GitHub API and makes the "
             f"registry pull secret); {_HOW_TO_SET_TOKEN}",
+            value_free=True,
         )
 
     backend = _app(c, raw, "backend", 2)
@@ -972,6 +1130,7 @@ def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
                     f"{key}.{field}",
                     f"got {c.show(key, values[field])}, which applies only to kind 'gateway'; "
                     "remove it or set kind to 'gateway'",
+                    allowed=f"no {field} with kind 'ingress'",
                 )
         if "className" in values and not is_subdomain(values["className"]):
             c.bad(
@@ -983,11 +1142,13 @@ def _routing(c: _Checker, raw: Mapping[str, str]) -> RoutingConfig:
                 f"{key}.className",
                 f"got {c.show(key, values['className'])}, which applies only to kind 'ingress'; "
                 "a Gateway has its own class",
+                allowed="no className with kind 'gateway'",
             )
         if "gateway" not in fields:
             c.error(
                 f"{key}.gateway",
                 "is required with kind 'gateway': the name of the shared Gateway to attach to",
+                value_free=True,
             )
         elif "gateway" in values and not is_subdomain(values["gateway"]):
             c.bad(f"{key}.gateway", values["gateway"], f"a Gateway name, {_SUBDOMAIN_RULE}")
@@ -1059,7 +1220,11 @@ def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig
             values["workflow"] = workflow
     if "ref" in fields and (ref := c.string(f"{key}.ref", fields["ref"])):
         if (problem := build_ref_problem(ref)) is not None:
-            c.error(f"{key}.ref", f"got {c.show(key, ref)}, which {problem}")
+            c.error(
+                f"{key}.ref",
+                f"got {c.show(key, ref)}, which {problem}",
+                allowed=f"{_BUILD_REF_ALLOWED}, a valid git ref name",
+            )
         else:
             values["ref"] = ref
     if "inputs" in fields:
@@ -1074,6 +1239,7 @@ def _build(c: _Checker, raw: Mapping[str, str], notes: list[str]) -> BuildConfig
                 f"{key}.inputs",
                 "passes no {tag} to the workflow, so the images could not be found after the "
                 'build; map the input that names the image tag, e.g. "tag": "{tag}"',
+                allowed='an input that passes {tag}, e.g. "tag": "{tag}"',
             )
         if not any("{correlation_id}" in v for v in values["inputs"].values()):
             notes.append(
@@ -1098,7 +1264,11 @@ def _inputs(c: _Checker, key: str, value: Any) -> dict[str, str]:
         c.bad(key, value, "an object of workflow input name -> value template")
         return dict(DEFAULT_BUILD_INPUTS)
     if len(value) > MAX_WORKFLOW_INPUTS:
-        c.error(key, f"has {len(value)} inputs; GitHub accepts at most {MAX_WORKFLOW_INPUTS}")
+        c.error(
+            key,
+            f"has {len(value)} inputs; GitHub accepts at most {MAX_WORKFLOW_INPUTS}",
+            allowed=f"at most {MAX_WORKFLOW_INPUTS} inputs",
+        )
     inputs: dict[str, str] = {}
     for name, template in value.items():
         item_key = f"{key}.{name}"
@@ -1107,11 +1277,17 @@ def _inputs(c: _Checker, key: str, value: Any) -> dict[str, str]:
                 item_key,
                 f"{name!r} is not a workflow input name: letters, digits, '-' and '_', "
                 "not starting with a digit or '-'",
+                value_free=True,  # the name is part of the key
             )
         elif not isinstance(template, str):
             c.bad(item_key, template, "a string, e.g. '{sha}'")
         elif (problem := _placeholder_problem(template)) is not None:
-            c.error(item_key, f"got {c.show(item_key, template)}, which {problem}")
+            c.error(
+                item_key,
+                f"got {c.show(item_key, template)}, which {problem}",
+                allowed="a template using only the placeholders "
+                + ", ".join("{" + p + "}" for p in BUILD_PLACEHOLDERS),
+            )
         else:
             inputs[name] = template
     return inputs
@@ -1145,6 +1321,7 @@ def _images(
             NS + "build.repository",
             "is required with images.source 'build': the application repository 'owner/name' "
             "whose workflow builds the images",
+            value_free=True,
         )
     registry_owner = (owner or build.owner or "").lower() or None
     repos: dict[str, str] = {}
@@ -1155,7 +1332,12 @@ def _images(
             if repo is None:
                 continue
             if (problem := _repository_problem(repo)) is not None:
-                c.error(image_key, f"got {c.show(image_key, repo)}, which {problem}")
+                c.error(
+                    image_key,
+                    f"got {c.show(image_key, repo)}, which {problem}",
+                    allowed="a lowercase image repository without tag or digest, e.g. "
+                    f"ghcr.io/acme/{PROJECT}-{image}-image-prod",
+                )
                 continue
             repos[image] = repo
         elif registry_owner:
@@ -1165,6 +1347,7 @@ def _images(
                 image_key,
                 "has no default because neither github:owner nor build.repository is set; "
                 f"set {image_key} (e.g. ghcr.io/acme/{PROJECT}-{image}-image-prod) or github:owner",
+                value_free=True,
             )
     private: bool = source == "build"
     if "private" in fields and (flag := c.boolean(f"{key}.private", fields["private"])) is not None:
@@ -1176,12 +1359,14 @@ def _images(
                 f"{key}.{image}",
                 f"got {c.show(key, repo)}; with source 'build' images go to {GHCR} (the workflow "
                 "pushes there and destroy deletes them there)",
+                allowed=f"a repository on {GHCR} with source 'build'",
             )
         elif private and not on_ghcr:
             c.error(
                 f"{key}.{image}",
                 f"got {c.show(key, repo)}; private images must be on {GHCR} "
                 f"(the pull secret is for {GHCR})",
+                allowed=f"a repository on {GHCR} for private images",
             )
     tag: str | None = None
     if "tag" in fields:
@@ -1190,6 +1375,7 @@ def _images(
                 f"{key}.tag",
                 f"got {c.show(key, fields['tag'])}, which is not allowed with source 'build': "
                 "the build tags images <environment>-<sha12>",
+                allowed="no images.tag with source 'build' (the build tags images itself)",
             )
         elif (text := c.string(f"{key}.tag", fields["tag"])) is not None:
             if _DOCKER_TAG.match(text):
@@ -1203,7 +1389,9 @@ def _images(
                 )
     elif source == "prebuilt":
         c.error(
-            f"{key}.tag", "is required with source 'prebuilt': the tag both images are deployed at"
+            f"{key}.tag",
+            "is required with source 'prebuilt': the tag both images are deployed at",
+            value_free=True,
         )
     if len(repos) != 2 or (source == "prebuilt" and tag is None):
         return ImagesConfig(source=source, backend="invalid", frontend="invalid", private=private)
@@ -1224,7 +1412,11 @@ def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
         if (
             problem := _official_image_problem(image, _POSTGRES_NAMES, 10, "18-alpine")
         ) is not None:
-            c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
+            c.error(
+                f"{key}.image",
+                f"got {c.show(key, image)}, which {problem}",
+                allowed="an official image with a tag pinning a supported major version",
+            )
         else:
             values["image"] = image
     _storage(c, key, fields, values)
@@ -1257,7 +1449,11 @@ def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
     values: dict[str, Any] = {}
     if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
         if (problem := _official_image_problem(image, _REDIS_NAMES, 5, "7.4-alpine")) is not None:
-            c.error(f"{key}.image", f"got {c.show(key, image)}, which {problem}")
+            c.error(
+                f"{key}.image",
+                f"got {c.show(key, image)}, which {problem}",
+                allowed="an official image with a tag pinning a supported major version",
+            )
         else:
             values["image"] = image
     _storage(c, key, fields, values)

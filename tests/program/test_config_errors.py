@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from scripts.mockrun import FAKE_TOKEN, try_program
+from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, try_program
 from stack.config import ConfigError
 from tests.program.conftest import SCENARIOS
 
@@ -51,11 +51,15 @@ def test_malformed_config_raises_before_any_resource(
     assert run.resources == [], f"{case}: registered {[r.name for r in run.resources]}"
 
 
-def test_config_error_never_shows_the_token() -> None:
-    raw = {**BUILD, "tims-stack:backend": {"replicas": "two"}}
-    run = try_program(raw)
-    assert isinstance(run.error, ConfigError)
-    assert FAKE_TOKEN not in str(run.error)
+def test_error_about_a_plain_text_token_never_shows_the_token() -> None:
+    """github:token stored without --secret: the error is about the token, never quotes it."""
+    run = try_program(BUILD, secret_keys=frozenset())
+    assert isinstance(run.error, ConfigError), f"plain-text github:token accepted: {run.error!r}"
+    messages = [issue.message for issue in run.error.issues if issue.key == "github:token"]
+    assert messages, f"no github:token issue: {run.error.issues}"
+    assert "--secret" in messages[0], f"github:token: how to fix is missing: {messages[0]!r}"
+    assert FAKE_TOKEN not in str(run.error), "github:token: the token is shown in the error"
+    assert SECRET_MARK not in str(run.error), "github:token: part of the token is shown"
 
 
 def test_token_from_the_developers_shell_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
