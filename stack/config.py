@@ -19,6 +19,11 @@ Decisions worth knowing (README documents them for users):
   pushed package private, and build mode has a token for the pull secret anyway.
 - `github:baseUrl` may be plain `http://` only for a loopback host (local API
   emulators); anything else must be https.
+- Only `github:token`, `tims-stack:backend` and `tims-stack:frontend` may be
+  secret: every other value is read as plain text and would land unencrypted
+  in state (ImageBuild inputs) and previews.
+- An error never shows any part of a secret value (see `_Checker`).
+- Namespaces `default` and `kube-*` are refused: destroy deletes the namespace.
 """
 
 from __future__ import annotations
