@@ -74,10 +74,13 @@ def httproute_spec(
     *,
     routing: RoutingConfig,
     host: str,
-    backend: tuple[str, int],
-    frontend: tuple[str, int],
+    backend: tuple[pulumi.Input[str], int],
+    frontend: tuple[pulumi.Input[str], int],
 ) -> dict[str, Any]:
     """HTTPRoute spec: one rule per Service, the seed's path prefixes, long timeouts.
+
+    Service names may be Outputs: they stay nested in the spec (not resolved in
+    an `apply`), so a preview shows every known field of a new route.
 
     Gateway API picks the longest matching prefix across rules, so `/` in the
     backend rule does not shadow `/_next/`. The CRD requires backendRequest <=
@@ -134,13 +137,11 @@ class Routing(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         object_labels = pods.labels(args.environment, "routing", "tims-stack")
         if args.routing.kind == "gateway":
-            spec = pulumi.Output.all(args.backend.service_name, args.frontend.service_name).apply(
-                lambda names: httproute_spec(
-                    routing=args.routing,
-                    host=args.host,
-                    backend=(str(names[0]), args.backend.port),
-                    frontend=(str(names[1]), args.frontend.port),
-                )
+            spec = httproute_spec(
+                routing=args.routing,
+                host=args.host,
+                backend=(args.backend.service_name, args.backend.port),
+                frontend=(args.frontend.service_name, args.frontend.port),
             )
             CustomResource(
                 name,
