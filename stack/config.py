@@ -378,8 +378,32 @@ _DECIMAL = {
 }
 RESOURCE_NAMES: tuple[str, ...] = ("cpu", "memory", "ephemeral-storage")
 
-_POSTGRES_NAMES = ("postgres", "docker.io/library/postgres")
-_REDIS_NAMES = ("redis", "docker.io/library/redis", "valkey/valkey", "docker.io/valkey/valkey")
+_POSTGRES_NAMES = ("postgres", "library/postgres", "docker.io/library/postgres")
+_REDIS_NAMES = (
+    "redis",
+    "library/redis",
+    "docker.io/library/redis",
+    "valkey/valkey",
+    "docker.io/valkey/valkey",
+)
+# Mirrors and pull-through caches keep Docker Hub's path after their own host
+# (mirror.gcr.io/library/redis, public.ecr.aws/docker/library/postgres).
+_MIRRORED_PATHS = {
+    _POSTGRES_NAMES: ("library/postgres",),
+    _REDIS_NAMES: ("library/redis", "valkey/valkey"),
+}
+
+
+def _is_official(name: str, names: tuple[str, ...]) -> bool:
+    """`name` is one of `names`, or Docker Hub's path of one behind a mirror's host."""
+    if name in names:
+        return True
+    host, _, path = name.partition("/")
+    mirrored = ("." in host or ":" in host or host == "localhost") and any(
+        path == p or path.endswith("/" + p) for p in _MIRRORED_PATHS[names]
+    )
+    return mirrored
+
 
 _LABEL_RULE = (
     "an RFC 1123 label: lowercase letters, digits and '-', starting and ending "
@@ -529,8 +553,9 @@ def _official_image_problem(
     image: str, names: tuple[str, ...], min_major: int, example: str
 ) -> str | None:
     name, tag, digest = _split_image(image)
-    if name not in names:
-        return f"is not an official image: use one of {', '.join(names)}"
+    if not _is_official(name, names):
+        mirrors = " or ".join(f"<mirror host>/.../{p}" for p in _MIRRORED_PATHS[names])
+        return f"is not an official image: use one of {', '.join(names)} (or {mirrors})"
     if digest is not None and not _DIGEST.match(digest):
         return "has a digest that is not sha256:<64 hex digits>"
     if tag is None or tag == "latest":
@@ -547,7 +572,7 @@ def _official_image(image: str, names: tuple[str, ...]) -> _ImageRef:
     """Parse an image that passed validation (raises ValueError otherwise)."""
     name, tag, _ = _split_image(image)
     pinned = _PINNED_TAG.match(tag or "")
-    if name not in names or tag is None or not pinned:
+    if not _is_official(name, names) or tag is None or not pinned:
         raise ValueError(f"{image!r} is not an official image with a pinned major version")
     return _ImageRef(name=name, tag=tag, major=int(pinned["major"]))
 

@@ -323,3 +323,20 @@ def test_default_build_images_match_where_the_template_pushes(parse: ParseFn) ->
     notes: list[str] = []
     parse({"tims-stack:build": {"repository": "Acme/app"}}, env=TOKEN_ENV, warn=notes.append)
     assert not [n for n in notes if "template pushes" in n], notes
+
+
+@pytest.mark.parametrize(
+    ("key", "image", "major"),
+    [
+        ("postgres", "mirror.gcr.io/library/postgres:18-alpine", 18),
+        ("postgres", "public.ecr.aws/docker/library/postgres:17.6", 17),
+        ("postgres", "library/postgres:18", 18),
+        ("redis", "registry.internal:5000/dockerhub/library/redis:7.4-alpine", 7),
+        ("redis", "harbor.example.com/proxy/valkey/valkey:8.1-alpine", 8),
+    ],
+)
+def test_official_images_through_a_mirror_are_accepted(
+    parse: ParseFn, key: str, image: str, major: int
+) -> None:
+    config = parse({**PREBUILT, f"tims-stack:{key}": {"image": image}})
+    assert getattr(config, key).major == major, f"{key}.image {image}"

@@ -350,8 +350,8 @@ CASES = [
         "official",
     ),
     Case(
-        "postgres-mirror",
-        {NS + "postgres": {"image": "mirror.gcr.io/library/postgres:18"}},
+        "postgres-other-image-behind-a-registry-host",
+        {NS + "postgres": {"image": "mirror.gcr.io/someone/postgres:18"}},
         NS + "postgres.image",
         "official",
     ),
