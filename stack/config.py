@@ -1435,13 +1435,30 @@ def _images(
 
 
 def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
-    key = NS + "postgres"
-    fields = c.top_object(raw, "postgres", OBJECT_FIELDS["postgres"])
+    fields = _data_store(c, raw, "postgres", _POSTGRES_NAMES, 10, "18-alpine")
+    return PostgresConfig.model_validate(fields)
+
+
+def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
+    fields = _data_store(c, raw, "redis", _REDIS_NAMES, 5, "7.4-alpine")
+    return RedisConfig.model_validate(fields)
+
+
+def _data_store(
+    c: _Checker,
+    raw: Mapping[str, str],
+    name: str,
+    names: tuple[str, ...],
+    min_major: int,
+    example_tag: str,
+) -> dict[str, Any]:
+    """Valid fields of `tims-stack:postgres` or `tims-stack:redis`: image, storage, resources."""
+    key = NS + name
+    fields = c.top_object(raw, name, OBJECT_FIELDS[name])
     values: dict[str, Any] = {}
     if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
-        if (
-            problem := _official_image_problem(image, _POSTGRES_NAMES, 10, "18-alpine")
-        ) is not None:
+        problem = _official_image_problem(image, names, min_major, example_tag)
+        if problem is not None:
             c.error(
                 f"{key}.image",
                 f"got {c.show(key, image)}, which {problem}",
@@ -1452,7 +1469,7 @@ def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
     _storage(c, key, fields, values)
     if "resources" in fields:
         values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
-    return PostgresConfig.model_validate(values)
+    return values
 
 
 def _storage(c: _Checker, key: str, fields: Mapping[str, Any], values: dict[str, Any]) -> None:
@@ -1471,25 +1488,6 @@ def _storage(c: _Checker, key: str, fields: Mapping[str, Any], values: dict[str,
             c.bad(f"{key}.storageClass", sc, f"a StorageClass name, {_SUBDOMAIN_RULE}")
         else:
             values["storageClass"] = sc
-
-
-def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
-    key = NS + "redis"
-    fields = c.top_object(raw, "redis", OBJECT_FIELDS["redis"])
-    values: dict[str, Any] = {}
-    if "image" in fields and (image := c.string(f"{key}.image", fields["image"])):
-        if (problem := _official_image_problem(image, _REDIS_NAMES, 5, "7.4-alpine")) is not None:
-            c.error(
-                f"{key}.image",
-                f"got {c.show(key, image)}, which {problem}",
-                allowed="an official image with a tag pinning a supported major version",
-            )
-        else:
-            values["image"] = image
-    _storage(c, key, fields, values)
-    if "resources" in fields:
-        values["resources"] = _resources(c, f"{key}.resources", fields["resources"])
-    return RedisConfig.model_validate(values)
 
 
 # --------------------------------------------------------------------------- loading
