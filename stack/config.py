@@ -46,6 +46,17 @@ import pulumi.runtime
 from pydantic import BaseModel, ConfigDict, Field
 
 from stack import naming
+from stack.production import (
+    PASSWORD_KEY_NAME,
+    POSTGRES_MODE_FIELDS,
+    Autoscaling,
+    CloudNativePG,
+    ExternalPostgres,
+    PostgresMode,
+    check_password_key,
+    parse_autoscaling,
+    parse_postgres_mode,
+)
 
 PROJECT = naming.PROJECT
 NS = f"{PROJECT}:"
@@ -91,6 +102,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "frontend",
     "postgres",
     "redis",
+    PASSWORD_KEY_NAME,  # production profile (stack/production.py)
 )
 """Every `tims-stack:*` key of the config contract (Pulumi.yaml declares each)."""
 
@@ -98,9 +110,10 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     "routing": ("kind", "className", "gateway", "gatewayNamespace", "sectionName"),
     "images": ("source", "backend", "frontend", "tag", "private"),
     "build": ("repository", "workflow", "ref", "inputs", "timeout", "deleteImagesOnDestroy"),
-    "backend": ("replicas", "env", "resources"),
-    "frontend": ("replicas", "env", "resources"),
-    "postgres": ("image", "storage", "storageClass", "resources"),
+    # autoscaling and the postgres mode fields: stack/production.py
+    "backend": ("replicas", "env", "resources", "autoscaling"),
+    "frontend": ("replicas", "env", "resources", "autoscaling"),
+    "postgres": ("image", "storage", "storageClass", "resources", *POSTGRES_MODE_FIELDS),
     "redis": ("image", "storage", "storageClass", "resources"),
 }
 """The fields of each object key."""
@@ -171,6 +184,8 @@ class AppConfig(_Model):
     replicas: int = Field(ge=0)
     env: dict[str, str] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
+    autoscaling: Autoscaling | None = None
+    """An HPA owns the replica count (`replicas` is then unused); see stack/production.py."""
 
 
 class RoutingConfig(_Model):
@@ -228,6 +243,12 @@ class PostgresConfig(_Model):
     storage: str = "1Gi"
     storage_class: str | None = Field(default=None, alias="storageClass")
     resources: Resources = Field(default_factory=Resources)
+    # Production profile (stack/production.py). `external` is set exactly when mode is
+    # external, `cloudnativepg` exactly when mode is cloudnativepg.
+    mode: PostgresMode = "inCluster"
+    external: ExternalPostgres | None = None
+    cloudnativepg: CloudNativePG | None = None
+    allow_mode_change: bool = Field(default=False, alias="allowModeChange")
 
     @property
     def major(self) -> int:
@@ -294,8 +315,14 @@ class Secrets:
     no token is configured.
     """
 
-    def __init__(self, github_token: pulumi.Output[str] | None) -> None:
+    def __init__(
+        self,
+        github_token: pulumi.Output[str] | None,
+        postgres_password: pulumi.Output[str] | None = None,
+    ) -> None:
         self.github_token = github_token
+        self.postgres_password = postgres_password
+        """`tims-stack:postgresPassword` (secret), read only with postgres.mode external."""
 
     def require_github_token(self) -> pulumi.Output[str]:
         """The token, where config has already required one (build mode, private images)."""
@@ -304,7 +331,9 @@ class Secrets:
         return self.github_token
 
     def __repr__(self) -> str:
-        return f"Secrets(github_token={'<secret>' if self.github_token else None})"
+        token = "<secret>" if self.github_token else None
+        password = "<secret>" if self.postgres_password else None
+        return f"Secrets(github_token={token}, postgres_password={password})"
 
 
 # --------------------------------------------------------------------------- errors
@@ -415,7 +444,12 @@ _DNS_NAME_RULE = (
     "(at most 63 characters each, 253 in all), no trailing dot, no wildcard, not an IP address"
 )
 
-SECRET_ALLOWED_KEYS: tuple[str, ...] = (TOKEN_KEY, f"{NS}backend", f"{NS}frontend")
+SECRET_ALLOWED_KEYS: tuple[str, ...] = (
+    TOKEN_KEY,
+    f"{NS}backend",
+    f"{NS}frontend",
+    f"{NS}{PASSWORD_KEY_NAME}",
+)
 """Keys whose values the program keeps secret: the token, and the app objects whose env
 maps go into Kubernetes Secrets. Any other key is read as plain text."""
 
@@ -818,7 +852,9 @@ def _resources(c: _Checker, key: str, value: Any) -> Resources:
     return Resources(requests=parsed["requests"], limits=parsed["limits"])
 
 
-def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) -> AppConfig:
+def _app(
+    c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int, notes: list[str]
+) -> AppConfig:
     key = NS + name
     fields = c.top_object(raw, name, OBJECT_FIELDS[name])
     replicas = default_replicas
@@ -858,7 +894,15 @@ def _app(c: _Checker, raw: Mapping[str, str], name: str, default_replicas: int) 
         if "resources" in fields
         else Resources()
     )
-    return AppConfig(replicas=replicas, env=env, resources=resources)
+    autoscaling = None
+    if "autoscaling" in fields:
+        configured = resources.requests if resources.requests or resources.limits else None
+        autoscaling = parse_autoscaling(
+            c, f"{key}.autoscaling", fields["autoscaling"], configured
+        )
+        if "replicas" in fields:
+            notes.append(f"{key}.replicas is not used: {key}.autoscaling sets the replicas")
+    return AppConfig(replicas=replicas, env=env, resources=resources, autoscaling=autoscaling)
 
 
 def _repository_problem(value: str) -> str | None:
@@ -943,8 +987,9 @@ def parse_config(
                 key,
                 "is set as a secret, but the program reads this key as plain text: its value "
                 "would be stored unencrypted in the Pulumi state (e.g. the ImageBuild inputs) "
-                "and shown in previews. Only github:token, tims-stack:backend and "
-                "tims-stack:frontend (their env maps go into Kubernetes Secrets) may be secret. "
+                "and shown in previews. Only github:token, tims-stack:postgresPassword, "
+                "tims-stack:backend and tims-stack:frontend (their env maps go into "
+                "Kubernetes Secrets) may be secret. "
                 f"Set it again without --secret (`pulumi config set {key} <value>`, with --path "
                 "for a field of an object), "
                 "or move a secret value into tims-stack:backend.env or tims-stack:frontend.env",
@@ -1111,9 +1156,10 @@ def parse_config(
             value_free=True,
         )
 
-    backend = _app(c, raw, "backend", 2)
-    frontend = _app(c, raw, "frontend", 1)
-    postgres = _postgres(c, raw)
+    backend = _app(c, raw, "backend", 2, notes)
+    frontend = _app(c, raw, "frontend", 1, notes)
+    postgres = _postgres(c, raw, environment if env_ok else "invalid", notes)
+    notes.extend(check_password_key(c, raw, secret_keys, postgres.mode))
     redis = _redis(c, raw)
 
     if c.issues:
@@ -1434,9 +1480,13 @@ def _images(
     )
 
 
-def _postgres(c: _Checker, raw: Mapping[str, str]) -> PostgresConfig:
+def _postgres(
+    c: _Checker, raw: Mapping[str, str], environment: str, notes: list[str]
+) -> PostgresConfig:
     fields = _data_store(c, raw, "postgres", _POSTGRES_NAMES, 10, "18-alpine")
-    return PostgresConfig.model_validate(fields)
+    mode_fields, mode_notes = parse_postgres_mode(c, raw, environment)
+    notes.extend(mode_notes)
+    return PostgresConfig.model_validate({**fields, **mode_fields})
 
 
 def _redis(c: _Checker, raw: Mapping[str, str]) -> RedisConfig:
@@ -1568,4 +1618,7 @@ def load_config() -> tuple[StackConfig, Secrets]:
         token = pulumi.Config("github").get_secret("token")
     elif os.environ.get(TOKEN_ENV):
         token = pulumi.Output.secret(os.environ[TOKEN_ENV])
-    return config, Secrets(github_token=token)
+    password: pulumi.Output[str] | None = None
+    if config.postgres.mode == "external":  # parse_config required it to be a secret
+        password = pulumi.Config(PROJECT).require_secret(PASSWORD_KEY_NAME)
+    return config, Secrets(github_token=token, postgres_password=password)
