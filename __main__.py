@@ -5,13 +5,12 @@ from __future__ import annotations
 import pulumi
 
 from components.app_images import AppImages, AppImagesArgs
-from components.backend import Backend, BackendArgs, DatabaseConnection, PublicEndpoint
+from components.backend import Backend, BackendArgs, PublicEndpoint
+from components.database import DatabaseArgs, database
 from components.frontend import Frontend, FrontendArgs
 from components.images import registry_owner
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
-from components.postgres import PORT as POSTGRES_PORT
-from components.postgres import Postgres, PostgresArgs
 from components.redis import PORT as REDIS_PORT
 from components.redis import Redis, RedisArgs
 from components.registry import RegistryPullSecret, RegistryPullSecretArgs
@@ -57,9 +56,14 @@ public = (
     else None
 )
 
-postgres = Postgres(
-    "postgres",
-    PostgresArgs(namespace=ns, environment=env, config=config.postgres, stopped=config.stopped),
+postgres = database(
+    DatabaseArgs(
+        namespace=ns,
+        environment=env,
+        config=config.postgres,
+        stopped=config.stopped,
+        password=secrets.postgres_password,
+    )
 )
 redis = Redis(
     "redis", RedisArgs(namespace=ns, environment=env, config=config.redis, stopped=config.stopped)
@@ -83,13 +87,7 @@ backend = Backend(
         service_url=backend_service.url,
         public=public,
         frontend_url=frontend_service.url,
-        database=DatabaseConnection(
-            host=postgres.host,
-            port=postgres.port,
-            name=postgres.database,
-            user=postgres.user,
-            password=postgres.password,
-        ),
+        database=postgres.connection,
         redis_url=redis.url,
         pull_secret=pull_secret,
     ),
@@ -129,7 +127,8 @@ NetworkPolicies(
         environment=env,
         client_pod_labels=backend.pod_labels,
         protected={
-            "postgres": ProtectedService(postgres.pod_labels, POSTGRES_PORT),
+            # No Postgres policy with an external database: nothing of it runs here.
+            **({"postgres": postgres.protected} if postgres.protected is not None else {}),
             "redis": ProtectedService(redis.pod_labels, REDIS_PORT),
         },
     ),

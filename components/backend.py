@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 import pulumi_random
+from pulumi_kubernetes.core.v1 import EnvVarArgs, EnvVarSourceArgs, SecretKeySelectorArgs
 
 from components.services import BACKEND
 from components.workload import WorkloadArgs, app_workload
@@ -45,8 +46,27 @@ class DatabaseConnection:
     port: pulumi.Input[int]
     name: pulumi.Input[str]
     user: pulumi.Input[str]
-    password: pulumi.Input[str]
-    """Secret."""
+    password: pulumi.Input[str] | None
+    """Secret; None when `credentials_secret` provides it."""
+    tls: bool = False
+    """Whether the server speaks TLS: the app then connects with sslmode=require."""
+    credentials_secret: pulumi.Input[str] | None = None
+    """A Secret with `username` and `password` keys (CloudNativePG's `<cluster>-app`): the
+    pods read DB_USER and DB_PASSWORD from it by secretKeyRef, so they follow its rotation
+    and the program never holds the password."""
+
+
+def credentials_env(secret_name: pulumi.Input[str]) -> tuple[EnvVarArgs, ...]:
+    """DB_USER and DB_PASSWORD from an operator's credentials Secret."""
+    return tuple(
+        EnvVarArgs(
+            name=var,
+            value_from=EnvVarSourceArgs(
+                secret_key_ref=SecretKeySelectorArgs(name=secret_name, key=key)
+            ),
+        )
+        for var, key in (("DB_USER", "username"), ("DB_PASSWORD", "password"))
+    )
 
 
 def url_settings(*, root_url: str, host: str, domain: str | None) -> dict[str, str]:
@@ -149,7 +169,7 @@ class Backend(pulumi.ComponentResource):
             "db_port": args.database.port,
             "db_name": args.database.name,
             "db_user": args.database.user,
-            "db_password": args.database.password,
+            "db_password": args.database.password or "",
             "redis_url": args.redis_url,
             "secret_key": secret_key.result,
             "admin_password": admin_password.result,
@@ -159,6 +179,7 @@ class Backend(pulumi.ComponentResource):
             "service_url": args.service_url,
         }
         extra = dict(args.config.env)
+        database = args.database
 
         def environment(v: Mapping[str, Any]) -> dict[str, str]:
             if public is not None:
@@ -172,8 +193,9 @@ class Backend(pulumi.ComponentResource):
                 "DB_PASSWORD": v["db_password"],
                 "DB_HOST": v["db_host"],
                 "DB_PORT": str(v["db_port"]),
-                # In-cluster Postgres without TLS; the settings otherwise demand sslmode=require.
-                "DB_NO_SSL": "true",
+                # The settings use sslmode=require unless this is "true" (in-cluster
+                # Postgres has no TLS; managed and CloudNativePG servers have).
+                "DB_NO_SSL": "false" if database.tls else "true",
                 "REDIS_URL": v["redis_url"],
                 "DJANGO_SECRET_KEY": v["secret_key"],
                 "DJANGO_DEBUG": "false",
@@ -186,6 +208,8 @@ class Backend(pulumi.ComponentResource):
                 "BASE_ADMIN_USERNAME": ADMIN_USER,
                 "BASE_ADMIN_USER_PASSWORD": v["admin_password"],
             }
+            if database.credentials_secret is not None:  # from secretKeyRefs instead
+                del contract["DB_USER"], contract["DB_PASSWORD"]
             return with_extra_env(contract, extra)
 
         contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
@@ -203,6 +227,11 @@ class Backend(pulumi.ComponentResource):
                 stopped=args.stopped,
                 run_as_non_root=args.run_as_non_root,
                 pull_secret=args.pull_secret,
+                extra_env=(
+                    credentials_env(database.credentials_secret)
+                    if database.credentials_secret is not None
+                    else ()
+                ),
             ),
             child,
         )

@@ -22,6 +22,8 @@ from components import pods
 class ProtectedService:
     pod_labels: Mapping[str, str]
     port: int
+    also_from: tuple[NetworkPolicyIngressRuleArgs, ...] = ()
+    """Further ingress rules, e.g. a CloudNativePG cluster's replication and operator."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ def ingress_only_from(
                     )
                 ],
                 ports=[NetworkPolicyPortArgs(protocol="TCP", port=protected.port)],
-            )
+            ),
+            *protected.also_from,
         ],
     )
 

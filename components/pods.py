@@ -19,6 +19,7 @@ from pulumi_kubernetes.core.v1 import (
     ContainerArgs,
     ContainerPortArgs,
     EnvFromSourceArgs,
+    EnvVarArgs,
     ExecActionArgs,
     LocalObjectReferenceArgs,
     PodSecurityContextArgs,
@@ -30,6 +31,7 @@ from pulumi_kubernetes.core.v1 import (
     SecretEnvSourceArgs,
     SecurityContextArgs,
     TCPSocketActionArgs,
+    TopologySpreadConstraintArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
@@ -179,11 +181,13 @@ def app_deployment_spec(
     port_name: str,
     port: int,
     env_secret_name: pulumi.Input[str],
-    replica_count: int,
+    replica_count: int | None,
     resource_requirements: ResourceRequirementsArgs,
     run_as_non_root: bool,
     pull_secret_name: pulumi.Input[str] | None,
     startup_seconds: int,
+    topology_spread: Sequence[TopologySpreadConstraintArgs] | None = None,
+    extra_env: Sequence[EnvVarArgs] | None = None,
 ) -> DeploymentSpecArgs:
     """The Deployment spec shared by the backend and the frontend.
 
@@ -192,6 +196,10 @@ def app_deployment_spec(
     (the backend runs its migrations first) without making the liveness probe
     lenient for the rest of the pod's life. Rolling updates never take a
     serving pod away before its replacement is ready.
+
+    `replica_count` None leaves `replicas` out (an HPA owns it, components/autoscaling.py).
+    `extra_env` entries (e.g. secretKeyRefs to a database operator's Secret) win over
+    the same names from the env Secret, as Kubernetes gives `env` precedence over `envFrom`.
     """
     period = 10
     return DeploymentSpecArgs(
@@ -211,6 +219,7 @@ def app_deployment_spec(
                 # Service in the namespace; the app reads its own settings.
                 enable_service_links=False,
                 image_pull_secrets=pull_secrets(pull_secret_name),
+                topology_spread_constraints=list(topology_spread) if topology_spread else None,
                 containers=[
                     ContainerArgs(
                         name=container_name,
@@ -221,6 +230,7 @@ def app_deployment_spec(
                         env_from=[
                             EnvFromSourceArgs(secret_ref=SecretEnvSourceArgs(name=env_secret_name))
                         ],
+                        env=list(extra_env) if extra_env else None,
                         startup_probe=tcp_probe(
                             port_name, period=period, failure_threshold=startup_seconds // period
                         ),

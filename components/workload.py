@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment
-from pulumi_kubernetes.core.v1 import Secret
+from pulumi_kubernetes.core.v1 import EnvVarArgs, Secret
 
 from components import pods
+from components.autoscaling import (
+    ScalingArgs,
+    deployment_replicas,
+    register_scaling,
+    spread_constraints,
+)
 from components.services import AppPart
 from stack.config import AppConfig, Resources
 
@@ -29,10 +35,13 @@ class WorkloadArgs:
     stopped: bool
     run_as_non_root: bool
     pull_secret: pulumi.Input[str] | None
+    extra_env: tuple[EnvVarArgs, ...] = ()
+    """Container env beside the env Secret, e.g. secretKeyRefs to an operator's Secret."""
 
 
 def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Deployment:
-    """Register `<name>-env` (Secret) and `<name>` (Deployment) under the caller's `opts`.
+    """Register `<name>-env` (Secret) and `<name>` (Deployment) under the caller's `opts`,
+    and the part's HPA and PodDisruptionBudget when they apply (components/autoscaling.py).
 
     The Secret is auto-named: the Kubernetes provider replaces a Secret whose
     data changes (Secrets are immutable to it unless enableSecretMutable is set,
@@ -47,7 +56,7 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
         string_data=env,
         opts=opts,
     )
-    return Deployment(
+    deployment = Deployment(
         name,
         metadata=pods.metadata(args.namespace, args.labels),
         spec=pods.app_deployment_spec(
@@ -57,11 +66,25 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
             port_name=args.part.port_name,
             port=args.part.port,
             env_secret_name=env_secret.metadata.name,
-            replica_count=pods.replicas(args.config.replicas, stopped=args.stopped),
+            replica_count=deployment_replicas(args.config, stopped=args.stopped),
             resource_requirements=pods.resources(args.config.resources, args.default_resources),
             run_as_non_root=args.run_as_non_root,
             pull_secret_name=args.pull_secret,
             startup_seconds=args.startup_seconds,
+            topology_spread=spread_constraints(args.labels),
+            extra_env=args.extra_env,
         ),
         opts=opts,
     )
+    register_scaling(
+        name,
+        ScalingArgs(
+            namespace=args.namespace,
+            labels=args.labels,
+            deployment_name=deployment.metadata.name,
+            config=args.config,
+            stopped=args.stopped,
+        ),
+        opts,
+    )
+    return deployment

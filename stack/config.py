@@ -897,9 +897,7 @@ def _app(
     autoscaling = None
     if "autoscaling" in fields:
         configured = resources.requests if resources.requests or resources.limits else None
-        autoscaling = parse_autoscaling(
-            c, f"{key}.autoscaling", fields["autoscaling"], configured
-        )
+        autoscaling = parse_autoscaling(c, f"{key}.autoscaling", fields["autoscaling"], configured)
         if "replicas" in fields:
             notes.append(f"{key}.replicas is not used: {key}.autoscaling sets the replicas")
     return AppConfig(replicas=replicas, env=env, resources=resources, autoscaling=autoscaling)

@@ -1,0 +1,153 @@
+"""Scale and availability of an app part: HPA, PodDisruptionBudget, spread over nodes and zones.
+
+Decisions (docs/production.md):
+- With `autoscaling` the Deployment leaves `spec.replicas` out, so the HPA owns
+  it: Pulumi diffs inputs, which never mention it, and with server-side apply
+  Pulumi's field manager does not own the field, so an `up` never resets the
+  count the HPA chose. (Specifying it makes every `up` reset it, or fail with a
+  field conflict against kube-controller-manager's "scale" subresource:
+  pulumi/pulumi-kubernetes#2491, #2569.) Leaving it out after Pulumi owned it
+  lets the API server default it to 1 until the HPA scales back to `min`.
+- `stopped: true` deletes the HPA and sets `replicas: 0`: an HPA never scales
+  below `minReplicas` >= 1, and the HPA of a zero-replica target is idle anyway.
+  Starting again recreates the HPA and leaves `replicas` out once more, so the
+  Deployment comes back at 1 and the HPA takes it to `min` within a sync period.
+- A PodDisruptionBudget (maxUnavailable 1) exists when a part runs more than
+  one replica for sure (static replicas > 1, or autoscaling min > 1): a drain
+  then evicts one pod at a time and always keeps one serving. With one replica a
+  budget would let a drain take the only pod anyway (minAvailable 1 would block
+  every drain instead), so there is none. It stays while stopped, guarding no pod.
+- Spreading is a preference (`ScheduleAnyway`): on a one-node cluster, or on
+  nodes without a zone label, pods still schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_kubernetes.autoscaling.v2 import (
+    CrossVersionObjectReferenceArgs,
+    HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerSpecArgs,
+    MetricSpecArgs,
+    MetricTargetArgs,
+    ResourceMetricSourceArgs,
+)
+from pulumi_kubernetes.core.v1 import TopologySpreadConstraintArgs
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
+from pulumi_kubernetes.policy.v1 import PodDisruptionBudget, PodDisruptionBudgetSpecArgs
+
+from components import pods
+from stack.config import AppConfig
+from stack.production import Autoscaling
+
+HOSTNAME_KEY = "kubernetes.io/hostname"
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def spread_constraints(pod_labels: Mapping[str, str]) -> list[TopologySpreadConstraintArgs]:
+    """Prefer one replica per node, then per zone; never block scheduling.
+
+    `matchLabelKeys: [pod-template-hash]` counts only pods of the same
+    ReplicaSet, so a rollout's new pods spread among themselves instead of
+    around the old ones about to go.
+    """
+    selector = LabelSelectorArgs(match_labels=pods.selector_labels(pod_labels))
+    return [
+        TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key=key,
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=selector,
+            match_label_keys=["pod-template-hash"],
+        )
+        for key in (HOSTNAME_KEY, ZONE_KEY)
+    ]
+
+
+def deployment_replicas(config: AppConfig, *, stopped: bool) -> int | None:
+    """`spec.replicas`: 0 when stopped; None (left out, the HPA owns it) with autoscaling."""
+    if stopped:
+        return 0
+    if config.autoscaling is not None:
+        return None
+    return config.replicas
+
+
+def minimum_replicas(config: AppConfig) -> int:
+    """The fewest replicas the running part has while nothing is being disrupted."""
+    return config.autoscaling.min if config.autoscaling is not None else config.replicas
+
+
+def needs_disruption_budget(config: AppConfig) -> bool:
+    """Whether the part gets a PodDisruptionBudget; kept while stopped (it guards no pod
+    then), so stop and start change replicas and the HPA only."""
+    return minimum_replicas(config) > 1
+
+
+def hpa_spec(
+    deployment_name: pulumi.Input[str], autoscaling: Autoscaling
+) -> HorizontalPodAutoscalerSpecArgs:
+    targets = {"cpu": autoscaling.cpu, "memory": autoscaling.memory}
+    return HorizontalPodAutoscalerSpecArgs(
+        scale_target_ref=CrossVersionObjectReferenceArgs(
+            api_version="apps/v1", kind="Deployment", name=deployment_name
+        ),
+        min_replicas=autoscaling.min,
+        max_replicas=autoscaling.max,
+        metrics=[
+            MetricSpecArgs(
+                type="Resource",
+                resource=ResourceMetricSourceArgs(
+                    name=resource,
+                    target=MetricTargetArgs(type="Utilization", average_utilization=percent),
+                ),
+            )
+            for resource, percent in targets.items()
+            if percent is not None
+        ],
+    )
+
+
+def disruption_budget_spec(pod_labels: Mapping[str, str]) -> PodDisruptionBudgetSpecArgs:
+    """At most one pod of the part evicted at a time.
+
+    maxUnavailable rather than minAvailable: it follows the HPA's scale.
+    AlwaysAllow lets a drain evict pods that are not ready (crash-looping),
+    which would otherwise block it for good.
+    """
+    return PodDisruptionBudgetSpecArgs(
+        max_unavailable=1,
+        selector=LabelSelectorArgs(match_labels=pods.selector_labels(pod_labels)),
+        unhealthy_pod_eviction_policy="AlwaysAllow",
+    )
+
+
+@dataclass(frozen=True)
+class ScalingArgs:
+    namespace: pulumi.Input[str]
+    labels: dict[str, str]
+    """The part's labels (object and pod labels)."""
+    deployment_name: pulumi.Input[str]
+    config: AppConfig
+    stopped: bool
+
+
+def register_scaling(name: str, args: ScalingArgs, opts: pulumi.ResourceOptions) -> None:
+    """`<name>` HPA and `<name>` PodDisruptionBudget, each only when it applies (see module)."""
+    if args.config.autoscaling is not None and not args.stopped:
+        HorizontalPodAutoscaler(
+            name,
+            metadata=pods.metadata(args.namespace, args.labels),
+            spec=hpa_spec(args.deployment_name, args.config.autoscaling),
+            opts=opts,
+        )
+    if needs_disruption_budget(args.config):
+        PodDisruptionBudget(
+            name,
+            metadata=pods.metadata(args.namespace, args.labels),
+            spec=disruption_budget_spec(args.labels),
+            opts=opts,
+        )

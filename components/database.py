@@ -1,0 +1,163 @@
+"""The environment's Postgres in the configured `postgres.mode`, behind the mode guard.
+
+- inCluster: components/postgres.py, the StatefulSet (resource names and URNs as
+  before the modes existed, so existing environments keep their data).
+- external: nothing runs in the cluster; the backend connects to the configured
+  host with the secret `tims-stack:postgresPassword`, over TLS unless
+  `sslMode` is "disable".
+- cloudnativepg: components/cnpg.py, a CloudNativePG Cluster.
+
+`PostgresModeGuard` is registered before any of them, and they depend on it: a
+mode change without `postgres.allowModeChange` fails its check at preview time
+(components/postgres_mode_provider.py), before anything is replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from components.backend import DatabaseConnection
+from components.cnpg import OWNER, CnpgCluster, CnpgClusterArgs, peer_rules
+from components.network import ProtectedService
+from components.postgres import PORT as POSTGRES_PORT
+from components.postgres import Postgres, PostgresArgs
+from components.postgres_mode_provider import ALLOW, MODE, ModeGuardProvider
+from stack.config import PostgresConfig
+
+GUARD_NAME = "postgres-mode"
+
+
+class PostgresModeGuard(pulumi.dynamic.Resource, module="tims-stack", name="PostgresModeGuard"):
+    """Type token `pulumi-python:dynamic/tims-stack:PostgresModeGuard`; state: the mode."""
+
+    mode: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        mode: str,
+        allow_change: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {MODE: mode, ALLOW: allow_change}
+        super().__init__(ModeGuardProvider(), name, props, opts)
+
+
+class PostgresMode(pulumi.ComponentResource):
+    """Holds the guard; a component of its own, so the Postgres URNs stay as they were."""
+
+    guard: PostgresModeGuard
+
+    def __init__(
+        self, name: str, config: PostgresConfig, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tims-stack:k8s:PostgresMode", name, None, opts)
+        self.guard = PostgresModeGuard(
+            name,
+            config.mode,
+            config.allow_mode_change,
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"mode": self.guard.mode})
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    namespace: pulumi.Input[str]
+    environment: str
+    config: PostgresConfig
+    stopped: bool
+    password: pulumi.Output[str] | None
+    """`tims-stack:postgresPassword` (secret); required with mode external."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """How the backend reaches the database, and what NetworkPolicies must protect."""
+
+    connection: DatabaseConnection
+    host: pulumi.Output[str]
+    protected: ProtectedService | None
+    """None when the database does not run in the namespace (external)."""
+
+
+def database(args: DatabaseArgs) -> Database:
+    """Register the guard and the database of `args.config.mode`."""
+    config = args.config
+    guard = PostgresMode(GUARD_NAME, config).guard
+    after_guard = pulumi.ResourceOptions(depends_on=[guard])
+    if config.mode == "external":
+        return _external(args)
+    if config.mode == "cloudnativepg":
+        cnpg = CnpgCluster(
+            "postgres",
+            CnpgClusterArgs(
+                namespace=args.namespace,
+                environment=args.environment,
+                config=config,
+                stopped=args.stopped,
+            ),
+            after_guard,
+        )
+        assert config.cloudnativepg is not None  # config sets it with this mode
+        return Database(
+            connection=DatabaseConnection(
+                host=cnpg.host,
+                port=cnpg.port,
+                name=cnpg.database,
+                user=OWNER,
+                password=None,
+                tls=True,
+                credentials_secret=cnpg.credentials_secret,
+            ),
+            host=cnpg.host,
+            protected=ProtectedService(
+                cnpg.pod_labels,
+                POSTGRES_PORT,
+                also_from=peer_rules(cnpg.pod_labels, config.cloudnativepg.operator_namespace),
+            ),
+        )
+    postgres = Postgres(
+        "postgres",
+        PostgresArgs(
+            namespace=args.namespace,
+            environment=args.environment,
+            config=config,
+            stopped=args.stopped,
+        ),
+        after_guard,
+    )
+    return Database(
+        connection=DatabaseConnection(
+            host=postgres.host,
+            port=postgres.port,
+            name=postgres.database,
+            user=postgres.user,
+            password=postgres.password,
+        ),
+        host=postgres.host,
+        protected=ProtectedService(postgres.pod_labels, POSTGRES_PORT),
+    )
+
+
+def _external(args: DatabaseArgs) -> Database:
+    external = args.config.external
+    if external is None or args.password is None:
+        raise ValueError("postgres.mode external needs postgres.external and postgresPassword")
+    host = pulumi.Output.from_input(external.host)
+    return Database(
+        connection=DatabaseConnection(
+            host=host,
+            port=external.port,
+            name=external.database,
+            user=external.user,
+            password=args.password,
+            tls=external.tls,
+        ),
+        host=host,
+        protected=None,
+    )
