@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.mockrun import FAKE_TOKEN, ProgramRun, run_function, run_program
+from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
 from stack.config import StackConfig, parse_config, runtime_string
 from tests.conftest import shared_path
 
@@ -29,6 +29,40 @@ _PREBUILT_IMAGES = {
     "backend": BACKEND_REPO,
     "frontend": FRONTEND_REPO,
     "tag": PREBUILT_TAG,
+}
+
+EXTERNAL_DB_PASSWORD = f"{SECRET_MARK}-external-db-password"
+SECRET_KEYS = frozenset({"github:token", "tims-stack:postgresPassword"})
+"""Keys the scenarios hold as secrets (as `pulumi config set --secret` would)."""
+AUTOSCALING = {
+    "tims-stack:backend": {
+        "env": {"LOG_LEVEL": "info"},
+        "autoscaling": {"min": 2, "max": 6, "cpu": 70, "memory": 80},
+    },
+    "tims-stack:frontend": {"autoscaling": {"min": 2, "max": 4}},
+}
+EXTERNAL_DB = {
+    "tims-stack:postgres": {
+        "mode": "external",
+        "external": {"host": "db.example.net", "database": "tims", "user": "tims_app"},
+    },
+    "tims-stack:postgresPassword": EXTERNAL_DB_PASSWORD,
+}
+CNPG = {
+    "tims-stack:postgres": {
+        "mode": "cloudnativepg",
+        "storage": "20Gi",
+        "storageClass": "fast-ssd",
+        "cloudnativepg": {
+            "image": "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie",
+            "backup": {
+                "destinationPath": "s3://acme-db-backups/tims-stack/dev",
+                "endpointURL": "https://s3.eu-central-1.amazonaws.com",
+                "secret": "tims-stack-backup-s3",
+                "retentionPolicy": "30d",
+            },
+        },
+    },
 }
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -58,6 +92,37 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "tims-stack:images": _PREBUILT_IMAGES,
         "tims-stack:runAsNonRoot": True,
     },
+    # Production profile (docs/production.md).
+    "autoscaling": {**_BUILD, **AUTOSCALING},
+    "autoscaling-stopped": {**_BUILD, **AUTOSCALING, "tims-stack:stopped": True},
+}
+
+DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
+    # Postgres outside the StatefulSet: tests/program/test_postgres_modes.py checks these
+    # (the generic scenario tests above assume the in-cluster StatefulSet).
+    "external-db": {**_BUILD, **EXTERNAL_DB},
+    "external-db-no-tls": {
+        **_BUILD,
+        **EXTERNAL_DB,
+        "tims-stack:postgres": {
+            "mode": "external",
+            "external": {
+                "host": "10.20.30.40",
+                "port": 6432,
+                "database": "tims",
+                "user": "tims_app",
+                "sslMode": "disable",
+            },
+        },
+    },
+    "cloudnativepg": {**_BUILD, **CNPG},
+    "cloudnativepg-stopped": {**_BUILD, **CNPG, "tims-stack:stopped": True},
+    "cloudnativepg-pr": {
+        **_BUILD,
+        "tims-stack:environment": "pr-12",
+        "tims-stack:postgres": {"mode": "cloudnativepg"},
+    },
+    "cloudnativepg-autoscaling": {**_BUILD, **CNPG, **AUTOSCALING},
 }
 
 
@@ -68,7 +133,8 @@ def program_runs() -> Callable[[str], ProgramRun]:
 
     def get(name: str) -> ProgramRun:
         if name not in cache:
-            cache[name] = run_program(SCENARIOS[name])
+            raw = SCENARIOS[name] if name in SCENARIOS else DB_MODE_SCENARIOS[name]
+            cache[name] = run_program(raw, secret_keys=SECRET_KEYS)
         return cache[name]
 
     return get
@@ -136,6 +202,26 @@ def run_component() -> Callable[[Callable[[], object]], ProgramRun]:
         return result
 
     return run
+
+
+@pytest.fixture(params=sorted(DB_MODE_SCENARIOS))
+def mode_scenario(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
+    return program_runs(mode_scenario)
+
+
+@pytest.fixture(scope="session")
+def cnpg_cluster_schema() -> dict[str, Any]:
+    """The v1 Cluster schema from the CloudNativePG CRD in ../shared (skips when absent)."""
+    crd = yaml.safe_load(
+        shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml").read_text()
+    )
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return dict(version["schema"]["openAPIV3Schema"])
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,179 @@
+"""Autoscaling, disruption budgets and topology spread of the backend and frontend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.autoscaling import HOSTNAME_KEY, ZONE_KEY
+from scripts.mockrun import ProgramRun
+from tests.program.k8s import ident, matches, obj, objects
+
+Runs = Callable[[str], ProgramRun]
+PARTS = ("backend", "frontend")
+
+
+def _pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
+    return dict(deployment["spec"]["template"]["metadata"]["labels"])
+
+
+def _hpa_for(run: ProgramRun, part: str) -> dict[str, Any] | None:
+    found = [r.manifest() for r in run.kubernetes_objects() if r.kind == "HorizontalPodAutoscaler"]
+    named = [h for h in found if h["metadata"]["labels"]["app.kubernetes.io/name"] == part]
+    assert len(named) <= 1, f"more than one HPA for {part}"
+    return named[0] if named else None
+
+
+def _pdbs(run: ProgramRun) -> list[dict[str, Any]]:
+    return objects(run, "PodDisruptionBudget")
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_hpa_targets_the_parts_deployment(program_runs: Runs, part: str) -> None:
+    run = program_runs("autoscaling")
+    deployment = obj(run, "Deployment", part)
+    hpa = _hpa_for(run, part)
+    assert hpa is not None, f"no HorizontalPodAutoscaler for {part}"
+    assert hpa["apiVersion"] == "autoscaling/v2", ident(hpa)
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+    }, f"{ident(hpa)} does not target {ident(deployment)}"
+
+
+def test_hpa_has_the_configured_bounds_and_targets(program_runs: Runs) -> None:
+    hpa = _hpa_for(program_runs("autoscaling"), "backend")
+    assert hpa is not None
+    spec = hpa["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 6), ident(hpa)
+    targets = {
+        m["resource"]["name"]: m["resource"]["target"]
+        for m in spec["metrics"]
+        if m["type"] == "Resource"
+    }
+    assert targets == {
+        "cpu": {"type": "Utilization", "averageUtilization": 70},
+        "memory": {"type": "Utilization", "averageUtilization": 80},
+    }, ident(hpa)
+
+
+def test_cpu_target_defaults_to_70_and_memory_is_optional(program_runs: Runs) -> None:
+    hpa = _hpa_for(program_runs("autoscaling"), "frontend")
+    assert hpa is not None
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"] == {
+        "name": "cpu",
+        "target": {"type": "Utilization", "averageUtilization": 70},
+    }, ident(hpa)
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_autoscaled_deployment_leaves_replicas_to_the_hpa(program_runs: Runs, part: str) -> None:
+    """Pulumi must not own spec.replicas, or every `up` would reset the HPA's choice."""
+    deployment = obj(program_runs("autoscaling"), "Deployment", part)
+    assert "replicas" not in deployment["spec"], (
+        f"{ident(deployment)} sets replicas although an HPA scales it"
+    )
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_without_autoscaling_there_is_no_hpa_and_replicas_are_set(
+    default_run: ProgramRun, part: str
+) -> None:
+    assert _hpa_for(default_run, part) is None, f"{part}: HPA without autoscaling config"
+    assert obj(default_run, "Deployment", part)["spec"]["replicas"] == {"backend": 2}.get(
+        part, 1
+    )
+
+
+def test_stop_deletes_the_hpas_and_scales_to_zero(program_runs: Runs) -> None:
+    """An HPA never goes below minReplicas >= 1: stop removes it and sets replicas 0."""
+    run = program_runs("autoscaling-stopped")
+    assert objects(run, "HorizontalPodAutoscaler") == [], "stopped environment keeps an HPA"
+    for part in PARTS:
+        deployment = obj(run, "Deployment", part)
+        assert deployment["spec"]["replicas"] == 0, f"{ident(deployment)} not scaled to 0"
+
+
+def test_start_after_stop_restores_the_hpas_and_releases_replicas(program_runs: Runs) -> None:
+    """Start is the same program as before the stop: HPAs back, replicas left to them."""
+    running = {r.urn: r.inputs for r in program_runs("autoscaling").resources}
+    stopped = {r.urn: r.inputs for r in program_runs("autoscaling-stopped").resources}
+    gone = sorted(urn.rsplit("::", 1)[1] for urn in set(running) - set(stopped))
+    hpa_urns = [u for u in running if "HorizontalPodAutoscaler" in u]
+    assert sorted(u.rsplit("::", 1)[1] for u in hpa_urns) == ["backend", "frontend"]
+    # Stopping drops the HPAs (and the claim patches, as without autoscaling) and nothing
+    # else; starting registers exactly the running program's resources again.
+    assert set(gone) == {"backend", "frontend", "postgres-data", "redis-data"}, gone
+    assert all(
+        "HorizontalPodAutoscaler" in u or u.endswith(("::postgres-data", "::redis-data"))
+        for u in set(running) - set(stopped)
+    )
+
+
+def _pdb_selecting(run: ProgramRun, part: str) -> list[dict[str, Any]]:
+    pods = _pod_labels(obj(run, "Deployment", part))
+    return [p for p in _pdbs(run) if matches(p["spec"]["selector"]["matchLabels"], pods)]
+
+
+def test_backend_with_two_replicas_gets_a_disruption_budget(default_run: ProgramRun) -> None:
+    (pdb,) = _pdb_selecting(default_run, "backend")
+    assert pdb["spec"]["maxUnavailable"] == 1, ident(pdb)
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow", ident(pdb)
+
+
+def test_single_replica_part_gets_no_disruption_budget(default_run: ProgramRun) -> None:
+    """minAvailable 1 would block every drain of a one-replica part; none is made."""
+    assert _pdb_selecting(default_run, "frontend") == [], "frontend has 1 replica"
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_autoscaled_part_with_min_two_gets_a_budget_matching_its_pods(
+    program_runs: Runs, part: str
+) -> None:
+    run = program_runs("autoscaling")
+    (pdb,) = _pdb_selecting(run, part)
+    deployment = obj(run, "Deployment", part)
+    for other in PARTS:
+        if other != part:
+            assert not matches(
+                pdb["spec"]["selector"]["matchLabels"],
+                _pod_labels(obj(run, "Deployment", other)),
+            ), f"{ident(pdb)} also selects {other} pods"
+    assert pdb["metadata"]["namespace"] == deployment["metadata"]["namespace"], ident(pdb)
+
+
+def test_every_disruption_budget_selects_some_pods(scenario_run: ProgramRun) -> None:
+    pods = [_pod_labels(d) for d in objects(scenario_run, "Deployment")]
+    for pdb in _pdbs(scenario_run):
+        assert any(matches(pdb["spec"]["selector"]["matchLabels"], p) for p in pods), (
+            f"{ident(pdb)} selects no pod"
+        )
+
+
+def test_stop_keeps_the_budgets(program_runs: Runs) -> None:
+    """Stop changes replicas and HPAs only; a budget over zero pods blocks nothing."""
+    running = {p["metadata"]["name"] for p in _pdbs(program_runs("autoscaling"))}
+    stopped = {p["metadata"]["name"] for p in _pdbs(program_runs("autoscaling-stopped"))}
+    assert running == stopped and len(running) == 2
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_replicas_spread_over_nodes_and_zones_without_blocking_scheduling(
+    scenario_run: ProgramRun, part: str
+) -> None:
+    deployment = obj(scenario_run, "Deployment", part)
+    pod_spec = deployment["spec"]["template"]["spec"]
+    constraints = {c["topologyKey"]: c for c in pod_spec["topologySpreadConstraints"]}
+    assert set(constraints) == {HOSTNAME_KEY, ZONE_KEY}, ident(deployment)
+    for key, constraint in constraints.items():
+        where = f"{ident(deployment)} spread over {key}"
+        # DoNotSchedule would leave pods Pending on a one-node cluster, or on nodes
+        # without a zone label.
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway", where
+        assert constraint["maxSkew"] == 1, where
+        assert matches(constraint["labelSelector"]["matchLabels"], _pod_labels(deployment)), where
+        assert constraint["matchLabelKeys"] == ["pod-template-hash"], where
