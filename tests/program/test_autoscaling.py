@@ -158,7 +158,8 @@ def test_stop_keeps_the_budgets(program_runs: Runs) -> None:
     """Stop changes replicas and HPAs only; a budget over zero pods blocks nothing."""
     running = {p["metadata"]["name"] for p in _pdbs(program_runs("autoscaling"))}
     stopped = {p["metadata"]["name"] for p in _pdbs(program_runs("autoscaling-stopped"))}
-    assert running == stopped and len(running) == 2
+    assert running == stopped, "stop changed the disruption budgets"
+    assert len(running) == 2, "expected one budget per autoscaled part"
 
 
 @pytest.mark.parametrize("part", PARTS)
