@@ -84,9 +84,7 @@ def test_without_autoscaling_there_is_no_hpa_and_replicas_are_set(
     default_run: ProgramRun, part: str
 ) -> None:
     assert _hpa_for(default_run, part) is None, f"{part}: HPA without autoscaling config"
-    assert obj(default_run, "Deployment", part)["spec"]["replicas"] == {"backend": 2}.get(
-        part, 1
-    )
+    assert obj(default_run, "Deployment", part)["spec"]["replicas"] == {"backend": 2}.get(part, 1)
 
 
 def test_stop_deletes_the_hpas_and_scales_to_zero(program_runs: Runs) -> None:
