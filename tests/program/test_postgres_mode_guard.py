@@ -1,0 +1,124 @@
+"""The postgres.mode guard: a live environment's mode change is refused without the override.
+
+In-process (the provider's check and diff), and through the real dynamic-provider
+host over gRPC from a directory where the project cannot be imported, as
+Pulumi runs it from the state at preview time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2
+
+from components.postgres_mode_provider import ModeGuardProvider, mode_problem
+from tests.provider.conftest import ProviderHost, provider_host, stale_checkout
+
+__all__ = ["provider_host", "stale_checkout"]  # fixtures used below
+
+URN = (
+    "urn:pulumi:dev::tims-stack::tims-stack:k8s:PostgresMode$"
+    "pulumi-python:dynamic/tims-stack:PostgresModeGuard::postgres-mode"
+)
+MODES = ("inCluster", "external", "cloudnativepg")
+
+
+def props(mode: str, allow: bool = False) -> dict[str, Any]:
+    return {"mode": mode, "allowModeChange": allow}
+
+
+@pytest.mark.parametrize("old", MODES)
+@pytest.mark.parametrize("new", MODES)
+def test_check_refuses_exactly_the_unapproved_mode_changes(old: str, new: str) -> None:
+    result = ModeGuardProvider().check(props(old), props(new))
+    failures = [(f.property, f.reason) for f in result.failures]
+    if old == new:
+        assert failures == [], f"{old} -> {new}: same mode refused"
+    else:
+        assert [p for p, _ in failures] == ["mode"], f"{old} -> {new} not refused"
+
+
+def test_refusal_says_what_would_happen_and_how_to_migrate() -> None:
+    message = mode_problem(props("inCluster"), props("cloudnativepg"))
+    assert message is not None
+    for needle in (
+        "'inCluster'",
+        "'cloudnativepg'",
+        "EMPTY",
+        "pg_dump",
+        "pg_restore",
+        "tims-stack:postgres.allowModeChange true",
+        "docs/production.md",
+    ):
+        assert needle in message, f"the refusal does not mention {needle!r}"
+
+
+def test_override_lets_the_change_through() -> None:
+    result = ModeGuardProvider().check(props("inCluster"), props("external", allow=True))
+    assert result.failures == []
+
+
+def test_a_new_environment_may_start_in_any_mode() -> None:
+    """No recorded mode (first `up`): nothing to protect."""
+    for mode in MODES:
+        assert ModeGuardProvider().check({}, props(mode)).failures == [], mode
+
+
+def test_diff_updates_in_place_and_never_replaces() -> None:
+    diff = ModeGuardProvider().diff("postgres-mode", props("inCluster"), props("external", True))
+    assert diff.changes is True
+    assert diff.replaces == []
+    same = ModeGuardProvider().diff("postgres-mode", props("external"), props("external"))
+    assert same.changes is False
+
+
+def test_update_records_the_new_mode() -> None:
+    outs = ModeGuardProvider().update("postgres-mode", props("inCluster"), props("external", True))
+    assert outs.outs == {"mode": "external", "allowModeChange": True}
+
+
+# ------------------------------------------------------------------ through the provider host
+
+
+def _struct(values: dict[str, Any]) -> Any:
+    loop = asyncio.new_event_loop()  # a private loop, as tests/provider does
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(values, {}))
+    finally:
+        loop.close()
+
+
+def _check(host: ProviderHost, olds: dict[str, Any], news: dict[str, Any]) -> Any:
+    serialized = serialize_provider(ModeGuardProvider())
+    return host.stub.Check(
+        provider_pb2.CheckRequest(
+            urn=URN,
+            olds=_struct({**olds, "__provider": serialized}) if olds else _struct({}),
+            news=_struct({**news, "__provider": serialized}),
+        )
+    )
+
+
+def test_provider_host_refuses_a_mode_change_from_serialized_code(
+    provider_host: ProviderHost,
+) -> None:
+    """The host's working directory has a broken `components`: only by-value code works."""
+    response = _check(provider_host, props("inCluster"), props("external"))
+    failures = [(f.property, f.reason) for f in response.failures]
+    assert [p for p, _ in failures] == ["mode"], f"not refused: {provider_host.stderr}"
+    assert "pg_dump" in failures[0][1]
+
+
+def test_provider_host_accepts_the_override_and_an_unchanged_mode(
+    provider_host: ProviderHost,
+) -> None:
+    allowed = _check(provider_host, props("inCluster"), props("external", allow=True))
+    unchanged = _check(provider_host, props("cloudnativepg"), props("cloudnativepg"))
+    first = _check(provider_host, {}, props("external"))
+    assert list(allowed.failures) == [], provider_host.stderr
+    assert list(unchanged.failures) == [], provider_host.stderr
+    assert list(first.failures) == [], provider_host.stderr
