@@ -176,7 +176,7 @@ def parse_autoscaling(
     if "min" in values and "max" in values and values["min"] > values["max"]:
         c.error(
             f"{key}.max",
-            f"is {values['max']}, less than min {values['min']}",
+            f"is {values['max']}, less than min {values['min']}; expected max >= min",
             allowed="max >= min",
         )
     if len(values) < len(fields) or "min" not in values or "max" not in values:
@@ -297,7 +297,8 @@ def _external(c: _Checker, key: str, value: Any) -> ExternalPostgres | None:
     if "host" in values and (problem := _host_problem(values["host"])) is not None:
         c.error(
             f"{key}.host",
-            f"got {c.show(key, values['host'])}, which {problem}",
+            f"got {c.show(key, values['host'])}, which {problem}; expected the database "
+            "server's DNS name or IP address",
             allowed="the database server's DNS name or IP address",
         )
         ok = False
