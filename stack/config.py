@@ -683,8 +683,9 @@ class _Checker:
 
     def __init__(self, secret_keys: Collection[str], raw: Mapping[str, str] | None = None) -> None:
         self.issues: list[ConfigIssue] = []
-        # The token is secret even when a user stored it in plain text by mistake.
-        self.secret_keys = frozenset(secret_keys) | {TOKEN_KEY}
+        # The token and the database password are secret even when a user stored them in
+        # plain text by mistake.
+        self.secret_keys = frozenset(secret_keys) | {TOKEN_KEY, NS + PASSWORD_KEY_NAME}
         values = [v for k, v in (raw or {}).items() if k in self.secret_keys and v]
         self._leaves, self._pieces = _secret_fragments(values)
 
