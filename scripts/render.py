@@ -50,6 +50,9 @@ PLACEHOLDER = "<redacted>"
 KUBERNETES_VERSIONS = ("1.30", k8s_schemas.latest_version())
 """Oldest supported Kubernetes and the newest schema kubernetes-validate ships."""
 HTTPROUTE_CRD = REPO_ROOT.parent / "shared" / "gateway-api" / "httproutes.v1.6.1.crd.yaml"
+CNPG_CLUSTER_CRD = (
+    REPO_ROOT.parent / "shared" / "cloudnative-pg" / "postgresql.cnpg.io_clusters.v1.30.0.yaml"
+)
 PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
 KIND_ORDER = (
     "Namespace",
@@ -57,7 +60,10 @@ KIND_ORDER = (
     "Service",
     "StatefulSet",
     "PersistentVolumeClaim",
+    "Cluster",
     "Deployment",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
     "Ingress",
     "HTTPRoute",
     "NetworkPolicy",
@@ -242,6 +248,16 @@ def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tup
             for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
         ]
         return problems, "Gateway API v1.6.1 CRD"
+    if obj["kind"] == "Cluster" and str(obj["apiVersion"]).startswith("postgresql.cnpg.io/"):
+        # postgres.mode cloudnativepg; httproute_schema reads any CRD's v1 schema.
+        schema = httproute_schema(CNPG_CLUSTER_CRD)
+        if schema is None:
+            return [], f"skipped Cluster schema check: {CNPG_CLUSTER_CRD} is not present"
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
+        ]
+        return problems, "CloudNativePG v1.30.0 CRD"
     problems = []
     for kubernetes in schemas:
         problems += [f"Kubernetes {kubernetes.version}: {p}" for p in kubernetes.errors(obj)]
