@@ -125,7 +125,7 @@ BACKEND_CONTRACT_ENV: dict[str, str] = {
     "DB_PASSWORD": "the generated Postgres password",
     "DB_HOST": "the connection to the environment's Postgres",
     "DB_PORT": "the connection to the environment's Postgres",
-    "DB_NO_SSL": "the in-cluster Postgres, which has no TLS",
+    "DB_NO_SSL": "whether the database speaks TLS (postgres.mode, postgres.external.sslMode)",
     "REDIS_URL": "the environment's Redis Service",
     "DJANGO_SECRET_KEY": "a generated key that must never be a literal",
     "PRODUCTION": "the image's cluster mode",
