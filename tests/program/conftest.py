@@ -115,6 +115,7 @@ DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "external-db-stopped": {**_BUILD, **EXTERNAL_DB, "tims-stack:stopped": True},
     "cloudnativepg": {**_BUILD, **CNPG},
     "cloudnativepg-stopped": {**_BUILD, **CNPG, "tims-stack:stopped": True},
     "cloudnativepg-pr": {

@@ -143,7 +143,7 @@ def test_stop_hibernates_the_cluster_and_does_not_wait_for_it(program_runs: Runs
     assert _cluster(run)["spec"] == running["spec"], "stop changed the Cluster's spec"
 
 
-@pytest.mark.parametrize("name", ["cloudnativepg-stopped"])
+@pytest.mark.parametrize("name", ["cloudnativepg-stopped", "external-db-stopped"])
 def test_stop_scales_every_workload_to_zero_in_every_mode(program_runs: Runs, name: str) -> None:
     for workload in workloads(program_runs(name)):
         assert workload["spec"]["replicas"] == 0, f"{ident(workload)} still runs when stopped"
