@@ -65,12 +65,11 @@ def test_no_secret_in_any_file(example_render: RenderResult, gateway_render: Ren
         assert FAKE_TOKEN not in text, f"{path.name} holds the token"
 
 
-def test_secret_files_use_the_placeholder_and_say_so(example_render: RenderResult) -> None:
+def test_secret_files_say_how_values_are_redacted(example_render: RenderResult) -> None:
+    # Which entries are masked and which stay readable: tests/render/test_redaction.py.
     secrets = [p for p in example_render.files if "-secret-" in p.name]
     assert len(secrets) == 4
     for path in secrets:
-        (obj,) = documents(path)
-        assert set(obj["stringData"].values()) == {PLACEHOLDER}, path.name
         assert f"replaced by {PLACEHOLDER!r}" in path.read_text(), path.name
 
 
@@ -145,8 +144,8 @@ def test_main_exits_1_on_invalid_output(
 ) -> None:
     original = render_module.manifest
 
-    def broken(resource: Any) -> dict[str, Any]:
-        obj = original(resource)
+    def broken(resource: Any, run: Any) -> dict[str, Any]:
+        obj = original(resource, run)
         if obj["kind"] == "Deployment":
             obj["spec"]["replicas"] = "two"
         return obj
