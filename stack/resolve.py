@@ -172,6 +172,7 @@ def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: _Run) ->
                     "its defaults stand in for it here"
                 )
             if value == SECRET_PLACEHOLDER or key not in SECRET_ALLOWED_KEYS:
+                run.broken.add(key.removeprefix(NS))  # given, but not judged
                 continue
         given[key] = value
         if key[len(NS) :] in OBJECT_KEYS and key.startswith(NS):
@@ -234,11 +235,11 @@ def _token(
 ) -> bool:
     in_config = bool(raw.get(TOKEN_KEY))
     if in_config and TOKEN_KEY not in secret_keys:
-        run.report.add(TOKEN_KEY, _STORED_IN_PLAIN_TEXT, value_free=True)
+        run.report.add(TOKEN_KEY, PLAIN_TEXT_TOKEN, value_free=True)
     return in_config or bool(env.get(TOKEN_ENV))
 
 
-_STORED_IN_PLAIN_TEXT = (
+PLAIN_TEXT_TOKEN = (
     "is stored in plain text; remove it with `pulumi config rm github:token` and set it "
     "again with `pulumi config set --secret github:token <token>`"
 )
