@@ -235,11 +235,11 @@ def _token(
 ) -> bool:
     in_config = bool(raw.get(TOKEN_KEY))
     if in_config and TOKEN_KEY not in secret_keys:
-        run.report.add(TOKEN_KEY, PLAIN_TEXT_TOKEN, value_free=True)
+        run.report.add(TOKEN_KEY, PLAIN_TEXT_REFUSAL, value_free=True)
     return in_config or bool(env.get(TOKEN_ENV))
 
 
-PLAIN_TEXT_TOKEN = (
+PLAIN_TEXT_REFUSAL = (
     "is stored in plain text; remove it with `pulumi config rm github:token` and set it "
     "again with `pulumi config set --secret github:token <token>`"
 )

@@ -29,7 +29,7 @@ from stack.config import runtime_string
 from stack.contract import SECRET_PLACEHOLDER, TOKEN_KEY
 from stack.errors import ConfigError, ConfigIssue
 from stack.naming import PROJECT
-from stack.resolve import PLAIN_TEXT_TOKEN
+from stack.resolve import PLAIN_TEXT_REFUSAL
 
 __all__ = [
     "SECRET_PLACEHOLDER",
@@ -160,7 +160,7 @@ def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
             secret.add(key)
     if values.get(TOKEN_KEY) and TOKEN_KEY not in secret:
         stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml") or None
-        raise ConfigError([ConfigIssue(TOKEN_KEY, PLAIN_TEXT_TOKEN)], stack=stack)
+        raise ConfigError([ConfigIssue(TOKEN_KEY, PLAIN_TEXT_REFUSAL)], stack=stack)
     return RawStackConfig(values=values, secret_keys=frozenset(secret))
 
 

@@ -78,7 +78,7 @@ def test_render_refuses_a_secure_domain_for_being_secret_only(
     assert [issue.key for issue in error.issues] == ["tims-stack:domain"], (
         f"secure tims-stack:domain: expected one issue about the key, got {error.issues}"
     )
-    assert "read" in error.issues[0].message and "plain text" in error.issues[0].message, (
+    assert "reads this key as plain text" in error.issues[0].message, (
         f"tims-stack:domain: {error.issues[0].message!r}"
     )
 
