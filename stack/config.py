@@ -63,6 +63,7 @@ from stack.contract import (
     TOKEN_KEY,
 )
 from stack.errors import ConfigError, ConfigIssue
+from stack.image_sources import ImagesConfig
 from stack.models import (
     AppConfig,
     BuildConfig,
@@ -76,7 +77,6 @@ from stack.resolve import (
     OBJECT_KEYS,
     TOP_LEVEL_KEYS,
     GitHubConfig,
-    ImagesConfig,
     StackConfig,
     parse_config,
 )

@@ -20,18 +20,11 @@ validator; pydantic collects it with every other error.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -39,113 +32,30 @@ from pydantic import (
 from stack import rules
 from stack.contract import (
     BACKEND_CONTRACT_ENV,
-    BUILD_PLACEHOLDERS,
     DEFAULT_BUILD_INPUTS,
-    DEFAULT_CLUSTER_ISSUER,
-    DEFAULT_GITHUB_API,
     DEFAULT_POSTGRES_IMAGE,
     DEFAULT_REDIS_IMAGE,
     FRONTEND_CONTRACT_ENV,
     MAX_BUILD_TIMEOUT,
     MAX_WORKFLOW_INPUTS,
-    NS,
 )
-from stack.errors import Finding, did_you_mean, fail, fail_all, model_in
-
-
-class ConfigModel(BaseModel):
-    """Frozen, strict (no "2" for 2), unknown fields refused; `alias`: the stack-file name."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        populate_by_name=True,
-        hide_input_in_errors=True,
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_unset(cls, data: Any) -> Any:
-        """`field: null` in a stack file means "use the default", as Pulumi writes it."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None}
-        return data
-
-
-# --------------------------------------------------------------------------- value types
-
-
-def rule(check: Callable[[str], str | None], allowed: str) -> AfterValidator:
-    """A string rule: `check` returns None (good), "" (bad) or the reason ("which ...")."""
-
-    def validate(value: str) -> str:
-        if (problem := check(value)) is not None:
-            raise fail(allowed, problem or None)
-        return value
-
-    return AfterValidator(validate)
-
-
-def matches(ok: Callable[[str], bool], allowed: str) -> AfterValidator:
-    return rule(lambda value: None if ok(value) else "", allowed)
-
-
-Label = Annotated[str, matches(rules.is_label, rules.LABEL_RULE)]
-Subdomain = Annotated[str, matches(rules.is_subdomain, rules.SUBDOMAIN_RULE)]
-DnsName = Annotated[str, rule(rules.dns_name_problem, rules.DNS_NAME_RULE)]
-Namespace = Annotated[
-    str,
-    matches(rules.is_label, rules.LABEL_RULE),
-    rule(rules.namespace_problem, "a namespace of its own, not 'default' or 'kube-*'"),
-]
-
-
-def _quantity(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise fail("a Kubernetes quantity such as '250m', '512Mi' or 1")
-    text = str(value)
-    number = rules.parse_quantity(text)
-    if number is None or number < 0:
-        raise fail("a non-negative Kubernetes quantity such as '250m' or '512Mi'")
-    return text
-
-
-def _storage(value: Any) -> str:
-    amount = rules.parse_quantity(value) if isinstance(value, str) else None
-    if amount is None or amount <= 0:
-        raise fail("a positive Kubernetes quantity such as '1Gi' or '500Mi'")
-    return str(value)
-
-
-def _resource_name(name: str) -> str:
-    if name not in rules.RESOURCE_NAMES:
-        allowed = ", ".join(rules.RESOURCE_NAMES)
-        raise fail(allowed, did_you_mean(name, rules.RESOURCE_NAMES), value_free=True)
-    return name
-
-
-Quantity = Annotated[str, BeforeValidator(_quantity)]
-ResourceName = Annotated[str, AfterValidator(_resource_name)]
-
-
-def _env_name(reserved: dict[str, str]) -> AfterValidator:
-    """A variable name a user may set in an app's `env` (not one the program sets)."""
-
-    def validate(name: str) -> str:
-        if not rules.ENV_NAME.match(name):
-            problem = (
-                f"{name!r} is not an environment variable name: letters, digits and '_', "
-                "not starting with a digit"
-            )
-            raise fail("an environment variable name", problem, value_free=True)
-        if name in reserved:
-            problem = f"is set by the program from the image contract ({reserved[name]}); remove it"
-            raise fail("a variable the program does not set", problem, value_free=True)
-        return name
-
-    return AfterValidator(validate)
-
+from stack.errors import Finding, fail, fail_all
+from stack.fields import (
+    PLACEHOLDERS,
+    ConfigModel,
+    GitHubRepository,
+    ImageRepository,
+    Label,
+    Quantity,
+    ResourceName,
+    StorageSize,
+    Subdomain,
+    Template,
+    WorkflowInputName,
+    env_name,
+    matches,
+    rule,
+)
 
 # --------------------------------------------------------------------------- objects
 
@@ -201,7 +111,7 @@ class BackendConfig(AppConfig):
     """`tims-stack:backend`."""
 
     replicas: int = Field(default=2, ge=0, description="Number of pods, an integer >= 0.")
-    env: dict[Annotated[str, _env_name(BACKEND_CONTRACT_ENV)], str] = Field(
+    env: dict[Annotated[str, env_name(BACKEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
             "Extra environment variables (name -> string). Variables the program sets from the "
@@ -227,7 +137,7 @@ class FrontendConfig(AppConfig):
     """`tims-stack:frontend`."""
 
     replicas: int = Field(default=1, ge=0, description="Number of pods, an integer >= 0.")
-    env: dict[Annotated[str, _env_name(FRONTEND_CONTRACT_ENV)], str] = Field(
+    env: dict[Annotated[str, env_name(FRONTEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
             "Extra environment variables (name -> string); not ROOT_URL or WEBSOCKET_PROTOCOL "
@@ -285,43 +195,12 @@ class RoutingConfig(ConfigModel):
         return self
 
 
-def _repository(value: str) -> str | None:
-    owner, _, name = value.partition("/")
-    ok = rules.GITHUB_LOGIN.match(owner) and rules.GITHUB_REPO_NAME.match(name)
-    return None if ok and name not in (".", "..") else ""
-
-
-def _template(value: str) -> str | None:
-    return rules.placeholder_problem(value)
-
-
-def _input_name(name: str) -> str:
-    if not rules.WORKFLOW_INPUT.match(name):
-        problem = (
-            f"{name!r} is not a workflow input name: letters, digits, '-' and '_', "
-            "not starting with a digit or '-'"
-        )
-        raise fail("a workflow input name", problem, value_free=True)
-    return name
-
-
-_PLACEHOLDERS = ", ".join("{" + p + "}" for p in BUILD_PLACEHOLDERS)
-
-
 class BuildConfig(ConfigModel):
     """`tims-stack:build`, used when images.source is "build". Needs github:token."""
 
-    repository: (
-        Annotated[
-            str,
-            rule(
-                _repository,
-                "'owner/name': a GitHub login (letters, digits, inner '-') and a repository "
-                "name (letters, digits, '.', '_', '-')",
-            ),
-        ]
-        | None
-    ) = Field(default=None, description='The application repository "owner/name".')
+    repository: GitHubRepository | None = Field(
+        default=None, description='The application repository "owner/name".'
+    )
     workflow: Annotated[
         str,
         matches(
@@ -339,15 +218,12 @@ class BuildConfig(ConfigModel):
             "tag; the program resolves the sha itself)."
         ),
     )
-    inputs: dict[
-        Annotated[str, AfterValidator(_input_name)],
-        Annotated[str, rule(_template, f"a template using only the placeholders {_PLACEHOLDERS}")],
-    ] = Field(
+    inputs: dict[WorkflowInputName, Template] = Field(
         default_factory=lambda: dict(DEFAULT_BUILD_INPUTS),
         max_length=MAX_WORKFLOW_INPUTS,
         description=(
             "Workflow input name -> value template with the placeholders "
-            f"{_PLACEHOLDERS}; at most {MAX_WORKFLOW_INPUTS} (GitHub's limit). Must pass {{tag}}."
+            f"{PLACEHOLDERS}; at most {MAX_WORKFLOW_INPUTS} (GitHub's limit). Must pass {{tag}}."
         ),
     )
     timeout: int = Field(
@@ -383,13 +259,6 @@ class BuildConfig(ConfigModel):
     def owner(self) -> str | None:
         """Owner part of `repository` (as written), or None."""
         return self.repository.split("/", 1)[0] if self.repository else None
-
-
-_IMAGE_REPOSITORY = (
-    "a lowercase image repository without tag or digest, e.g. "
-    "ghcr.io/acme/tims-stack-backend-image-prod"
-)
-ImageRepository = Annotated[str, rule(rules.repository_problem, _IMAGE_REPOSITORY)]
 
 
 class ImagesSettings(ConfigModel):
@@ -435,7 +304,7 @@ class _DataStore(ConfigModel):
     MIN_MAJOR: ClassVar[int]
     EXAMPLE_TAG: ClassVar[str]
     image: str
-    storage: Annotated[str, BeforeValidator(_storage)]
+    storage: StorageSize
     storage_class: (
         Annotated[str, matches(rules.is_subdomain, f"a StorageClass name, {rules.SUBDOMAIN_RULE}")]
         | None
@@ -471,9 +340,7 @@ class PostgresConfig(_DataStore):
         description="The official image (postgres, docker.io/library/postgres, or a mirror's "
         "<host>/.../library/postgres) with a tag pinning the major version (not latest).",
     )
-    storage: Annotated[str, BeforeValidator(_storage)] = Field(
-        default="1Gi", description="PVC size, a positive quantity."
-    )
+    storage: StorageSize = Field(default="1Gi", description="PVC size, a positive quantity.")
 
 
 class RedisConfig(_DataStore):
@@ -487,166 +354,7 @@ class RedisConfig(_DataStore):
         description="The official redis or valkey/valkey image with a pinned major, e.g. "
         "redis:7.4-alpine or valkey/valkey:8.1-alpine.",
     )
-    storage: Annotated[str, BeforeValidator(_storage)] = Field(
+    storage: StorageSize = Field(
         default="256Mi",
         description="Claim for the append-only file (queued Celery tasks), a positive quantity.",
-    )
-
-
-# --------------------------------------------------------------------------- top level
-
-
-def _unset_if_empty(value: Any) -> Any:
-    """Pulumi.yaml declares "" defaults for derived keys; "" means "derive it"."""
-    return None if value == "" else value
-
-
-def _runtime_bool(value: Any) -> Any:
-    """Pulumi's runtime holds booleans as the strings "true"/"false"."""
-    if value in ("true", "false"):
-        return value == "true"
-    if isinstance(value, bool) or value is None:
-        return value
-    raise fail("true or false")
-
-
-def _runtime_object(value: Any, info: ValidationInfo) -> Any:
-    """Pulumi's runtime holds an object key as its JSON text."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        name = info.field_name or ""
-        declared = StackSettings.model_fields[name]
-        key = NS + (declared.alias or name)
-        model = model_in(declared.annotation)
-        fields = [f.alias or n for n, f in model.model_fields.items()] if model else []
-        allowed = (
-            f"an object with the keys {', '.join(fields)}, "
-            f"e.g. `pulumi config set --path {key}.<field> <value>`"
-        )
-        raise fail(allowed, f"is not JSON; expected {allowed}") from None
-
-
-Derived = BeforeValidator(_unset_if_empty)
-RuntimeBool = BeforeValidator(_runtime_bool)
-RuntimeObject = BeforeValidator(_runtime_object)
-
-
-class StackSettings(ConfigModel):
-    """Every `tims-stack:*` key, as given (derived values unresolved)."""
-
-    environment: Annotated[Label | None, Derived] = Field(
-        default=None,
-        description="Environment id, an RFC 1123 label (lowercase letters, digits, '-', at most "
-        "63). Empty: the stack name, which must then be a valid label.",
-    )
-    namespace: Annotated[Namespace | None, Derived] = Field(
-        default=None,
-        description="Kubernetes namespace (RFC 1123 label), owned by the environment: destroy "
-        "deletes it, so default and kube-* are refused. Empty: tims-stack-<environment>, cut to "
-        "63 characters with a 6-hex-digit hash suffix when longer.",
-    )
-    domain: Annotated[DnsName | None, Derived] = Field(
-        default=None,
-        description="Base domain, e.g. example.com. Empty: no Ingress or HTTPRoute; URLs are "
-        "cluster-internal. Also sets the backend's cookie domain and CSRF origins.",
-    )
-    host: Annotated[DnsName | None, Derived] = Field(
-        default=None,
-        description="Public host name. Empty: backend-<environment>.<domain>. Needs domain, and "
-        "must be the domain or a name under it.",
-    )
-    routing: Annotated[RoutingConfig, RuntimeObject] = Field(
-        default_factory=RoutingConfig, description="Ingress or Gateway API routing."
-    )
-    tls: Annotated[bool | None, RuntimeBool, Derived] = Field(
-        default=None,
-        description="TLS through cert-manager on the Ingress (with a Gateway, TLS is the "
-        "listener's; this only picks https:// and wss:// URLs). Empty: true when domain is set. "
-        "true without domain is an error.",
-    )
-    cluster_issuer: Annotated[
-        str, matches(rules.is_subdomain, f"a ClusterIssuer name, {rules.SUBDOMAIN_RULE}")
-    ] = Field(
-        alias="clusterIssuer",
-        default=DEFAULT_CLUSTER_ISSUER,
-        description="cert-manager ClusterIssuer for the Ingress certificate.",
-    )
-    stopped: Annotated[bool, RuntimeBool] = Field(
-        default=False,
-        description="Scale every workload to 0 and keep data (PVC, Secrets); false brings back "
-        "the configured replicas. See make stop / make start.",
-    )
-    run_as_non_root: Annotated[bool, RuntimeBool] = Field(
-        alias="runAsNonRoot",
-        default=False,
-        description="Set runAsNonRoot on the backend and frontend containers.",
-    )
-    images: Annotated[ImagesSettings, RuntimeObject] = Field(
-        default_factory=ImagesSettings, description="Where the application images come from."
-    )
-    build: Annotated[BuildConfig, RuntimeObject] = Field(
-        default_factory=BuildConfig,
-        description='How images are built (images.source "build"). Needs github:token.',
-    )
-    backend: Annotated[BackendConfig, RuntimeObject] = Field(
-        default_factory=BackendConfig, description="The Django backend. May be secret."
-    )
-    frontend: Annotated[FrontendConfig, RuntimeObject] = Field(
-        default_factory=FrontendConfig, description="The Next.js frontend. May be secret."
-    )
-    postgres: Annotated[PostgresConfig, RuntimeObject] = Field(
-        default_factory=PostgresConfig, description="The Postgres StatefulSet."
-    )
-    redis: Annotated[RedisConfig, RuntimeObject] = Field(
-        default_factory=RedisConfig, description="The Redis StatefulSet."
-    )
-
-
-def _base_url(value: str) -> str:
-    url = value.rstrip("/")
-    if (problem := rules.base_url_problem(url)) is not None:
-        allowed = "an https:// URL such as https://api.github.com (http only for loopback)"
-        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:
-            # A URL with credentials is not echoed: the password is a secret.
-            raise fail(allowed, f"got a URL, which {problem}", value_free=True)
-        raise fail(allowed, problem)
-    return url
-
-
-class GitHubSettings(ConfigModel):
-    """The `github:*` keys this program reads; other pulumi-github keys are left alone."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    token: str | None = Field(
-        default=None,
-        description="Secret GitHub token; required when images.source is build or images.private "
-        "is true. `pulumi config set --secret github:token <token>`, or export GITHUB_TOKEN. A "
-        "plain-text value is refused. The pulumi-github provider reads the same key.",
-    )
-    owner: Annotated[
-        Annotated[
-            str,
-            matches(
-                lambda v: bool(rules.GITHUB_LOGIN.match(v)),
-                "a GitHub user or organisation login: letters, digits and single inner '-', "
-                "at most 39",
-            ),
-        ]
-        | None,
-        Derived,
-    ] = Field(
-        default=None,
-        description="GitHub user or organisation owning the default image repositories "
-        "(ghcr.io/<owner>/...). Default: the owner of build.repository.",
-    )
-    base_url: Annotated[
-        str, BeforeValidator(lambda v: v or DEFAULT_GITHUB_API), AfterValidator(_base_url)
-    ] = Field(
-        alias="baseUrl",
-        default=DEFAULT_GITHUB_API,
-        description="GitHub API URL, https. For GitHub Enterprise Server https://<host>/api/v3.",
     )

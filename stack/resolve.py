@@ -12,50 +12,36 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stack import naming, rules
 from stack.contract import (
     DEFAULT_GITHUB_API,
-    GHCR,
     HOW_TO_SET_TOKEN,
     NS,
-    PROJECT,
     SECRET_ALLOWED_KEYS,
     SECRET_PLACEHOLDER,
     TOKEN_ENV,
     TOKEN_KEY,
 )
 from stack.errors import ConfigError, Reporter, did_you_mean, model_in
+from stack.image_sources import ImagesConfig, Judging, resolve_images, template_push_mismatches
 from stack.models import (
     AppConfig,
     BuildConfig,
-    GitHubSettings,
-    ImagesSettings,
     PostgresConfig,
     RedisConfig,
     RoutingConfig,
-    StackSettings,
 )
+from stack.settings import GitHubSettings, StackSettings
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class _Resolved(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ImagesConfig(_Resolved):
-    """`tims-stack:images`, resolved: source and repositories always set."""
-
-    source: Literal["build", "prebuilt"]
-    backend: str  # repository without tag, e.g. ghcr.io/acme/tims-stack-backend-image-prod
-    frontend: str
-    tag: str | None = None  # prebuilt only
-    private: bool = False
 
 
 class GitHubConfig(_Resolved):
@@ -106,21 +92,6 @@ GITHUB_KEYS: tuple[str, ...] = tuple(f.alias or n for n, f in GitHubSettings.mod
 """The `github:*` keys this program reads."""
 
 
-@dataclass
-class _Run:
-    """One parse: the reporter, non-fatal notes, and the error paths ("build.ref") found."""
-
-    report: Reporter
-    notes: list[str] = field(default_factory=list)
-    broken: set[str] = field(default_factory=set)
-
-    def hit(self, path: str) -> bool:
-        """Whether `path` (or an object holding it, or a field in it) had an error."""
-        return any(
-            b == path or path.startswith(b + ".") or b.startswith(path + ".") for b in self.broken
-        )
-
-
 def parse_config(
     raw: Mapping[str, str],
     *,
@@ -136,7 +107,7 @@ def parse_config(
     `env` is the process environment (only GITHUB_TOKEN is read). Values of
     `secret_keys` never appear in an error. `warn` receives non-fatal notes.
     """
-    run = _Run(Reporter(secret_keys, raw))
+    run = Judging(Reporter(secret_keys, raw))
     given = _readable(raw, frozenset(secret_keys), run)
     stack_input = {k[len(NS) :]: v for k, v in given.items() if k.startswith(NS)}
     github_input = {k[7:]: v for k, v in given.items() if k.startswith("github:")}
@@ -153,7 +124,7 @@ def parse_config(
     return config
 
 
-def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: _Run) -> dict[str, Any]:
+def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: Judging) -> dict[str, Any]:
     """The keys to validate, objects decoded; unknown keys and misplaced secrets reported."""
     given: dict[str, Any] = {}
     for key, value in raw.items():
@@ -206,7 +177,7 @@ def _unknown_top_level(name: str) -> str:
     return did_you_mean(name, TOP_LEVEL_KEYS)
 
 
-def _validate(model: type[M], data: dict[str, Any], prefix: str, run: _Run) -> M:
+def _validate(model: type[M], data: dict[str, Any], prefix: str, run: Judging) -> M:
     """`model` from `data`, every error reported; failing values dropped so the rest resolves."""
     for _attempt in range(4):
         try:
@@ -231,7 +202,7 @@ def _drop(data: Any, path: tuple[str, ...]) -> None:
 
 
 def _token(
-    raw: Mapping[str, str], secret_keys: frozenset[str], env: Mapping[str, str], run: _Run
+    raw: Mapping[str, str], secret_keys: frozenset[str], env: Mapping[str, str], run: Judging
 ) -> bool:
     in_config = bool(raw.get(TOKEN_KEY))
     if in_config and TOKEN_KEY not in secret_keys:
@@ -246,7 +217,7 @@ PLAIN_TEXT_REFUSAL = (
 
 
 def _resolve(
-    s: StackSettings, github: GitHubSettings, has_token: bool, stack: str, run: _Run
+    s: StackSettings, github: GitHubSettings, has_token: bool, stack: str, run: Judging
 ) -> StackConfig:
     environment, env_ok = _environment(s, stack, run)
     namespace = s.namespace or (naming.default_namespace(environment) if env_ok else "invalid")
@@ -257,7 +228,7 @@ def _resolve(
             "tims-stack:routing is set but tims-stack:domain is not: no Ingress or HTTPRoute "
             "is created and URLs are cluster-internal"
         )
-    images = _images(s.images, s.build, github.owner, run)
+    images = resolve_images(s.images, s.build, github.owner, run)
     if images is not None and (images.private or images.source == "build") and not has_token:
         reason = "images.source is build" if images.source == "build" else "images.private is true"
         run.report.add(
@@ -272,7 +243,7 @@ def _resolve(
             "not return the run id on dispatch, the run cannot be identified"
         )
     if images is not None:
-        run.notes.extend(_template_push_mismatches(s.build, images))
+        run.notes.extend(template_push_mismatches(s.build, images))
     return StackConfig(
         environment=environment,
         namespace=namespace,
@@ -293,7 +264,7 @@ def _resolve(
     )
 
 
-def _environment(s: StackSettings, stack: str, run: _Run) -> tuple[str, bool]:
+def _environment(s: StackSettings, stack: str, run: Judging) -> tuple[str, bool]:
     if run.hit("environment"):
         return "invalid", False
     if s.environment is not None:
@@ -309,7 +280,7 @@ def _environment(s: StackSettings, stack: str, run: _Run) -> tuple[str, bool]:
     return stack, False
 
 
-def _host(s: StackSettings, environment: str, env_ok: bool, run: _Run) -> str | None:
+def _host(s: StackSettings, environment: str, env_ok: bool, run: Judging) -> str | None:
     key, domain = NS + "host", s.domain
     domain_given = domain is not None or run.hit("domain")
     if s.host is not None:
@@ -345,7 +316,7 @@ def _host(s: StackSettings, environment: str, env_ok: bool, run: _Run) -> str | 
     return host
 
 
-def _tls(s: StackSettings, run: _Run) -> bool:
+def _tls(s: StackSettings, run: Judging) -> bool:
     domain_given = s.domain is not None or run.hit("domain")
     if s.tls is None:
         return domain_given
@@ -356,112 +327,3 @@ def _tls(s: StackSettings, run: _Run) -> bool:
             allowed="false, or set tims-stack:domain (TLS needs a public host name)",
         )
     return s.tls
-
-
-def _images(
-    s: ImagesSettings, build: BuildConfig, owner: str | None, run: _Run
-) -> ImagesConfig | None:
-    if run.hit("images.source"):
-        return None
-    repo_broken = run.hit("build.repository")
-    source = s.source or ("build" if build.repository or repo_broken else "prebuilt")
-    if source == "build" and not build.repository and not repo_broken:
-        run.report.add(
-            NS + "build.repository",
-            "is required with images.source 'build': the application repository 'owner/name' "
-            "whose workflow builds the images",
-            value_free=True,
-        )
-    repos = _repositories(s, build, owner, repo_broken, run)
-    private = s.private if s.private is not None else source == "build"
-    _check_registry(repos, source, private, run)
-    key = NS + "images.tag"
-    if s.tag is not None and source == "build":
-        run.report.add(
-            key,
-            f"got {run.report.show(key, s.tag)}, which is not allowed with source 'build': "
-            "the build tags images <environment>-<sha12>",
-            allowed="no images.tag with source 'build' (the build tags images itself)",
-        )
-    elif s.tag is None and source == "prebuilt" and not run.hit("images.tag"):
-        run.report.add(
-            key,
-            "is required with source 'prebuilt': the tag both images are deployed at",
-            value_free=True,
-        )
-    if len(repos) != 2:
-        return None
-    tag = s.tag if source == "prebuilt" else None
-    return ImagesConfig(source=source, tag=tag, private=private, **repos)
-
-
-def _repositories(
-    s: ImagesSettings, build: BuildConfig, owner: str | None, repo_broken: bool, run: _Run
-) -> dict[str, str]:
-    registry_owner = (owner or build.owner or "").lower() or None
-    repos: dict[str, str] = {}
-    for image in ("backend", "frontend"):
-        key = f"{NS}images.{image}"
-        given: str | None = getattr(s, image)
-        if given is not None:
-            repos[image] = given
-        elif run.hit(f"images.{image}"):
-            continue
-        elif registry_owner:
-            repos[image] = f"{GHCR}/{registry_owner}/{PROJECT}-{image}-image-prod"
-        elif not run.hit("github:owner") and not repo_broken:
-            run.report.add(
-                key,
-                "has no default because neither github:owner nor build.repository is set; "
-                f"set {key} (e.g. ghcr.io/acme/{PROJECT}-{image}-image-prod) or github:owner",
-                value_free=True,
-            )
-    return repos
-
-
-def _check_registry(repos: Mapping[str, str], source: str, private: bool, run: _Run) -> None:
-    for image, repo in repos.items():
-        key = f"{NS}images.{image}"
-        if repo.startswith(GHCR + "/"):
-            continue
-        if source == "build":
-            why, allowed = (
-                f"with source 'build' images go to {GHCR} (the workflow pushes there and "
-                "destroy deletes them there)",
-                f"a repository on {GHCR} with source 'build'",
-            )
-        elif private:
-            why, allowed = (
-                f"private images must be on {GHCR} (the pull secret is for {GHCR})",
-                f"a repository on {GHCR} for private images",
-            )
-        else:
-            continue
-        run.report.add(key, f"got {run.report.show(key, repo)}; {why}", allowed=allowed)
-
-
-def _template_push_mismatches(build: BuildConfig, images: ImagesConfig) -> list[str]:
-    """Notes for images the shipped workflow template would not push where ImageBuild looks.
-
-    templates/github/build-images.yml pushes to
-    ghcr.io/<repository owner>/tims-stack-<image>-image-prod. A note, not an
-    error: a user may have edited the copy in their repository.
-    """
-    template = BuildConfig()
-    if (
-        images.source != "build"
-        or build.owner is None
-        or build.workflow != template.workflow
-        or build.inputs != template.inputs
-    ):
-        return []
-    notes = []
-    for image, repo in (("backend", images.backend), ("frontend", images.frontend)):
-        pushed = f"{GHCR}/{build.owner.lower()}/{PROJECT}-{image}-image-prod"
-        if repo != pushed:
-            notes.append(
-                f"{NS}images.{image} is {repo}, but the shipped workflow template pushes to "
-                f"{pushed}: ImageBuild would fail after the build, not finding the image; edit "
-                "the image name in your copy of the workflow or remove the setting"
-            )
-    return notes
