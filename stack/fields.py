@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -97,7 +98,11 @@ def _resource_name(name: str) -> str:
     return name
 
 
-Quantity = Annotated[str, BeforeValidator(_quantity)]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity),
+    WithJsonSchema({"type": ["string", "number"], "description": "A Kubernetes quantity."}),
+]
 StorageSize = Annotated[str, BeforeValidator(_storage)]
 ResourceName = Annotated[str, AfterValidator(_resource_name)]
 
