@@ -15,7 +15,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
     model_validator,
 )
 
@@ -24,6 +28,7 @@ from stack.contract import (
     BUILD_PLACEHOLDERS,
 )
 from stack.errors import did_you_mean, fail
+from stack.naming import MAX_LABEL
 
 
 class ConfigModel(BaseModel):
@@ -64,12 +69,30 @@ def matches(ok: Callable[[str], bool], allowed: str) -> AfterValidator:
     return rule(lambda value: None if ok(value) else "", allowed)
 
 
-Label = Annotated[str, matches(rules.is_label, rules.LABEL_RULE)]
-Subdomain = Annotated[str, matches(rules.is_subdomain, rules.SUBDOMAIN_RULE)]
+def declared(allowed: str) -> WrapValidator:
+    """Put after `Field(pattern=..., max_length=...)`: any failure says what is allowed."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise fail(allowed) from None
+
+    return WrapValidator(validate)
+
+
+_DNS_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+LABEL = Field(pattern=f"^{_DNS_LABEL}$", max_length=MAX_LABEL)
+"""An RFC 1123 label (namespace names)."""
+SUBDOMAIN = Field(pattern=rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$", max_length=253)
+"""A DNS-1123 subdomain (most Kubernetes object names)."""
+Label = Annotated[str, LABEL, declared(rules.LABEL_RULE)]
+Subdomain = Annotated[str, SUBDOMAIN, declared(rules.SUBDOMAIN_RULE)]
 DnsName = Annotated[str, rule(rules.dns_name_problem, rules.DNS_NAME_RULE)]
 Namespace = Annotated[
     str,
-    matches(rules.is_label, rules.LABEL_RULE),
+    LABEL,
+    declared(rules.LABEL_RULE),
     rule(rules.namespace_problem, "a namespace of its own, not 'default' or 'kube-*'"),
 ]
 

@@ -42,6 +42,7 @@ from stack.contract import (
 from stack.errors import Finding, fail, fail_all
 from stack.fields import (
     PLACEHOLDERS,
+    SUBDOMAIN,
     ConfigModel,
     GitHubRepository,
     ImageRepository,
@@ -52,8 +53,8 @@ from stack.fields import (
     Subdomain,
     Template,
     WorkflowInputName,
+    declared,
     env_name,
-    matches,
     rule,
 )
 
@@ -203,10 +204,8 @@ class BuildConfig(ConfigModel):
     )
     workflow: Annotated[
         str,
-        matches(
-            lambda v: bool(rules.WORKFLOW_FILE.match(v)),
-            "a workflow file name ending in .yml or .yaml, e.g. build-images.yml",
-        ),
+        Field(pattern=rules.WORKFLOW_FILE.pattern),
+        declared("a workflow file name ending in .yml or .yaml, e.g. build-images.yml"),
     ] = Field(default="build-images.yml", description="Its workflow file name (.yml/.yaml).")
     ref: Annotated[
         str, rule(rules.build_ref_problem, f"{rules.BUILD_REF_ALLOWED}, a valid git ref name")
@@ -280,10 +279,10 @@ class ImagesSettings(ConfigModel):
     tag: (
         Annotated[
             str,
-            matches(
-                lambda v: bool(rules.DOCKER_TAG.match(v)),
+            Field(pattern=rules.DOCKER_TAG.pattern),
+            declared(
                 "a Docker tag: letters, digits, '_', '.', '-', at most 128, "
-                "not starting with '.' or '-'",
+                "not starting with '.' or '-'"
             ),
         ]
         | None
@@ -306,8 +305,7 @@ class _DataStore(ConfigModel):
     image: str
     storage: StorageSize
     storage_class: (
-        Annotated[str, matches(rules.is_subdomain, f"a StorageClass name, {rules.SUBDOMAIN_RULE}")]
-        | None
+        Annotated[str, SUBDOMAIN, declared(f"a StorageClass name, {rules.SUBDOMAIN_RULE}")] | None
     ) = Field(
         alias="storageClass",
         default=None,

@@ -26,12 +26,14 @@ from stack.contract import (
 )
 from stack.errors import fail, model_in
 from stack.fields import (
+    SUBDOMAIN,
     ConfigModel,
     Derived,
     DnsName,
     Label,
     Namespace,
     RuntimeBool,
+    declared,
     matches,
 )
 from stack.models import (
@@ -101,7 +103,7 @@ class StackSettings(ConfigModel):
         "true without domain is an error.",
     )
     cluster_issuer: Annotated[
-        str, matches(rules.is_subdomain, f"a ClusterIssuer name, {rules.SUBDOMAIN_RULE}")
+        str, SUBDOMAIN, declared(f"a ClusterIssuer name, {rules.SUBDOMAIN_RULE}")
     ] = Field(
         alias="clusterIssuer",
         default=DEFAULT_CLUSTER_ISSUER,
