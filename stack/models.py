@@ -1,21 +1,27 @@
-"""The config schema: every `tims-stack:*` key, declared once as pydantic models.
+"""The config schema: the object keys (`tims-stack:routing`, `build`, `backend`, ...).
 
-`StackSettings` has one field per `tims-stack:*` key; object keys are models
-of their own (`RoutingConfig`, `BuildConfig`, ...). Types, bounds, defaults and
-descriptions live here; validators only for rules that need code. Pulumi.yaml's
-`config:` block, the key table in docs/config.md and
-schema/stack-config.schema.json are generated from these models
-(`python -m stack.generate`), and a test fails when they drift.
+Every `tims-stack:*` key is declared once: top-level keys in
+`stack.settings.StackSettings`, each object key's fields in a model here.
+Types, bounds, patterns, defaults and descriptions are declared; validators
+exist only for rules that need code. Pulumi.yaml's `config:` block, the key
+table in docs/config.md and schema/stack-config.schema.json are generated from
+these models (`python -m stack.generate`); tests fail when they drift.
 
 Adding a key:
-- a field of an object key (e.g. `tims-stack:backend.foo`): add one field with
-  `Field(default=..., description=...)` to that model (snake_case; the stack
-  file spells it camelCase, `alias_generator` does that);
-- a new top-level key: add the field to `StackSettings`, and to `StackConfig`
-  in `stack.resolve` with one line in `resolve_config` passing it through;
-- then run `python -m stack.generate` and commit the regenerated files.
+- a field of an object key (e.g. `tims-stack:backend.foo`): add one field to
+  that model, `foo: int = Field(default=1, ge=0, description="...")`. Python
+  names are snake_case; a two-word name needs `alias="camelCase"` (the stack
+  file's spelling; a test checks it). Components read it as `config.backend.foo`.
+- a new top-level key: add the field to `StackSettings` (stack/settings.py),
+  the same name to `StackConfig` (stack/resolve.py) and pass it through in
+  `_resolve` there (one line each).
+- then run `python -m stack.generate` and commit the regenerated Pulumi.yaml,
+  docs/config.md and schema/stack-config.schema.json; add the key to
+  Pulumi.example.yaml (a test checks every top-level key is shown there).
 A rule that needs code raises `stack.errors.fail(allowed, problem)` from a
-validator; pydantic collects it with every other error.
+validator (see `stack.fields` for reusable value types); pydantic collects it
+with every other error, and the message names the key, the value (never a
+secret's) and what is allowed.
 """
 
 from __future__ import annotations
