@@ -81,9 +81,10 @@ def backup_spec(backup: CnpgBackup) -> dict[str, Any]:
 
 
 def cluster_spec(
-    postgres: PostgresConfig, cnpg: CloudNativePG, labels: Mapping[str, str]
+    postgres: PostgresConfig, cnpg: CloudNativePG, labels: Mapping[str, str], environment: str
 ) -> dict[str, Any]:
     """The Cluster's spec. Its pods inherit `labels`, so NetworkPolicies select them."""
+    instances = cnpg.instance_count(environment)
     chosen = (
         postgres.resources
         if postgres.resources.requests or postgres.resources.limits
@@ -94,7 +95,7 @@ def cluster_spec(
         storage["storageClass"] = postgres.storage_class
     resources = {k: v for k, v in (("requests", chosen.requests), ("limits", chosen.limits)) if v}
     spec: dict[str, Any] = {
-        "instances": cnpg.instances,
+        "instances": instances,
         "storage": storage,
         "bootstrap": {"initdb": {"database": DATABASE, "owner": OWNER}},
         "inheritedMetadata": {"labels": dict(labels)},
@@ -103,7 +104,7 @@ def cluster_spec(
         "primaryUpdateStrategy": "unsupervised",
         # The operator's PodDisruptionBudget keeps the primary: with one instance
         # it would block every node drain for good.
-        "enablePDB": cnpg.instances > 1,
+        "enablePDB": instances > 1,
     }
     if cnpg.image is not None:
         spec["imageName"] = cnpg.image
@@ -149,7 +150,7 @@ class CnpgClusterArgs:
     namespace: pulumi.Input[str]
     environment: str
     config: PostgresConfig
-    """mode cloudnativepg: `cloudnativepg` is set; storage, storageClass, resources apply."""
+    """mode cloudnativepg: `cloudnativepg` (optional), storage, storageClass, resources."""
     stopped: bool
     """Hibernate: instance pods deleted, volumes kept."""
 
@@ -170,16 +171,15 @@ class CnpgCluster(pulumi.ComponentResource):
         self, name: str, args: CnpgClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tims-stack:k8s:CnpgCluster", name, None, opts)
-        cnpg = args.config.cloudnativepg
-        if cnpg is None:
-            raise ValueError("CnpgCluster needs postgres.cloudnativepg (mode cloudnativepg)")
+        # The object is optional: every field has a default.
+        cnpg = args.config.cloudnativepg or CloudNativePG()
         labels = pods.labels(args.environment, "database", "postgres")
         cluster = CustomResource(
             name,
             api_version=API_VERSION,
             kind=KIND,
             metadata=pods.metadata(args.namespace, labels, await_annotations(stopped=args.stopped)),
-            spec=cluster_spec(args.config, cnpg, labels),
+            spec=cluster_spec(args.config, cnpg, labels, args.environment),
             opts=pulumi.ResourceOptions(parent=self),
         )
         metadata: pulumi.Output[Any] = pulumi.Output.from_input(cast(Any, cluster).metadata)

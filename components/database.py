@@ -27,6 +27,7 @@ from components.postgres import PORT as POSTGRES_PORT
 from components.postgres import Postgres, PostgresArgs
 from components.postgres_mode_provider import ALLOW, MODE, ModeGuardProvider
 from stack.config import PostgresConfig
+from stack.production import CloudNativePG
 
 GUARD_NAME = "postgres-mode"
 
@@ -103,7 +104,7 @@ def database(args: DatabaseArgs) -> Database:
             ),
             after_guard,
         )
-        assert config.cloudnativepg is not None  # config sets it with this mode
+        operator_namespace = (config.cloudnativepg or CloudNativePG()).operator_namespace
         return Database(
             connection=DatabaseConnection(
                 host=cnpg.host,
@@ -118,7 +119,7 @@ def database(args: DatabaseArgs) -> Database:
             protected=ProtectedService(
                 cnpg.pod_labels,
                 POSTGRES_PORT,
-                also_from=peer_rules(cnpg.pod_labels, config.cloudnativepg.operator_namespace),
+                also_from=peer_rules(cnpg.pod_labels, operator_namespace),
             ),
         )
     postgres = Postgres(

@@ -86,7 +86,7 @@ CASES = [
     # postgres.mode and allowModeChange
     Case("mode-unknown", {PG: {"mode": "rds"}}, PG + ".mode", "'external'"),
     Case("mode-wrong-case", {PG: {"mode": "incluster"}}, PG + ".mode", "'inCluster'"),
-    Case("mode-not-string", {PG: {"mode": 1}}, PG + ".mode", "one of"),
+    Case("mode-not-string", {PG: {"mode": 1}}, PG + ".mode", "'cloudnativepg'"),
     Case(
         "allow-mode-change-string",
         {PG: {"allowModeChange": "yes"}},
@@ -110,7 +110,7 @@ CASES = [
     Case("external-no-database", external(database=None), PG + ".external.database", "required"),
     Case("external-bad-database", external(database="my db"), PG + ".external.database"),
     Case("external-no-user", external(user=None), PG + ".external.user", "required"),
-    Case("external-empty-user", external(user=""), PG + ".external.user", "non-empty"),
+    Case("external-empty-user", external(user=""), PG + ".external.user", "identifier"),
     Case("external-ssl-mode", external(sslMode="verify-full"), PG + ".external.sslMode", "disable"),
     Case("external-unknown-field", external(password="x"), PG + ".external.password", "Allowed"),
     # postgresPassword
@@ -183,7 +183,7 @@ CASES = [
         "backup-secret-name",
         backup(secret="Backup_S3"),
         PG + ".cloudnativepg.backup.secret",
-        "Secret",
+        "DNS-1123",
     ),
     Case(
         "backup-key-name",
@@ -195,7 +195,7 @@ CASES = [
         "backup-secret-key-name",
         backup(secretAccessKeyKey=""),
         PG + ".cloudnativepg.backup.secretAccessKeyKey",
-        "non-empty",
+        "Secret key name",
     ),
     Case(
         "backup-retention",
@@ -250,7 +250,8 @@ def test_cloudnativepg_instances_default_by_environment(
 ) -> None:
     config = parse({**PREBUILT, **cnpg()}, stack=stack)
     assert config.postgres.cloudnativepg is not None
-    assert config.postgres.cloudnativepg.instances == instances, stack
+    assert config.postgres.cloudnativepg.instances is None, "unset: chosen per environment"
+    assert config.postgres.cloudnativepg.instance_count(config.environment) == instances, stack
 
 
 def test_autoscaling_cpu_defaults_to_70_percent(parse: ParseFn) -> None:
