@@ -21,12 +21,21 @@ LOCAL_USE = re.compile(r"^\s*-?\s*uses:\s*(\./\.github/actions/[\w-]+)\s*$")
 EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("ci.yml", "test"): {"contents": "read"},
     ("ci.yml", "render"): {"contents": "read"},
-    ("preview.yml", "fork"): {},
-    ("preview.yml", "preview"): {"contents": "read", "pull-requests": "write"},
     ("pr-environment.yml", "fork"): {},
-    ("pr-environment.yml", "up"): {"contents": "read", "pull-requests": "write"},
-    ("pr-environment.yml", "destroy"): {"contents": "read", "pull-requests": "write"},
-    ("sweep.yml", "sweep"): {"contents": "read", "pull-requests": "read"},
+    ("pr-environment.yml", "rules"): {"contents": "read"},
+    ("pr-environment.yml", "up"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "actions": "read",
+    },
+    ("pr-environment.yml", "destroy"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "actions": "read",
+    },
+    ("sweep.yml", "sweep"): {"contents": "read", "pull-requests": "write", "actions": "read"},
+    ("nightly.yml", "due"): {"contents": "read"},
+    ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "read", "actions": "read"},
     ("build-images.yml", "build"): {"contents": "read", "packages": "write"},
 }
 
