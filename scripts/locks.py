@@ -8,7 +8,9 @@
    pr-environment.yml runs of this PR (by PR number or head branch), and every
    sweep.yml or nightly.yml run. The run this script is part of
    (GITHUB_RUN_ID) is left out. While any remains, it waits, up to
-   --wait-minutes; then it fails and clears nothing.
+   --wait-minutes; then it fails and clears nothing. With --only-if-locked
+   (the deploy job, already alone in its PR's queue) it waits only when
+   step 2 finds the stack locked.
 2. With no live run left, it asks the backend whether the stack is locked:
    - Pulumi Cloud reports `updateInProgress` in `pulumi stack ls --json`;
    - a self-managed backend does not, so `pulumi destroy --preview-only`
@@ -252,6 +254,39 @@ def clear_if_stale(
     return found
 
 
+def settle(
+    run: CaptureRunner,
+    stack: str,
+    current: Callable[[], list[WorkflowRun]],
+    *,
+    wait_seconds: float,
+    poll_seconds: float,
+    only_if_locked: bool,
+    out: TextIO,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Probe:
+    """Wait for the runs that may hold the stack, then clear a stale lock; returns the probe.
+
+    `only_if_locked` (a deploy, already alone in its PR's queue): waits only
+    when the stack is locked. Otherwise (a destroy) it waits for every live
+    run first, since a running deploy may not have taken the lock yet.
+    """
+    if only_if_locked:
+        first = probe(run, stack)
+        if first.state is not LockState.HELD:
+            return first
+        print(f"{stack} is locked: {'; '.join(first.details)}", file=out, flush=True)
+    still = wait_for_holders(
+        current, timeout_seconds=wait_seconds, poll_seconds=poll_seconds, out=out, sleep=sleep
+    )
+    if still:
+        raise LockError(
+            f"after {wait_seconds / 60:g} minutes {still[0].describe()} still runs on {stack}; "
+            "nothing was cleared"
+        )
+    return clear_if_stale(run, stack, current, out)
+
+
 def capture_runner(env: Mapping[str, str] | None = None) -> CaptureRunner:
     def run(command: Sequence[str]) -> tuple[int, str]:
         try:
@@ -300,6 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wait-minutes", type=float, default=50.0)
     parser.add_argument("--poll-seconds", type=float, default=30.0)
     parser.add_argument("--missing-is-warning", action="store_true", help="(destroy) warn")
+    parser.add_argument(
+        "--only-if-locked", action="store_true", help="(deploy) wait only when the stack is locked"
+    )
     args = parser.parse_args(argv)
     if pr_number_of(args.stack) != args.pr:
         parser.error(f"--stack {args.stack} is not the stack of PR #{args.pr}")
@@ -317,18 +355,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     own_run_id=int(own) if own else None,
                 )
 
-            still = wait_for_holders(
+            found = settle(
+                capture_runner(),
+                args.stack,
                 current,
-                timeout_seconds=args.wait_minutes * 60,
+                wait_seconds=args.wait_minutes * 60,
                 poll_seconds=args.poll_seconds,
+                only_if_locked=args.only_if_locked,
                 out=out,
             )
-            if still:
-                raise LockError(
-                    f"after {args.wait_minutes:g} minutes {still[0].describe()} still runs "
-                    f"on {args.stack}; nothing was cleared"
-                )
-            found = clear_if_stale(capture_runner(), args.stack, current, out)
     except (GitHubApiError, LockError, ValueError) as exc:
         print(f"::error title=Lock check of {args.stack}::{exc}", file=sys.stderr)
         return 1

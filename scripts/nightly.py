@@ -1,6 +1,6 @@
 """Stop or start the environments of open PRs on the nightly schedule (rules: schedule.py).
 
-    python -m scripts.nightly --repo owner/name [--action auto|stop|start] [--dry-run]
+    python -m scripts.nightly --repo owner/name --action auto|stop|start [--dry-run]
 
 Every PR is looked up right before its stack is touched, and any GitHub API
 error stops the run there, as in the sweep: an unknown answer never reads as
@@ -151,7 +151,7 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repo", required=True, help="owner/name")
-    parser.add_argument("--action", choices=("auto", "stop", "start"), default="auto")
+    parser.add_argument("--action", choices=("auto", "stop", "start"), required=True)
     parser.add_argument("--dry-run", action="store_true", help="print, change nothing")
     args = parser.parse_args(argv)
     try:

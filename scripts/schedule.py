@@ -1,6 +1,7 @@
 """Nightly stop: PR environments stop outside working hours and start again in the morning.
 
-    python -m scripts.nightly --repo owner/name [--action auto|stop|start] [--dry-run]
+    python3 -m scripts.schedule        # prints what is due; switch=stop|start|none to GITHUB_OUTPUT
+    python -m scripts.nightly --repo owner/name --action stop|start [--dry-run]
 
 Repository variables (all optional; without PR_WORKING_HOURS the schedule is off):
 
@@ -20,11 +21,15 @@ stacks some other run is working on, and stacks whose PR is not open.
 
 from __future__ import annotations
 
+import argparse
 import enum
+import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -125,3 +130,26 @@ def resolve(action: str, env: Mapping[str, str], now: datetime, out: TextIO) -> 
         state = "working" if hours.working(now) else "outside working"
         print(f"{now.astimezone(hours.zone):%a %H:%M %Z}: {state} hours, no change due", file=out)
     return switch
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standard library only, so the hourly check runs without `make setup`."""
+    parser = argparse.ArgumentParser(description="Print which switch the schedule has due now.")
+    parser.add_argument("--action", choices=("auto", "stop", "start"), default="auto")
+    args = parser.parse_args(argv)
+    try:
+        switch = resolve(args.action, os.environ, datetime.now(UTC), sys.stdout)
+    except ScheduleError as exc:
+        print(f"::error title=Nightly schedule::{exc}", file=sys.stderr)
+        return 1
+    value = switch.value if switch else "none"
+    print(f"due: {value}")
+    output = os.environ.get("GITHUB_OUTPUT", "")
+    if output:
+        with Path(output).open("a", encoding="utf-8") as handle:
+            handle.write(f"switch={value}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ from scripts.locks import (
     live_runs,
     probe,
     report_missing,
+    settle,
     wait_for_holders,
 )
 from tests.ci.conftest import REPO, FakeGitHub
@@ -229,3 +230,73 @@ def test_a_missing_stack_is_a_warning_in_the_log_and_the_job_summary(
     report_missing("pr-7", out)
     assert out.getvalue().startswith("::warning title=No stack pr-7::")
     assert "No stack `pr-7`" in summary.read_text()
+
+
+# --------------------------------------------------------------------------- settle
+
+
+def settle_with(
+    pulumi: FakePulumi, answers: list[list[WorkflowRun]], *, only_if_locked: bool
+) -> tuple[LockState, list[float]]:
+    slept: list[float] = []
+    found = settle(
+        pulumi,
+        "pr-7",
+        lambda: answers.pop(0) if len(answers) > 1 else answers[0],
+        wait_seconds=600,
+        poll_seconds=30,
+        only_if_locked=only_if_locked,
+        out=io.StringIO(),
+        sleep=slept.append,
+    )
+    return found.state, slept
+
+
+def test_a_destroy_waits_for_a_running_up_even_before_it_locks_the_stack() -> None:
+    pulumi = FakePulumi([{"name": "pr-7"}])  # the up has not taken the lock yet
+    up = run_of(1, branch="feat")
+    state, slept = settle_with(pulumi, [[up], [up], []], only_if_locked=False)
+    assert (state, slept) == (LockState.FREE, [30, 30])
+    assert pulumi.cancels() == []
+
+
+def test_a_deploy_does_not_wait_for_a_sweep_when_its_stack_is_free() -> None:
+    pulumi = FakePulumi([{"name": "pr-7"}])
+    sweep_run = run_of(2, "sweep.yml", event="schedule")
+    state, slept = settle_with(pulumi, [[sweep_run]], only_if_locked=True)
+    assert (state, slept) == (LockState.FREE, [])
+
+
+def test_a_deploy_waits_while_a_live_run_holds_the_lock_then_goes_on() -> None:
+    pulumi = FakePulumi([{"name": "pr-7"}], locked=True)
+    nightly = run_of(3, "nightly.yml", event="schedule")
+
+    def finished(_: float) -> None:
+        pulumi.locked = False  # the nightly run ends and releases its lock
+
+    found = settle(
+        pulumi,
+        "pr-7",
+        lambda: [] if not pulumi.locked else [nightly],
+        wait_seconds=600,
+        poll_seconds=30,
+        only_if_locked=True,
+        out=io.StringIO(),
+        sleep=finished,
+    )
+    assert found.state is LockState.FREE
+    assert pulumi.cancels() == [], "the live run's lock must not be cancelled"
+
+
+def test_a_stale_lock_is_cleared_after_a_deploy_finds_no_live_run() -> None:
+    pulumi = FakePulumi([{"name": "pr-7"}], locked=True)
+    state, _ = settle_with(pulumi, [[]], only_if_locked=True)
+    assert state is LockState.HELD
+    assert len(pulumi.cancels()) == 1
+
+
+def test_waiting_too_long_clears_nothing() -> None:
+    pulumi = FakePulumi([{"name": "pr-7"}], locked=True)
+    with pytest.raises(LockError, match="still runs on pr-7; nothing was cleared"):
+        settle_with(pulumi, [[run_of(1, prs=(7,))]], only_if_locked=False)
+    assert pulumi.cancels() == []

@@ -238,9 +238,7 @@ def test_closed_pr_skips_preview_up_and_comment(
 ) -> None:
     job = pr_jobs["up"]
     check = step_running(job, "scripts.pr_open")
-    step = (
-        step_running(job, needs_open) if "." in needs_open else pulumi_command(job, needs_open)
-    )
+    step = step_running(job, needs_open) if "." in needs_open else pulumi_command(job, needs_open)
     assert step.get("if") == f"steps.{check['id']}.outputs.open == 'true'", (
         f"step {step.get('name')!r} runs even when the PR was closed while the job queued"
     )
@@ -355,7 +353,8 @@ def test_every_pulumi_job_checks_the_backend_and_passphrase_first(
             if "command" in s.get("with", {})
             or re.search(r"scripts\.(locks|sweep|nightly)\b", str(s.get("run", "")))
         ]
-        assert runs_pulumi and steps.index(check) < min(runs_pulumi), f"{name} job {job_id}"
+        assert runs_pulumi, f"{name} job {job_id}: no Pulumi step found"
+        assert steps.index(check) < min(runs_pulumi), f"{name} job {job_id}: checked too late"
 
 
 def test_every_pulumi_step_uses_the_cli_version_of_the_pinned_sdk(
@@ -410,6 +409,7 @@ def test_scheduled_workflows_point_to_the_60_day_note(workflows: dict[str, dict[
     for name in ("sweep.yml", "nightly.yml"):
         text = (REPO_ROOT / ".github" / "workflows" / name).read_text(encoding="utf-8")
         assert "60 days" in text, f"{name} does not mention GitHub disabling it after 60 days"
+
 
 # --------------------------------------------------------------------------- sweep.yml
 
