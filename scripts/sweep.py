@@ -146,9 +146,12 @@ def sweep(
     for decision in (d for d in decisions if d.orphan):
         if not dry_run and _reopened(decision, lookup, destroyed, out):
             continue
-        if not dry_run and unlock is not None and not _unlocked(decision, unlock, out):
-            failed.append(decision.stack)
-            continue
+        if not dry_run and unlock is not None:
+            go = _unlocked(decision, unlock, out)
+            if go is None:
+                failed.append(decision.stack)
+            if not go:
+                continue
         for command in destroy_commands(decision.stack):
             shown = " ".join(command)
             if dry_run:
@@ -171,13 +174,17 @@ def sweep(
     return decisions
 
 
-def _unlocked(decision: StackDecision, unlock: Callable[[str, int], bool], out: TextIO) -> bool:
+def _unlocked(
+    decision: StackDecision, unlock: Callable[[str, int], bool], out: TextIO
+) -> bool | None:
+    """True: go on; False: a live run may hold the stack (next sweep); None: the check failed."""
     try:
         if unlock(decision.stack, decision.pr_number):
             return True
-        print(f"{decision.stack}: another run is working on it -> next sweep", file=out)
     except (GitHubApiError, RuntimeError) as exc:
         print(f"{decision.stack}: lock check failed: {exc}", file=out)
+        return None
+    print(f"{decision.stack}: another run is working on it -> next sweep", file=out)
     return False
 
 
@@ -294,7 +301,7 @@ def _expire_one(
 
 
 def _lock_checks(
-    api: GitHubApi, repo: str
+    api: GitHubApi, repo: str, lookup: GitHubPrLookup
 ) -> tuple[Callable[[PullRequest], list[WorkflowRun]], Callable[[str, int], bool]]:
     """Which live runs may hold a PR's stack, and the stale-lock clearing the sweep uses."""
     own_id = os.environ.get("GITHUB_RUN_ID", "")
@@ -305,10 +312,13 @@ def _lock_checks(
         return holders(runs, pr=pr, head_ref=head_ref, own_run_id=own)
 
     def unlock(stack: str, pr: int) -> bool:
-        if live(pr, None):
+        # A closed PR's runs are found by its head branch (GitHub lists only open PRs on runs).
+        pull = lookup.pull(pr)
+        head_ref = pull.head_ref if pull is not None else None
+        if live(pr, head_ref):
             return False
         run = capture_runner(pulumi_env(os.environ))
-        clear_if_stale(run, stack, lambda: live(pr, None), sys.stdout)
+        clear_if_stale(run, stack, lambda: live(pr, head_ref), sys.stdout)
         return True
 
     return (lambda pr: live(pr.number, pr.head_ref)), unlock
@@ -362,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with GitHubApi(token) as api:
             lookup = GitHubPrLookup(api, args.repo)
             lookup.preflight()
-            busy, unlock = _lock_checks(api, args.repo)
+            busy, unlock = _lock_checks(api, args.repo, lookup)
             sweep(
                 lookup,
                 subprocess_runner(pulumi_env(os.environ)),
