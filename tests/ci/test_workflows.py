@@ -536,3 +536,27 @@ def test_every_pulumi_step_reads_the_kubeconfig_the_action_wrote(
                 assert step["env"]["KUBECONFIG"] == KUBECONFIG_PATH, (
                     f"{name} job {job_id} step {step.get('name')}: KUBECONFIG"
                 )
+
+
+def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock."""
+    from components import timeouts
+    from stack.config import BuildConfig
+
+    up = workflows["pr-environment.yml"]["jobs"]["up"]
+    build = BuildConfig.model_fields["timeout"].default
+    rollout = max(
+        timeouts.await_seconds(s)
+        for s in (
+            timeouts.BACKEND_STARTUP_SECONDS,
+            timeouts.FRONTEND_STARTUP_SECONDS,
+            timeouts.POSTGRES_STARTUP_SECONDS,
+        )
+    )
+    lock_wait = wait_minutes(step_running(up, "scripts.locks")) * 60
+    needed = lock_wait + build + rollout + timeouts.ROUTE_ACCEPT_SECONDS
+    assert up["timeout-minutes"] * 60 > needed, (
+        f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
+    )
