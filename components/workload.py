@@ -10,7 +10,7 @@ import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment
 from pulumi_kubernetes.core.v1 import Secret
 
-from components import pods
+from components import pods, timeouts
 from components.services import AppPart
 from stack.config import AppConfig, Resources
 
@@ -99,5 +99,6 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
             pull_secret_name=args.pull_secret,
             startup_seconds=args.startup_seconds,
         ),
-        opts=opts,
+        # `up` waits for the rollout at least as long as the startup probe allows.
+        opts=timeouts.awaiting(opts, args.startup_seconds),
     )
