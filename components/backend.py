@@ -10,6 +10,7 @@ import pulumi
 import pulumi_random
 from pulumi_kubernetes.core.v1 import EnvVarArgs, EnvVarSourceArgs, SecretKeySelectorArgs
 
+from components import timeouts
 from components.services import BACKEND
 from components.workload import WorkloadArgs, app_workload, env_entries
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, Resources
@@ -20,8 +21,7 @@ DEFAULT_RESOURCES = Resources(
     requests={"cpu": "250m", "memory": "512Mi"},
     limits={"memory": "1Gi"},
 )
-# Migrations run before the server listens; allow them ten minutes.
-STARTUP_SECONDS = 600
+STARTUP_SECONDS = timeouts.BACKEND_STARTUP_SECONDS
 # Settings in `backend.env` that extend the program's comma list instead of replacing it.
 _APPENDED_SETTINGS = ("EXTRA_TRUSTED_ORIGINS",)
 # The contract's default. Host routing is the Ingress's or HTTPRoute's job; a

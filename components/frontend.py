@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 
+from components import timeouts
 from components.services import FRONTEND
 from components.workload import WorkloadArgs, app_workload, env_entries
 from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
@@ -16,7 +17,7 @@ DEFAULT_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"},
     limits={"memory": "512Mi"},
 )
-STARTUP_SECONDS = 300
+STARTUP_SECONDS = timeouts.FRONTEND_STARTUP_SECONDS
 
 
 def with_extra_env(contract: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:

@@ -35,6 +35,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
+from components import timeouts
 from components.official_images import ImageUser
 from stack.config import Resources
 from stack.naming import standard_labels
@@ -205,6 +206,8 @@ def app_deployment_spec(
     return DeploymentSpecArgs(
         replicas=replica_count,
         revision_history_limit=5,
+        # The default 600 s would fail a healthy rollout whose start-up budget is as long.
+        progress_deadline_seconds=timeouts.await_seconds(startup_seconds),
         selector=LabelSelectorArgs(match_labels=selector_labels(pod_labels)),
         strategy=DeploymentStrategyArgs(
             type="RollingUpdate",

@@ -25,7 +25,7 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.core.v1 import Secret as K8sSecret
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components import pods
+from components import pods, timeouts
 from components.official_images import postgres_data_layout, postgres_user
 from components.stateful import DATA_VOLUME, DataStoreArgs, data_store
 from stack.config import PostgresConfig, Resources
@@ -40,8 +40,7 @@ DEFAULT_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"},
     limits={"memory": "1Gi"},
 )
-STARTUP_SECONDS = 600
-"""How long the startup probe waits for a first initdb or crash recovery."""
+STARTUP_SECONDS = timeouts.POSTGRES_STARTUP_SECONDS
 SHM_VOLUME = "shm"
 SHM_SIZE = "256Mi"
 GUARD_CONTAINER = "data-guard"
@@ -219,7 +218,8 @@ class Postgres(pulumi.ComponentResource):
                 init_containers=(guard,),
                 volumes=(shm,),
             ),
-            child,
+            # `up` waits for the StatefulSet at least as long as its startup probe.
+            timeouts.awaiting(child, STARTUP_SECONDS),
         )
 
         self.pod_labels = object_labels

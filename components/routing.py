@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from pulumi_kubernetes.networking.v1 import (
     ServiceBackendPortArgs,
 )
 
-from components import pods
+from components import pods, timeouts
 from stack.config import RoutingConfig
 
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
@@ -34,6 +35,10 @@ ROUTES: tuple[tuple[str, str], ...] = (
 """The seed's server-side-rendering routes, all prefix matches: path -> target."""
 
 WEBSOCKET_TIMEOUT_SECONDS = 3600
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+ROUTE_CONDITIONS = ("Accepted", "ResolvedRefs")
+"""Set by the Gateway's controller per parent in status.parents[].conditions (not in
+status.conditions, so `condition=` cannot express them)."""
 TLS_SECRET_NAME = "tims-stack-tls"  # noqa: S105 - a Secret name, not a credential
 """Secret cert-manager writes the certificate to; it is not a Pulumi-managed object."""
 
@@ -62,6 +67,21 @@ def ingress_annotations(*, tls: bool, cluster_issuer: str) -> dict[str, str]:
     if tls:
         annotations["cert-manager.io/cluster-issuer"] = cluster_issuer
     return annotations
+
+
+def httproute_wait_for() -> dict[str, str]:
+    """`up` fails unless the Gateway accepted the route and resolved its Services.
+
+    pulumi-kubernetes (>= 4.18) reads `pulumi.com/waitFor`; a JSON list means
+    every expression must hold. Without it a custom resource counts as ready
+    once created, so a route the Gateway rejects still gave a green `up` and a
+    URL that answers 404.
+    """
+    expressions = [
+        f'jsonpath={{.status.parents[*].conditions[?(@.type=="{condition}")].status}}=True'
+        for condition in ROUTE_CONDITIONS
+    ]
+    return {WAIT_FOR_ANNOTATION: json.dumps(expressions)}
 
 
 @dataclass(frozen=True)
@@ -147,9 +167,14 @@ class Routing(pulumi.ComponentResource):
                 name,
                 api_version=GATEWAY_API_VERSION,
                 kind="HTTPRoute",
-                metadata=pods.metadata(args.namespace, object_labels),
+                metadata=pods.metadata(args.namespace, object_labels, httproute_wait_for()),
                 spec=spec,
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(
+                        custom_timeouts=timeouts.custom_timeouts(timeouts.ROUTE_ACCEPT_SECONDS)
+                    ),
+                ),
             )
         else:
             targets = {BACKEND: args.backend, FRONTEND: args.frontend}

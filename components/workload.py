@@ -10,7 +10,7 @@ import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment
 from pulumi_kubernetes.core.v1 import EnvVarArgs, Secret
 
-from components import pods
+from components import pods, timeouts
 from components.autoscaling import (
     ScalingArgs,
     deployment_replicas,
@@ -110,7 +110,8 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
             topology_spread=spread_constraints(args.labels),
             extra_env=args.extra_env,
         ),
-        opts=opts,
+        # `up` waits for the rollout at least as long as the startup probe allows.
+        opts=timeouts.awaiting(opts, args.startup_seconds),
     )
     register_scaling(
         name,

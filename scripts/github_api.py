@@ -127,11 +127,17 @@ class GitHubApi:
             )
         return response
 
-    def paginate(self, path: str, params: Mapping[str, str | int] | None = None) -> Iterator[Any]:
-        """Yield the items of a list endpoint, following every `Link: rel="next"`."""
+    def paginate(
+        self, path: str, params: Mapping[str, str | int] | None = None, *, key: str | None = None
+    ) -> Iterator[Any]:
+        """Yield the items of a list endpoint, following every `Link: rel="next"`.
+
+        `key` names the list inside an object answer (e.g. `workflow_runs`).
+        """
         response = self.request("GET", path, params={"per_page": 100, **(params or {})})
         while True:
-            items = response.json()
+            body = response.json()
+            items = body.get(key) if key is not None and isinstance(body, dict) else body
             if not isinstance(items, list):
                 raise GitHubApiError(
                     f"GET {path}: expected a JSON list, got {type(items).__name__}"

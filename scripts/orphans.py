@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from scripts.github_api import GitHubApi, GitHubApiError, check_repository
 from scripts.stack_names import pr_number_of
@@ -25,6 +26,17 @@ class PrState(enum.Enum):
     OPEN = "open"
     CLOSED = "closed"
     MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What the sweep and the nightly schedule need to know about one pull request."""
+
+    number: int
+    state: PrState
+    head_ref: str
+    head_sha: str
+    labels: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -90,20 +102,39 @@ class GitHubPrLookup:
         self._checked = True
 
     def __call__(self, number: int) -> PrState:
+        pull = self.pull(number)
+        return PrState.MISSING if pull is None else pull.state
+
+    def pull(self, number: int) -> PullRequest | None:
+        """The pull request now, or None when GitHub has no such pull request."""
         if not self._checked:
             self.preflight()
-        response = self._api.request(
-            "GET", f"/repos/{self._repo}/pulls/{number}", expected=(200, 404)
-        )
+        path = f"/repos/{self._repo}/pulls/{number}"
+        response = self._api.request("GET", path, expected=(200, 404))
         if response.status_code == 404:
-            return PrState.MISSING
+            return None
         body = response.json()
         state = body.get("state") if isinstance(body, dict) else None
-        if state == "open":
-            return PrState.OPEN
-        if state == "closed":
-            return PrState.CLOSED
-        raise GitHubApiError(
-            f"GET /repos/{self._repo}/pulls/{number}: unexpected state {state!r} "
-            "(expected 'open' or 'closed')"
+        if state not in ("open", "closed"):
+            raise GitHubApiError(
+                f"GET {path}: unexpected state {state!r} (expected 'open' or 'closed')"
+            )
+        head = body.get("head") or {}
+        labels = body.get("labels") or []
+        return PullRequest(
+            number=number,
+            state=PrState(state),
+            head_ref=str(head.get("ref") or ""),
+            head_sha=str(head.get("sha") or ""),
+            labels=frozenset(str(label.get("name")) for label in labels if label.get("name")),
         )
+
+    def last_push(self, pull: PullRequest) -> datetime:
+        """When the PR's head commit was committed: its last push, as far as the API shows."""
+        path = f"/repos/{self._repo}/commits/{pull.head_sha}"
+        body = self._api.request("GET", path).json()
+        try:
+            stamp = str(body["commit"]["committer"]["date"])
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GitHubApiError(f"GET {path}: no commit date in the answer ({exc})") from exc

@@ -5,6 +5,7 @@
         --outputs-json outputs.json [--run-url URL]
     python -m scripts.pr_comment ... --url URL --backend-image REF --frontend-image REF
     python -m scripts.pr_comment --repo owner/name --pr 12 --environment pr-12 --destroyed
+    python -m scripts.pr_comment --repo owner/name --pr 12 --environment pr-12 --not-found
 
 The comment carries a hidden marker; the first comment by the bot that has it
 is edited, so a PR gets one comment however many times it is updated. Stack
@@ -69,11 +70,19 @@ def render_body(
     *,
     run_url: str | None = None,
     destroyed: bool = False,
+    not_found: bool = False,
 ) -> str:
-    """The comment text; `outputs` is ignored when `destroyed`."""
+    """The comment text; `outputs` is ignored when `destroyed` or `not_found`."""
     check_environment(environment)
     lines = [MARKER, f"### Environment `{environment}`", ""]
-    if destroyed or outputs is None:
+    if not_found:
+        lines.append(
+            f"The PR was closed, but the state backend has no stack `{environment}`, so "
+            "nothing was destroyed. If this PR had an environment, the backend URL or Pulumi "
+            "organisation differ from the ones its deploy used, and it may still be running: "
+            "see the workflow run."
+        )
+    elif destroyed or outputs is None:
         lines.append("This environment was destroyed and its stack removed: the PR was closed.")
     else:
         lines += [
@@ -88,21 +97,37 @@ def render_body(
     return "\n".join(lines) + "\n"
 
 
-def find_comment(api: GitHubApi, repo: str, pr: int, bot_login: str) -> int | None:
-    """Id of the first comment on the PR written by `bot_login` that carries the marker."""
+def find_marked(
+    api: GitHubApi, repo: str, pr: int, bot_login: str, marker: str = MARKER
+) -> tuple[int, str] | None:
+    """Id and body of the first comment on the PR by `bot_login` that carries `marker`."""
     for comment in api.paginate(f"/repos/{repo}/issues/{pr}/comments"):
         author = (comment.get("user") or {}).get("login")
-        if author == bot_login and MARKER in (comment.get("body") or ""):
-            return int(comment["id"])
+        body = comment.get("body") or ""
+        if author == bot_login and marker in body:
+            return int(comment["id"]), str(body)
     return None
 
 
+def find_comment(
+    api: GitHubApi, repo: str, pr: int, bot_login: str, marker: str = MARKER
+) -> int | None:
+    """Id of the first comment on the PR written by `bot_login` that carries the marker."""
+    found = find_marked(api, repo, pr, bot_login, marker)
+    return None if found is None else found[0]
+
+
 def upsert_comment(
-    api: GitHubApi, repo: str, pr: int, body: str, bot_login: str = DEFAULT_BOT_LOGIN
+    api: GitHubApi,
+    repo: str,
+    pr: int,
+    body: str,
+    bot_login: str = DEFAULT_BOT_LOGIN,
+    marker: str = MARKER,
 ) -> tuple[str, int]:
     """Edit the marked comment or post a new one; returns ("edited"|"created", comment id)."""
     check_repository(repo)
-    existing = find_comment(api, repo, pr, bot_login)
+    existing = find_comment(api, repo, pr, bot_login, marker)
     if existing is not None:
         api.request("PATCH", f"/repos/{repo}/issues/comments/{existing}", json={"body": body})
         return "edited", existing
@@ -113,7 +138,7 @@ def upsert_comment(
 
 
 def _outputs_from_args(args: argparse.Namespace) -> EnvironmentOutputs | None:
-    if args.destroyed:
+    if args.destroyed or args.not_found:
         return None
     if args.outputs_json is not None:
         loaded = json.loads(args.outputs_json.read_text(encoding="utf-8"))
@@ -136,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backend-image", help="stack output backendImage")
     parser.add_argument("--frontend-image", help="stack output frontendImage")
     parser.add_argument("--destroyed", action="store_true", help="say the environment is gone")
+    parser.add_argument(
+        "--not-found", action="store_true", help="say the closed PR's stack was not found"
+    )
     parser.add_argument("--run-url", help="link to the workflow run")
     parser.add_argument("--bot-login", default=DEFAULT_BOT_LOGIN, help="author of our comment")
     args = parser.parse_args(argv)
@@ -148,13 +176,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 any(v is not None for v in (args.url, args.backend_image, args.frontend_image)),
             ),
             ("--destroyed", args.destroyed),
+            ("--not-found", args.not_found),
         )
         if present
     ]
     if len(given) != 1:
         parser.error(
-            "give exactly one of --outputs-json, --url/--backend-image/--frontend-image "
-            f"or --destroyed (got: {', '.join(given) or 'none'})"
+            "give exactly one of --outputs-json, --url/--backend-image/--frontend-image, "
+            f"--destroyed or --not-found (got: {', '.join(given) or 'none'})"
         )
     try:
         body = render_body(
@@ -162,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _outputs_from_args(args),
             run_url=args.run_url,
             destroyed=args.destroyed,
+            not_found=args.not_found,
         )
         with GitHubApi(token_from_env("GITHUB_TOKEN")) as api:
             action, comment_id = upsert_comment(api, args.repo, args.pr, body, args.bot_login)

@@ -19,7 +19,7 @@ from tests.conftest import REPO_ROOT
 
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 BUILD_TEMPLATE = REPO_ROOT / "templates" / "github" / "build-images.yml"
-REPO_WORKFLOWS = ("ci.yml", "preview.yml", "pr-environment.yml", "sweep.yml")
+REPO_WORKFLOWS = ("ci.yml", "pr-environment.yml", "sweep.yml", "nightly.yml")
 ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS] + [BUILD_TEMPLATE]
 KUBECONFIG_ACTION_DIR = ".github/actions/write-kubeconfig"
 KUBECONFIG_ACTION = REPO_ROOT / KUBECONFIG_ACTION_DIR / "action.yml"
@@ -83,12 +83,17 @@ class FakeGitHub:
     """Just enough of the REST API for the CI scripts, served through httpx.MockTransport.
 
     `pulls` maps PR numbers to "open"/"closed"; an absent number answers 404.
-    `faults` maps a path (regex, full match) to a status code served instead.
-    Every request is recorded in `requests`.
+    `heads` maps PR numbers to (head branch, head sha, labels); `commit_dates`
+    maps a sha to its committer date; `runs` are workflow runs as the API
+    lists them. `faults` maps a path (regex, full match) to a status code
+    served instead. Every request is recorded in `requests`.
     """
 
     repo: str = REPO
     pulls: dict[int, str] = field(default_factory=dict)
+    heads: dict[int, tuple[str, str, list[str]]] = field(default_factory=dict)
+    commit_dates: dict[str, str] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, int] = field(default_factory=dict)
     repo_visible: bool = True
@@ -123,10 +128,15 @@ class FakeGitHub:
             )
         match = re.fullmatch(rf"{base}/pulls/(\d+)", path)
         if match:
-            number = int(match.group(1))
-            if number not in self.pulls:
-                return httpx.Response(404, json={"message": "Not Found"})
-            return httpx.Response(200, json={"number": number, "state": self.pulls[number]})
+            return self._pull(int(match.group(1)))
+        match = re.fullmatch(rf"{base}/commits/([0-9a-f]+)", path)
+        if match and match.group(1) in self.commit_dates:
+            date = self.commit_dates[match.group(1)]
+            return httpx.Response(200, json={"commit": {"committer": {"date": date}}})
+        if path == f"{base}/actions/runs":
+            return httpx.Response(
+                200, json={"total_count": len(self.runs), "workflow_runs": self.runs}
+            )
         match = re.fullmatch(rf"{base}/issues/(\d+)/comments", path)
         if match and request.method == "GET":
             return self._comment_page(request)
@@ -142,6 +152,42 @@ class FakeGitHub:
                     return httpx.Response(200, json=comment)
             return httpx.Response(404, json={"message": "Not Found"})
         return httpx.Response(404, json={"message": f"fake GitHub has no route {path}"})
+
+    def _pull(self, number: int) -> httpx.Response:
+        if number not in self.pulls:
+            return httpx.Response(404, json={"message": "Not Found"})
+        ref, sha, labels = self.heads.get(number, (f"branch-{number}", "0" * 40, []))
+        return httpx.Response(
+            200,
+            json={
+                "number": number,
+                "state": self.pulls[number],
+                "head": {"ref": ref, "sha": sha},
+                "labels": [{"name": name} for name in labels],
+            },
+        )
+
+    def add_run(
+        self,
+        run_id: int,
+        workflow: str,
+        *,
+        status: str = "in_progress",
+        event: str = "pull_request",
+        head_branch: str = "",
+        prs: tuple[int, ...] = (),
+    ) -> None:
+        self.runs.append(
+            {
+                "id": run_id,
+                "path": f".github/workflows/{workflow}",
+                "event": event,
+                "status": status,
+                "head_branch": head_branch,
+                "pull_requests": [{"number": n} for n in prs],
+                "html_url": f"https://github.test/{self.repo}/actions/runs/{run_id}",
+            }
+        )
 
     def _comment_page(self, request: httpx.Request) -> httpx.Response:
         page = int(request.url.params.get("page", "1"))

@@ -126,3 +126,12 @@ def test_cli_refuses_outputs_and_destroyed_together(tmp_path, capsys) -> None:
             ]
         )
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_not_found_comment_says_nothing_was_destroyed() -> None:
+    from scripts.pr_comment import render_body
+
+    body = render_body("pr-12", None, not_found=True)
+    assert "no stack `pr-12`" in body
+    assert "nothing was destroyed" in body
+    assert "was destroyed and its stack removed" not in body

@@ -208,3 +208,45 @@ def test_cli_without_token_stops_before_listing_anything(
     err = capsys.readouterr().err
     assert "GITHUB_TOKEN is empty or unset" in err
     assert "Nothing was deleted" in err
+
+
+def test_an_orphan_whose_stack_another_run_holds_is_left_for_the_next_sweep(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "closed", 2: "closed"}
+    pulumi = FakePulumi(["pr-1", "pr-2"])
+    unlocked: list[str] = []
+
+    def unlock(stack: str, pr: int) -> bool:
+        unlocked.append(stack)
+        return stack != "pr-1"  # a live run may hold pr-1
+
+    out = io.StringIO()
+    sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, unlock=unlock)
+    assert unlocked == ["pr-1", "pr-2"]
+    touched = {c[c.index("--stack") + 1] if "--stack" in c else c[3] for c in pulumi.destructive()}
+    assert touched == {"pr-2"}
+    assert "pr-1: another run is working on it -> next sweep" in out.getvalue()
+
+
+def test_a_failed_lock_check_fails_the_sweep_and_spares_that_stack(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {1: "closed", 2: "closed"}
+    pulumi = FakePulumi(["pr-1", "pr-2"])
+
+    def unlock(stack: str, pr: int) -> bool:
+        if stack == "pr-1":
+            raise RuntimeError("`pulumi stack ls` exited with status 255")
+        return True
+
+    with pytest.raises(SweepError, match="pr-1"):
+        sweep(
+            GitHubPrLookup(github_api, REPO),
+            pulumi,
+            dry_run=False,
+            out=io.StringIO(),
+            unlock=unlock,
+        )
+    touched = {c[c.index("--stack") + 1] if "--stack" in c else c[3] for c in pulumi.destructive()}
+    assert touched == {"pr-2"}

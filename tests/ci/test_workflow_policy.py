@@ -21,12 +21,21 @@ LOCAL_USE = re.compile(r"^\s*-?\s*uses:\s*(\./\.github/actions/[\w-]+)\s*$")
 EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("ci.yml", "test"): {"contents": "read"},
     ("ci.yml", "render"): {"contents": "read"},
-    ("preview.yml", "fork"): {},
-    ("preview.yml", "preview"): {"contents": "read", "pull-requests": "write"},
     ("pr-environment.yml", "fork"): {},
-    ("pr-environment.yml", "up"): {"contents": "read", "pull-requests": "write"},
-    ("pr-environment.yml", "destroy"): {"contents": "read", "pull-requests": "write"},
-    ("sweep.yml", "sweep"): {"contents": "read", "pull-requests": "read"},
+    ("pr-environment.yml", "rules"): {"contents": "read"},
+    ("pr-environment.yml", "up"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "actions": "read",
+    },
+    ("pr-environment.yml", "destroy"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "actions": "read",
+    },
+    ("sweep.yml", "sweep"): {"contents": "read", "pull-requests": "write", "actions": "read"},
+    ("nightly.yml", "due"): {"contents": "read"},
+    ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "read", "actions": "read"},
     ("build-images.yml", "build"): {"contents": "read", "packages": "write"},
 }
 
@@ -182,3 +191,34 @@ def test_every_job_has_a_timeout_unless_it_only_prints() -> None:
 def test_make_targets_the_workflows_call_exist(target: str) -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no `{target}` target"
+
+
+# The first release of each action whose action.yml says `using: node24`, read
+# from the action repositories' tags. GitHub moves runners off Node 20; an
+# action below its floor would run on a deprecated runtime or stop working.
+NODE24_FLOOR: dict[str, tuple[int, int, int]] = {
+    "actions/checkout": (5, 0, 0),
+    "actions/setup-python": (6, 0, 0),
+    "actions/upload-artifact": (6, 0, 0),
+    "pulumi/actions": (7, 0, 0),
+    "docker/setup-buildx-action": (4, 0, 0),
+    "docker/login-action": (4, 0, 0),
+    "docker/build-push-action": (7, 0, 0),
+}
+
+
+def test_no_pinned_action_still_runs_on_node_20(workflow_path: Path) -> None:
+    for number, line in enumerate(workflow_path.read_text(encoding="utf-8").splitlines(), 1):
+        match = SHA_PIN.match(line)
+        if not match:
+            continue
+        action, version = match.group(1), match.group(3)
+        assert action in NODE24_FLOOR, (
+            f"{workflow_path.name}:{number}: {action} is new: add its first node24 release "
+            "to NODE24_FLOOR"
+        )
+        release = tuple(int(part) for part in version.removeprefix("v").split("."))
+        assert release >= NODE24_FLOOR[action], (
+            f"{workflow_path.name}:{number}: {action} {version} runs on Node 20; "
+            f"use v{'.'.join(map(str, NODE24_FLOOR[action]))} or newer"
+        )

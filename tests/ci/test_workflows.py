@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -79,57 +80,19 @@ def test_ci_renders_pr_manifests_and_uploads_them(workflows: dict[str, dict[str,
     assert upload["with"]["if-no-files-found"] == "error"
 
 
-# --------------------------------------------------------------------------- preview.yml
-
-
-def test_preview_runs_pulumi_preview_on_the_pr_stack_with_a_comment(
-    workflows: dict[str, dict[str, Any]],
-) -> None:
-    step = step_using(workflows["preview.yml"]["jobs"]["preview"], "pulumi/actions@")
-    assert PULUMI_ACTION.match(step["uses"].split(" ")[0])
-    assert step["with"]["command"] == "preview"
-    assert step["with"]["stack-name"] == PR_STACK
-    assert step["with"]["comment-on-pr"] is True
-
-
-def test_preview_runs_only_for_branches_of_this_repository(
-    workflows: dict[str, dict[str, Any]],
-) -> None:
-    assert workflows["preview.yml"]["jobs"]["preview"]["if"] == SAME_REPO
-
-
-def test_fork_prs_get_a_visible_notice_instead_of_a_preview(
-    workflows: dict[str, dict[str, Any]],
-) -> None:
-    fork = workflows["preview.yml"]["jobs"]["fork"]
-    assert fork["if"] == FORK
-    done = run_step_script(fork["steps"][0], Path.cwd(), {})
-    assert done.stdout.startswith("::notice title=Preview skipped::"), done.stdout
-    assert "secrets." not in str(fork), "the fork job must not reference any secret"
-
-
-def test_fork_prs_get_a_visible_notice_instead_of_an_environment(
-    workflows: dict[str, dict[str, Any]],
-) -> None:
-    fork = workflows["pr-environment.yml"]["jobs"]["fork"]
-    assert FORK in fork["if"]
-    done = run_step_script(fork["steps"][0], Path.cwd(), {})
-    assert done.stdout.startswith("::notice title=No PR environment::"), done.stdout
-    assert "secrets." not in str(fork), "the fork job must not reference any secret"
-
-
-def test_preview_backend_and_secrets_come_from_repository_settings(
-    workflows: dict[str, dict[str, Any]],
-) -> None:
-    job = workflows["preview.yml"]["jobs"]["preview"]
-    step = step_using(job, "pulumi/actions@")
-    assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
-    assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
-    kubeconfig = step_using(job, KUBECONFIG_ACTION_USE)
-    assert kubeconfig["with"]["kube-config"] == "${{ secrets.KUBE_CONFIG }}"
-
-
 # --------------------------------------------------------------------------- pr-environment.yml
+
+
+def pulumi_command(job: dict[str, Any], command: str) -> dict[str, Any]:
+    steps = [s for s in job["steps"] if s.get("with", {}).get("command") == command]
+    assert len(steps) == 1, f"expected one pulumi/actions step running {command}"
+    assert PULUMI_ACTION.match(steps[0]["uses"].split(" ")[0])
+    return cast(dict[str, Any], steps[0])
+
+
+@pytest.fixture
+def pr_jobs(workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return cast(dict[str, dict[str, Any]], workflows["pr-environment.yml"]["jobs"])
 
 
 def test_pr_environment_reacts_to_the_pr_lifecycle(workflows: dict[str, dict[str, Any]]) -> None:
@@ -137,27 +100,110 @@ def test_pr_environment_reacts_to_the_pr_lifecycle(workflows: dict[str, dict[str
     assert types == {"opened", "reopened", "synchronize", "labeled", "closed"}
 
 
-def test_up_creates_the_pr_stack_if_missing(workflows: dict[str, dict[str, Any]]) -> None:
-    step = step_using(workflows["pr-environment.yml"]["jobs"]["up"], "pulumi/actions@")
-    assert step["with"]["command"] == "up"
-    assert step["with"]["stack-name"] == PR_STACK
-    assert step["with"]["upsert"] is True
+def test_fork_prs_get_a_visible_notice_instead_of_an_environment(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    fork = pr_jobs["fork"]
+    assert FORK in fork["if"]
+    done = run_step_script(fork["steps"][0], Path.cwd(), {})
+    assert done.stdout.startswith("::notice title=No PR environment::"), done.stdout
+    assert "secrets." not in str(fork), "the fork job must not reference any secret"
 
 
-def test_up_runs_for_same_repo_prs_or_the_preview_label_and_never_on_close(
+# Defect 3: preview and up of one PR are ordered.
+
+
+def test_no_other_workflow_previews_or_deploys_pr_stacks(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    condition = " ".join(workflows["pr-environment.yml"]["jobs"]["up"]["if"].split())
-    assert "github.event.action != 'closed'" in condition
-    assert SAME_REPO in condition
-    assert "contains(github.event.pull_request.labels.*.name, 'preview')" in condition
-    assert "github.event.label.name == 'preview'" in condition
+    users = [
+        (name, job_id)
+        for name, document in workflows.items()
+        for job_id, job in document["jobs"].items()
+        for step in job["steps"]
+        if step.get("with", {}).get("command") in ("preview", "up")
+    ]
+    assert users == [("pr-environment.yml", "up"), ("pr-environment.yml", "up")], users
+
+
+def test_preview_runs_right_before_up_in_the_same_job(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    steps = pr_jobs["up"]["steps"]
+    preview, up = pulumi_command(pr_jobs["up"], "preview"), pulumi_command(pr_jobs["up"], "up")
+    assert steps.index(up) == steps.index(preview) + 1
+    assert preview["with"]["stack-name"] == up["with"]["stack-name"] == PR_STACK
+    assert preview["with"]["comment-on-pr"] is True
+
+
+def test_the_per_pr_queue_never_cancels_a_running_job(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    group = pr_jobs["up"]["concurrency"]
+    assert group["group"] == "tims-stack-pr-${{ github.event.pull_request.number }}"
+    assert group["cancel-in-progress"] is False
+    assert "concurrency" not in pr_jobs["rules"], "the decision job must not queue"
+
+
+def test_only_the_queued_job_creates_the_stack(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    assert pulumi_command(pr_jobs["up"], "preview")["with"]["upsert"] is True
+    assert pulumi_command(pr_jobs["up"], "up")["with"]["upsert"] is True
+
+
+def test_preview_and_up_use_the_repository_backend_and_secrets(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    for command in ("preview", "up"):
+        step = pulumi_command(pr_jobs["up"], command)
+        assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+        assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+
+
+# Defect 8: the label rules decide, in tested Python.
+
+
+def test_up_and_destroy_run_only_when_the_label_rules_say_so(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    assert pr_jobs["rules"]["if"] == SAME_REPO
+    assert (pr_jobs["up"]["needs"], pr_jobs["up"]["if"]) == (
+        "rules",
+        "needs.rules.outputs.deploy == 'true'",
+    )
+    assert (pr_jobs["destroy"]["needs"], pr_jobs["destroy"]["if"]) == (
+        "rules",
+        "needs.rules.outputs.destroy == 'true'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "action", "labels", "expected"),
+    [
+        ("label", "opened", "[]", "deploy=false\ndestroy=false\n"),
+        ("label", "closed", "[]", "deploy=false\ndestroy=false\n"),
+        ("label", "closed", '["preview"]', "deploy=false\ndestroy=true\n"),
+        ("", "synchronize", "[]", "deploy=true\ndestroy=false\n"),
+    ],
+)
+def test_rules_step_applies_the_label_rules(
+    pr_jobs: dict[str, dict[str, Any]],
+    tmp_path: Path,
+    mode: str,
+    action: str,
+    labels: str,
+    expected: str,
+) -> None:
+    step = step_running(pr_jobs["rules"], "scripts.labels")
+    assert step["env"]["LABELS"] == "${{ toJSON(github.event.pull_request.labels.*.name) }}"
+    output = tmp_path / "output"
+    env = {"MODE": mode, "ACTION": action, "LABEL": "", "LABELS": labels}
+    env["GITHUB_OUTPUT"] = str(output)
+    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    done = run_step_script(step, REPO_ROOT, env)
+    assert done.returncode == 0, done.stderr
+    assert output.read_text() == expected
 
 
 def test_up_sets_environment_and_build_ref_from_the_pr(
-    workflows: dict[str, dict[str, Any]],
+    pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    step = step_running(workflows["pr-environment.yml"]["jobs"]["up"], "scripts.pr_stack_config")
+    step = step_running(pr_jobs["up"], "scripts.pr_stack_config")
     script = " ".join(step["run"].split())
     assert '--environment "pr-${PR_NUMBER}"' in script
     assert '--build-ref "$HEAD_REF"' in script
@@ -166,85 +212,149 @@ def test_up_sets_environment_and_build_ref_from_the_pr(
     )
 
 
-def test_up_posts_the_comment_from_the_stack_outputs(workflows: dict[str, dict[str, Any]]) -> None:
-    job = workflows["pr-environment.yml"]["jobs"]["up"]
+def test_up_posts_the_comment_from_the_stack_outputs(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    job = pr_jobs["up"]
     step = step_running(job, "scripts.pr_comment")
     assert step["env"]["URL"] == "${{ steps.up.outputs.url }}"
     assert step["env"]["BACKEND_IMAGE"] == "${{ steps.up.outputs.backendImage }}"
     assert step["env"]["FRONTEND_IMAGE"] == "${{ steps.up.outputs.frontendImage }}"
     assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
-    assert step_using(job, "pulumi/actions@")["id"] == "up"
+    assert pulumi_command(job, "up")["id"] == "up"
 
 
-def test_up_rechecks_that_the_pr_is_open_right_before_pulumi_up(
-    workflows: dict[str, dict[str, Any]],
+def test_up_rechecks_that_the_pr_is_open_right_before_the_preview(
+    pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    steps = workflows["pr-environment.yml"]["jobs"]["up"]["steps"]
-    check = step_running(workflows["pr-environment.yml"]["jobs"]["up"], "scripts.pr_open")
-    up = step_using(workflows["pr-environment.yml"]["jobs"]["up"], "pulumi/actions@")
-    assert steps.index(up) == steps.index(check) + 1, "the PR check is not right before `up`"
+    steps = pr_jobs["up"]["steps"]
+    check = step_running(pr_jobs["up"], "scripts.pr_open")
+    preview = pulumi_command(pr_jobs["up"], "preview")
+    assert steps.index(preview) == steps.index(check) + 1, "the PR check is not right before"
     assert check["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
 
 
-@pytest.mark.parametrize("needs_open", ["pulumi/actions@", "scripts.pr_comment"])
-def test_closed_pr_skips_up_and_its_comment(
-    workflows: dict[str, dict[str, Any]], needs_open: str
+@pytest.mark.parametrize("needs_open", ["preview", "up", "scripts.pr_comment"])
+def test_closed_pr_skips_preview_up_and_comment(
+    pr_jobs: dict[str, dict[str, Any]], needs_open: str
 ) -> None:
-    job = workflows["pr-environment.yml"]["jobs"]["up"]
+    job = pr_jobs["up"]
     check = step_running(job, "scripts.pr_open")
-    step = (
-        step_using(job, needs_open) if needs_open.endswith("@") else step_running(job, needs_open)
-    )
+    step = step_running(job, needs_open) if "." in needs_open else pulumi_command(job, needs_open)
     assert step.get("if") == f"steps.{check['id']}.outputs.open == 'true'", (
         f"step {step.get('name')!r} runs even when the PR was closed while the job queued"
     )
 
 
 def test_pr_check_step_passes_repository_and_number(
-    workflows: dict[str, dict[str, Any]], fake_venv: Path
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
 ) -> None:
-    check = step_running(workflows["pr-environment.yml"]["jobs"]["up"], "scripts.pr_open")
+    check = step_running(pr_jobs["up"], "scripts.pr_open")
     done = run_step_script(check, fake_venv, {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ARGS: -m scripts.pr_open --repo a/b --pr 7"
 
 
-def test_destroy_runs_on_close_and_removes_the_stack(workflows: dict[str, dict[str, Any]]) -> None:
-    job = workflows["pr-environment.yml"]["jobs"]["destroy"]
-    assert "github.event.action == 'closed'" in job["if"]
-    step = step_using(job, "pulumi/actions@")
-    assert step["with"]["command"] == "destroy"
-    assert step["with"]["stack-name"] == PR_STACK
+# Defect 2: a destroy never creates a stack, and says when there was none.
+
+
+def test_destroy_never_creates_a_stack(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    step = pulumi_command(pr_jobs["destroy"], "destroy")
+    assert step["with"]["upsert"] is False
     assert step["with"]["remove"] is True
-    assert "--destroyed" in step_running(job, "scripts.pr_comment")["run"]
+    assert step["with"]["stack-name"] == PR_STACK
+    assert step["if"] == "steps.lock.outputs.exists == 'true'"
 
 
-def test_ups_of_one_pr_queue_in_one_group_and_are_never_cancelled(
-    workflows: dict[str, dict[str, Any]],
+def test_destroy_comments_destroyed_only_when_there_was_a_stack(
+    pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    up = workflows["pr-environment.yml"]["jobs"]["up"]["concurrency"]
-    assert up["group"] == "tims-stack-pr-${{ github.event.pull_request.number }}"
-    assert up["cancel-in-progress"] is False
+    job = pr_jobs["destroy"]
+    destroyed = step_running(job, "--destroyed")
+    not_found = step_running(job, "--not-found")
+    assert destroyed["if"] == "steps.lock.outputs.exists == 'true'"
+    assert not_found["if"] == "steps.lock.outputs.exists == 'false'"
+    lock = step_running(job, "scripts.locks")
+    assert lock["id"] == "lock"
+    assert "--missing-is-warning" in lock["run"], "a missing stack must be a visible warning"
 
 
-def test_a_preview_never_shares_a_group_with_an_up(workflows: dict[str, dict[str, Any]]) -> None:
-    # A newer queued run cancels the pending one in its group: a preview queued
-    # after a push must not cancel that push's pending `up`.
-    up = workflows["pr-environment.yml"]["jobs"]["up"]["concurrency"]
-    preview = workflows["preview.yml"]["jobs"]["preview"]["concurrency"]
-    assert preview["group"] != up["group"]
-    assert "${{ github.event.pull_request.number }}" in preview["group"]
-    assert preview["cancel-in-progress"] is False, "a cancelled preview can leave a lock"
+# Defects 4 and 5: waiting for live runs, clearing stale locks.
+
+
+@pytest.mark.parametrize("job_id", ["up", "destroy"])
+def test_every_pr_job_waits_for_live_runs_and_clears_a_stale_lock_first(
+    pr_jobs: dict[str, dict[str, Any]], job_id: str
+) -> None:
+    job = pr_jobs[job_id]
+    steps = job["steps"]
+    lock = step_running(job, "scripts.locks")
+    first_pulumi = min(steps.index(s) for s in steps if "command" in s.get("with", {}))
+    assert steps.index(lock) < first_pulumi
+    assert lock["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert job["permissions"]["actions"] == "read", "listing workflow runs needs actions: read"
+    installs = [s for s in steps[: steps.index(lock)] if "pulumi-version" in s.get("with", {})]
+    assert installs, f"{job_id}: the lock check runs pulumi before the CLI is installed"
+
+
+def wait_minutes(step: dict[str, Any]) -> float:
+    match = re.search(r"--wait-minutes (\d+)", step["run"])
+    assert match, f"{step.get('name')}: no --wait-minutes"
+    return float(match.group(1))
+
+
+def test_destroy_outwaits_a_running_up(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    wait = wait_minutes(step_running(pr_jobs["destroy"], "scripts.locks"))
+    assert wait >= pr_jobs["up"]["timeout-minutes"], "a destroy could give up on a live up"
+    assert pr_jobs["destroy"]["timeout-minutes"] >= wait + 45, "no time left to destroy"
+
+
+def test_up_job_leaves_time_to_deploy_after_waiting(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    wait = wait_minutes(step_running(pr_jobs["up"], "scripts.locks"))
+    assert pr_jobs["up"]["timeout-minutes"] >= wait + 60
+
+
+def test_lock_step_passes_the_pr_and_its_branch(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    lock = step_running(pr_jobs["destroy"], "scripts.locks")
+    env = {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7", "HEAD_REF": "feat/x"}
+    done = run_step_script(lock, fake_venv, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "ARGS: -m scripts.locks --repo a/b --stack pr-7 --pr 7 --head-ref feat/x "
+        "--wait-minutes 100 --missing-is-warning"
+    )
+    assert lock["env"]["HEAD_REF"] == "${{ github.event.pull_request.head.ref }}"
 
 
 def test_destroy_is_never_cancelled_by_a_newer_run(workflows: dict[str, dict[str, Any]]) -> None:
     jobs = workflows["pr-environment.yml"]["jobs"]
     destroy = jobs["destroy"]["concurrency"]
     assert destroy["cancel-in-progress"] is False
-    # A queued run in a group is cancelled by the next one queued: the up must not share it.
+    # A queued job in a group is cancelled by the next one queued: the up must not share it.
     assert destroy["group"] != jobs["up"]["concurrency"]["group"]
     assert "${{ github.event.pull_request.number }}" in destroy["group"]
     assert "concurrency" not in workflows["pr-environment.yml"], "workflow-level group"
+
+
+# Defect 1: the backend and passphrase are checked before Pulumi runs.
+
+
+def test_every_pulumi_job_checks_the_backend_and_passphrase_first(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    for name, job_id, job in pulumi_jobs(workflows):
+        steps = job["steps"]
+        check = step_running(job, "scripts.backend_check")
+        assert check["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+        assert check["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+        runs_pulumi = [
+            steps.index(s)
+            for s in steps
+            if "command" in s.get("with", {})
+            or re.search(r"scripts\.(locks|sweep|nightly)\b", str(s.get("run", "")))
+        ]
+        assert runs_pulumi, f"{name} job {job_id}: no Pulumi step found"
+        assert steps.index(check) < min(runs_pulumi), f"{name} job {job_id}: checked too late"
 
 
 def test_every_pulumi_step_uses_the_cli_version_of_the_pinned_sdk(
@@ -255,6 +365,50 @@ def test_every_pulumi_step_uses_the_cli_version_of_the_pinned_sdk(
             for step in job["steps"]:
                 if str(step.get("uses", "")).startswith("pulumi/actions@"):
                     assert step["with"]["pulumi-version"] == pulumi_pin(), f"{name} job {job_id}"
+
+
+# --------------------------------------------------------------------------- nightly.yml
+
+
+def test_nightly_checks_the_schedule_hourly_and_only_then_runs_pulumi(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    nightly = workflows["nightly.yml"]
+    assert [c["cron"] for c in nightly["on"]["schedule"]] == ["7 * * * *"]
+    due, switch = nightly["jobs"]["due"], nightly["jobs"]["switch"]
+    assert "vars.PR_WORKING_HOURS != ''" in due["if"], "an unset schedule must cost nothing"
+    assert "secrets." not in str(due)
+    assert switch["needs"] == "due"
+    assert "needs.due.outputs.switch == 'stop'" in switch["if"]
+    assert switch["concurrency"] == {"group": "tims-stack-nightly", "cancel-in-progress": False}
+
+
+def test_nightly_schedule_comes_from_repository_variables(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    step = step_running(workflows["nightly.yml"]["jobs"]["due"], "scripts.schedule")
+    for name in ("PR_WORKING_HOURS", "PR_WORKING_DAYS", "PR_TIME_ZONE"):
+        assert step["env"][name] == f"${{{{ vars.{name} }}}}"
+
+
+@pytest.mark.parametrize(("dry_run", "expected"), [("true", True), ("false", False), ("", False)])
+def test_nightly_passes_the_due_switch_and_dry_run(
+    workflows: dict[str, dict[str, Any]], fake_venv: Path, dry_run: str, expected: bool
+) -> None:
+    step = step_running(workflows["nightly.yml"]["jobs"]["switch"], "scripts.nightly")
+    env = {"SWITCH": "stop", "DRY_RUN": dry_run, "GITHUB_REPOSITORY": "a/b"}
+    done = run_step_script(step, fake_venv, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("ARGS: -m scripts.nightly --repo a/b --action stop")
+    assert ("--dry-run" in done.stdout) is expected
+
+
+def test_scheduled_workflows_point_to_the_60_day_note(workflows: dict[str, dict[str, Any]]) -> None:
+    docs = (REPO_ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    assert "60 days" in docs
+    for name in ("sweep.yml", "nightly.yml"):
+        text = (REPO_ROOT / ".github" / "workflows" / name).read_text(encoding="utf-8")
+        assert "60 days" in text, f"{name} does not mention GitHub disabling it after 60 days"
 
 
 # --------------------------------------------------------------------------- sweep.yml
@@ -360,7 +514,7 @@ def test_every_pulumi_job_writes_its_kubeconfig_with_the_shared_action(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
     jobs = pulumi_jobs(workflows)
-    assert len(jobs) == 4, f"expected preview, up, destroy and sweep jobs, got {jobs}"
+    assert len(jobs) == 4, f"expected up, destroy, sweep and nightly jobs, got {jobs}"
     for name, job_id, job in jobs:
         step = step_using(job, KUBECONFIG_ACTION_USE)
         assert step["with"] == {"kube-config": "${{ secrets.KUBE_CONFIG }}"}, (
@@ -375,10 +529,34 @@ def test_every_pulumi_step_reads_the_kubeconfig_the_action_wrote(
 ) -> None:
     for name, job_id, job in pulumi_jobs(workflows):
         for step in job["steps"]:
-            runs_pulumi = "command" in step.get("with", {}) or "scripts.sweep" in str(
-                step.get("run", "")
+            runs_pulumi = "command" in step.get("with", {}) or re.search(
+                r"scripts\.(sweep|nightly|locks)\b", str(step.get("run", ""))
             )
             if runs_pulumi:
                 assert step["env"]["KUBECONFIG"] == KUBECONFIG_PATH, (
                     f"{name} job {job_id} step {step.get('name')}: KUBECONFIG"
                 )
+
+
+def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock."""
+    from components import timeouts
+    from stack.config import BuildConfig
+
+    up = workflows["pr-environment.yml"]["jobs"]["up"]
+    build = BuildConfig.model_fields["timeout"].default
+    rollout = max(
+        timeouts.await_seconds(s)
+        for s in (
+            timeouts.BACKEND_STARTUP_SECONDS,
+            timeouts.FRONTEND_STARTUP_SECONDS,
+            timeouts.POSTGRES_STARTUP_SECONDS,
+        )
+    )
+    lock_wait = wait_minutes(step_running(up, "scripts.locks")) * 60
+    needed = lock_wait + build + rollout + timeouts.ROUTE_ACCEPT_SECONDS
+    assert up["timeout-minutes"] * 60 > needed, (
+        f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
+    )

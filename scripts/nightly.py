@@ -1,0 +1,169 @@
+"""Stop or start the environments of open PRs on the nightly schedule (rules: schedule.py).
+
+    python -m scripts.nightly --repo owner/name --action auto|stop|start [--dry-run]
+
+Every PR is looked up right before its stack is touched, and any GitHub API
+error stops the run there, as in the sweep: an unknown answer never reads as
+"this PR is open".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
+from scripts.labels import KEEP_RUNNING_LABEL
+from scripts.locks import WorkflowRun, holders, live_runs
+from scripts.orphans import GitHubPrLookup, PrState, PullRequest
+from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked
+from scripts.schedule import ScheduleError, Switch, resolve
+from scripts.stack_names import pr_number_of
+from scripts.stopstart import prepare_stack_file, set_stopped_commands
+from scripts.sweep import CommandError, Runner, list_stacks, pulumi_env, subprocess_runner
+from scripts.ttl import MARKER as TTL_MARKER
+from scripts.ttl import stopped_by_ttl
+
+
+class NightlyError(RuntimeError):
+    pass
+
+
+def switch_environments(
+    stacks: Sequence[str],
+    switch: Switch,
+    *,
+    pull: Callable[[int], PullRequest | None],
+    ttl_comment: Callable[[int], str | None],
+    busy: Callable[[PullRequest], list[WorkflowRun]],
+    run: Runner,
+    prepare: Callable[[str, str], object],
+    build_ref: str,
+    dry_run: bool,
+    out: TextIO,
+) -> list[str]:
+    """Stop or start each `pr-<n>` stack that qualifies; returns the stacks switched.
+
+    `prepare(stack, ref)` writes the stack file. A failed command is reported and
+    the others still run; NightlyError at the end names the failures.
+    """
+    switched: list[str] = []
+    failed: list[str] = []
+    for stack in stacks:
+        number = pr_number_of(stack)
+        if number is None:
+            continue
+        reason = _skip_reason(number, switch, pull, ttl_comment, busy)
+        if isinstance(reason, str):
+            print(f"{stack}: {reason} -> skip", file=out)
+            continue
+        commands = set_stopped_commands(stack, switch is Switch.STOP)
+        if dry_run:
+            for command in commands:
+                print(f"dry run, would run: {' '.join(command)}", file=out)
+            continue
+        prepare(stack, build_ref or reason.head_ref)
+        for command in commands:
+            print(f"+ {' '.join(command)}", file=out, flush=True)
+            try:
+                run(command)
+            except CommandError as exc:
+                print(f"failed: {exc}", file=out)
+                failed.append(stack)
+                break
+        else:
+            switched.append(stack)
+    if failed:
+        raise NightlyError(f"could not {switch.value}: {', '.join(failed)}")
+    return switched
+
+
+def _skip_reason(
+    number: int,
+    switch: Switch,
+    pull: Callable[[int], PullRequest | None],
+    ttl_comment: Callable[[int], str | None],
+    busy: Callable[[PullRequest], list[WorkflowRun]],
+) -> str | PullRequest:
+    """Why PR `number`'s stack is left alone, or the PR when it is switched."""
+    pr = pull(number)
+    if pr is None or pr.state is not PrState.OPEN:
+        return f"PR #{number} is not open (the sweep removes its stack)"
+    if KEEP_RUNNING_LABEL in pr.labels:
+        return f"PR #{number} is labelled {KEEP_RUNNING_LABEL}"
+    if stopped_by_ttl(ttl_comment(number), pr.head_sha):
+        return f"PR #{number} had no push for too long: the TTL stopped it"
+    runs = busy(pr)
+    if runs:
+        return f"{runs[0].describe()} is working on it"
+    return pr
+
+
+def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) -> list[str]:
+    base = os.environ.get("PR_BASE_CONFIG", "").strip()
+    if not base:
+        raise NightlyError(
+            "repository variable PR_BASE_CONFIG is not set: the nightly stop writes each "
+            "PR's stack file from it, as the deploy does"
+        )
+    own = os.environ.get("GITHUB_RUN_ID", "")
+    run = subprocess_runner(pulumi_env(os.environ))
+    with GitHubApi(token_from_env("GITHUB_TOKEN")) as api:
+        lookup = GitHubPrLookup(api, repo)
+        lookup.preflight()
+
+        def ttl_comment(number: int) -> str | None:
+            found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
+            return None if found is None else found[1]
+
+        def busy(pr: PullRequest) -> list[WorkflowRun]:
+            runs = live_runs(api, repo, datetime.now(UTC))
+            return holders(
+                runs, pr=pr.number, head_ref=pr.head_ref, own_run_id=int(own) if own else None
+            )
+
+        def prepare(stack: str, ref: str) -> object:
+            return prepare_stack_file(base, stack, ref, directory)
+
+        try:
+            stacks = list_stacks(run)
+        except CommandError as exc:
+            raise NightlyError(str(exc)) from exc
+        return switch_environments(
+            stacks,
+            switch,
+            pull=lookup.pull,
+            ttl_comment=ttl_comment,
+            busy=busy,
+            run=run,
+            prepare=prepare,
+            build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
+            dry_run=dry_run,
+            out=sys.stdout,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repo", required=True, help="owner/name")
+    parser.add_argument("--action", choices=("auto", "stop", "start"), required=True)
+    parser.add_argument("--dry-run", action="store_true", help="print, change nothing")
+    args = parser.parse_args(argv)
+    try:
+        switch = resolve(args.action, os.environ, datetime.now(UTC), sys.stdout)
+        if switch is None:
+            return 0
+        run_nightly(args.repo, switch, dry_run=args.dry_run, directory=Path.cwd())
+    except (ScheduleError, NightlyError, GitHubApiError, ValueError) as exc:
+        print(f"::error title=Nightly {args.action}::{exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""TTL: stop after N days without a push, destroy after M, a PR comment before each step."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scripts.github_api import GitHubApi
+from scripts.orphans import GitHubPrLookup
+from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
+from scripts.sweep import Expiry, SweepError, sweep
+from scripts.ttl import (
+    MARKER,
+    TtlAction,
+    TtlConfigError,
+    TtlPolicy,
+    TtlState,
+    comment_body,
+    decide,
+    recorded_state,
+)
+from tests.ci.conftest import REPO, FakeGitHub
+
+NOW = datetime(2026, 12, 2, 3, 17, tzinfo=UTC)
+POLICY = TtlPolicy(stop_after_days=7, destroy_after_days=21)
+SHA = "a" * 40
+
+
+def ttl(
+    idle_days: float,
+    *,
+    labels: Sequence[str] = (),
+    recorded: TtlState | None = None,
+    policy: TtlPolicy = POLICY,
+) -> TtlAction:
+    return decide(
+        policy,
+        last_push=NOW - timedelta(days=idle_days),
+        now=NOW,
+        labels=frozenset(labels),
+        head_sha=SHA,
+        recorded=recorded,
+    )
+
+
+@pytest.mark.parametrize(
+    ("idle", "expected"),
+    [(0, TtlAction.NONE), (6.9, TtlAction.NONE), (7, TtlAction.STOP), (20.9, TtlAction.STOP)],
+)
+def test_an_environment_is_stopped_after_n_days_without_a_push(
+    idle: float, expected: TtlAction
+) -> None:
+    assert ttl(idle) is expected
+
+
+def test_an_environment_is_destroyed_after_m_days_without_a_push() -> None:
+    assert ttl(21) is TtlAction.DESTROY
+
+
+def test_keep_running_prevents_the_stop_but_not_the_destroy() -> None:
+    assert ttl(10, labels=["keep-running"]) is TtlAction.NONE
+    assert ttl(30, labels=["keep-running"]) is TtlAction.DESTROY
+
+
+def test_an_environment_already_stopped_at_this_commit_is_not_stopped_again() -> None:
+    assert ttl(10, recorded=TtlState(TtlAction.STOP, SHA)) is TtlAction.NONE
+    assert ttl(10, recorded=TtlState(TtlAction.STOP, "b" * 40)) is TtlAction.STOP
+
+
+def test_zero_days_turns_a_step_off() -> None:
+    assert ttl(100, policy=TtlPolicy(0, 0)) is TtlAction.NONE
+    assert ttl(100, policy=TtlPolicy(7, 0)) is TtlAction.STOP
+
+
+def test_defaults_are_7_and_21_days() -> None:
+    assert TtlPolicy.from_env({}) == TtlPolicy(7, 21)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PR_STOP_AFTER_DAYS": "a week"}, "PR_STOP_AFTER_DAYS is 'a week'"),
+        ({"PR_DESTROY_AFTER_DAYS": "-3"}, "PR_DESTROY_AFTER_DAYS is '-3'"),
+        ({"PR_STOP_AFTER_DAYS": "10", "PR_DESTROY_AFTER_DAYS": "5"}, "must be more than"),
+    ],
+)
+def test_bad_ttl_variables_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(TtlConfigError, match=message):
+        TtlPolicy.from_env(env)
+
+
+@pytest.mark.parametrize("action", [TtlAction.STOP, TtlAction.DESTROY])
+def test_the_comment_records_the_step_and_the_commit(action: TtlAction) -> None:
+    body = comment_body(
+        action, stack="pr-4", policy=POLICY, last_push=NOW - timedelta(days=30), head_sha=SHA
+    )
+    assert body.startswith(MARKER)
+    assert recorded_state(body) == TtlState(action, SHA)
+    assert "pr-4" in body
+
+
+# --------------------------------------------------------------------------- in the sweep
+
+
+class FakePulumi:
+    def __init__(self, stacks: Sequence[str], github: FakeGitHub) -> None:
+        self.stacks = stacks
+        self.github = github
+        self.log: list[str] = []
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command: Sequence[str]) -> str:
+        command = list(command)
+        if command[1:3] == ["stack", "ls"]:
+            return json.dumps([{"name": s} for s in self.stacks])
+        self.commands.append(command)
+        # What the PR's comments looked like when the command ran.
+        self.log.append(f"{' '.join(command[:3])} after {len(self.github.comments)} comments")
+        return ""
+
+
+def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str]]) -> Expiry:
+    lookup = GitHubPrLookup(api, REPO)
+
+    def read(number: int) -> str | None:
+        found = find_marked(api, REPO, number, DEFAULT_BOT_LOGIN, MARKER)
+        return None if found is None else found[1]
+
+    return Expiry(
+        policy=POLICY,
+        now=NOW,
+        pull=lookup.pull,
+        last_push=lookup.last_push,
+        read_comment=read,
+        post_comment=lambda n, body: upsert_comment(api, REPO, n, body, marker=MARKER),
+        busy=lambda pr: [],
+        prepare=lambda stack, ref: prepared.append((stack, ref)),
+        build_ref="",
+    )
+
+
+def idle_pr(fake: FakeGitHub, number: int, days: int, sha: str = SHA) -> None:
+    fake.pulls[number] = "open"
+    fake.heads[number] = (f"feat-{number}", sha, [])
+    fake.commit_dates[sha] = (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run(fake: FakeGitHub, api: GitHubApi, stacks: Sequence[str]) -> tuple[FakePulumi, str]:
+    pulumi = FakePulumi(stacks, fake)
+    prepared: list[tuple[str, str]] = []
+    out = io.StringIO()
+    lookup = GitHubPrLookup(api, REPO)
+    sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry_for(fake, api, prepared))
+    return pulumi, out.getvalue()
+
+
+def test_the_sweep_comments_then_stops_an_idle_environment(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=9)
+    pulumi, out = run(fake_github, github_api, ["pr-4"])
+    assert pulumi.log == [
+        "pulumi config set after 1 comments",
+        "pulumi up --stack after 1 comments",
+    ], "the comment must come before the stop"
+    assert "being **stopped**" in fake_github.comments[0]["body"]
+    assert "pr-4: last push 2026-11-23 -> TTL stop" in out
+
+
+def test_the_next_sweep_does_not_stop_it_again(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=9)
+    run(fake_github, github_api, ["pr-4"])
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert pulumi.commands == []
+    assert len(fake_github.comments) == 1
+
+
+def test_the_sweep_comments_then_destroys_a_long_idle_environment(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[1] for c in pulumi.commands] == ["destroy", "stack"]
+    assert pulumi.log[0].endswith("after 1 comments")
+    assert "being **destroyed**" in fake_github.comments[0]["body"]
+
+
+def test_a_recent_push_keeps_the_environment(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=2)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+
+
+def test_an_api_error_on_the_ttl_recheck_stops_the_sweep_untouched(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=30)
+    fake_github.faults = {rf"/repos/{REPO}/commits/{SHA}": 502}
+    with pytest.raises(SweepError, match="TTL: looking up PR #4 failed"):
+        run(fake_github, github_api, ["pr-4"])
+    assert fake_github.comments == []
+
+
+def test_dry_run_neither_comments_nor_runs(fake_github: FakeGitHub, github_api: GitHubApi) -> None:
+    idle_pr(fake_github, 4, days=9)
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    out = io.StringIO()
+    lookup = GitHubPrLookup(github_api, REPO)
+    sweep(lookup, pulumi, dry_run=True, out=out, expiry=expiry_for(fake_github, github_api, []))
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+    assert "would comment on PR #4: stop" in out.getvalue()
