@@ -24,7 +24,7 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicyPortArgs,
 )
 
-from components import pods
+from components import pods, timeouts
 from stack.config import PostgresConfig, Resources
 from stack.production import CloudNativePG, CnpgBackup
 
@@ -35,9 +35,7 @@ STATUS_PORT = 8000
 """The instance manager's status endpoint, which the operator polls."""
 DATABASE = "tims_stack"
 OWNER = "tims_stack"
-READY_TIMEOUT_SECONDS = 900
-"""How long `pulumi up` waits for the Cluster's Ready condition: a first initdb plus
-two replicas cloned by pg_basebackup on a small database takes a few minutes."""
+READY_TIMEOUT_SECONDS = timeouts.CNPG_READY_SECONDS
 HIBERNATION = "cnpg.io/hibernation"
 DEFAULT_RESOURCES = Resources(
     requests={"cpu": "250m", "memory": "512Mi"},
