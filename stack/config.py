@@ -26,8 +26,9 @@ Decisions worth knowing (docs/config.md documents them for users):
   pushed package private, and build mode has a token for the pull secret anyway.
 - `github:baseUrl` may be plain `http://` only for a loopback host.
 - Only `github:token`, `tims-stack:backend` and `tims-stack:frontend` may be
-  secret: every other value is read as plain text and would land unencrypted
-  in state (ImageBuild inputs) and previews.
+  secret, and `tims-stack:postgresPassword` must be: every other value is read
+  as plain text and would land unencrypted in state (ImageBuild inputs) and
+  previews.
 - An error never shows any part of a secret value (`stack.errors.Reporter`).
 - Namespaces `default` and `kube-*` are refused: destroy deletes the namespace.
 """
