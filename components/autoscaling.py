@@ -43,6 +43,14 @@ from components import pods
 from stack.config import AppConfig
 from stack.production import Autoscaling
 
+DEPLOYMENT_ANNOTATIONS = {"pulumi.com/patchForce": "true"}
+"""On the app Deployments. Once an HPA has scaled a Deployment, kube-controller-manager
+owns `spec.replicas` (through the scale subresource) in server-side apply's bookkeeping,
+even after the HPA is gone. Setting the field again (stop: 0; autoscaling switched off:
+the configured count) would then fail the `up` with a field conflict
+(pulumi/pulumi-kubernetes#2569, pulumi/pulumi#13321); patchForce makes Pulumi, which owns
+these Deployments, take the field back. While autoscaling runs the field is left out, so
+the force never touches the HPA's count."""
 HOSTNAME_KEY = "kubernetes.io/hostname"
 ZONE_KEY = "topology.kubernetes.io/zone"
 

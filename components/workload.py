@@ -12,6 +12,7 @@ from pulumi_kubernetes.core.v1 import EnvVarArgs, Secret
 
 from components import pods, timeouts
 from components.autoscaling import (
+    DEPLOYMENT_ANNOTATIONS,
     ScalingArgs,
     deployment_replicas,
     register_scaling,
@@ -94,7 +95,7 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
     )
     deployment = Deployment(
         name,
-        metadata=pods.metadata(args.namespace, args.labels),
+        metadata=pods.metadata(args.namespace, args.labels, DEPLOYMENT_ANNOTATIONS),
         spec=pods.app_deployment_spec(
             container_name=args.part.name,
             pod_labels=args.labels,

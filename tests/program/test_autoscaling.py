@@ -87,6 +87,17 @@ def test_without_autoscaling_there_is_no_hpa_and_replicas_are_set(
     assert obj(default_run, "Deployment", part)["spec"]["replicas"] == {"backend": 2}.get(part, 1)
 
 
+@pytest.mark.parametrize("scenario_name", ["default", "autoscaling", "autoscaling-stopped"])
+@pytest.mark.parametrize("part", PARTS)
+def test_deployments_take_replicas_back_from_the_hpas_field_manager(
+    program_runs: Runs, scenario_name: str, part: str
+) -> None:
+    """After an HPA scaled it, setting replicas (stop, autoscaling off) must not conflict."""
+    deployment = obj(program_runs(scenario_name), "Deployment", part)
+    annotations = deployment["metadata"].get("annotations") or {}
+    assert annotations.get("pulumi.com/patchForce") == "true", ident(deployment)
+
+
 def test_stop_deletes_the_hpas_and_scales_to_zero(program_runs: Runs) -> None:
     """An HPA never goes below minReplicas >= 1: stop removes it and sets replicas 0."""
     run = program_runs("autoscaling-stopped")
