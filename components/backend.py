@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_random
@@ -49,26 +50,28 @@ class DatabaseConnection:
     """Secret."""
 
 
-def url_settings(*, root_url: str, host: str, domain: str | None) -> dict[str, str]:
-    """ROOT_URL, ROOT_HOST, EXTRA_TRUSTED_ORIGINS and SESSION_COOKIE_DOMAIN for one URL.
+def url_settings(root_url: str) -> dict[str, str]:
+    """ROOT_URL, ROOT_HOST, EXTRA_TRUSTED_ORIGINS and SESSION_COOKIE_DOMAIN: this environment only.
 
-    ROOT_HOST is the base domain when the host lives under it (the settings
-    trust https://*.<ROOT_HOST> for CSRF); otherwise the host itself.
-
-    SESSION_COOKIE_DOMAIN is `.<domain>` only with a public domain. Without
-    one, browsers come through a port-forward (localhost) and reject a cookie
-    scoped to a cluster DNS suffix, so login would fail. It is then empty, not
-    absent: the settings may read it with os.environ[...], and Django sets a
-    cookie without a Domain attribute (host-only, valid for whatever host the
-    browser used) because an empty cookie attribute is not written.
+    Staging, production and every PR environment share one domain, so nothing
+    may be scoped to that domain (../shared/spec/original-stack.md, "Sessions,
+    CSRF and TLS"):
+    - SESSION_COOKIE_DOMAIN is empty: Django then writes no Domain attribute
+      and the browser returns the session cookie only to the exact host that
+      set it (host-only); a login through a port-forward (localhost) works too.
+    - ROOT_HOST is empty: the settings would trust `https://*.<ROOT_HOST>` and
+      `https://<ROOT_HOST>` for CSRF; any value, even the environment's own
+      host when that host is the domain itself, would trust other environments.
+    - EXTRA_TRUSTED_ORIGINS is the environment's own origin (`backend.env`
+      appends to it): behind a TLS-terminating proxy Django sees http, so the
+      https origin browsers send must be trusted by name.
     """
-    under_domain = domain is not None and (host == domain or host.endswith("." + domain))
-    root_host = domain if under_domain and domain is not None else host
+    parts = urlsplit(root_url)
     return {
         "ROOT_URL": root_url,
-        "ROOT_HOST": root_host,
-        "EXTRA_TRUSTED_ORIGINS": root_url,
-        "SESSION_COOKIE_DOMAIN": f".{root_host}" if domain is not None else "",
+        "ROOT_HOST": "",
+        "EXTRA_TRUSTED_ORIGINS": f"{parts.scheme}://{parts.netloc}",
+        "SESSION_COOKIE_DOMAIN": "",
     }
 
 
@@ -161,10 +164,7 @@ class Backend(pulumi.ComponentResource):
         extra = dict(args.config.env)
 
         def environment(v: Mapping[str, Any]) -> dict[str, str]:
-            if public is not None:
-                urls = url_settings(root_url=public.url, host=public.host, domain=public.domain)
-            else:
-                urls = url_settings(root_url=v["service_url"], host=v["service_host"], domain=None)
+            urls = url_settings(public.url if public is not None else v["service_url"])
             contract = {
                 "DB_ENGINE": DB_ENGINE,
                 "DB_NAME": v["db_name"],

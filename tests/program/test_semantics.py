@@ -104,8 +104,9 @@ def test_only_contract_names_are_fixed(scenario_run: ProgramRun) -> None:
     ]
 
 
-# Empty on purpose without a domain: a host-only session cookie (see url_settings).
-MAY_BE_EMPTY = frozenset({"SESSION_COOKIE_DOMAIN"})
+# Empty on purpose: a host-only session cookie, and no CSRF trust for
+# https://*.<ROOT_HOST> (see url_settings and tests/program/test_sessions.py).
+MAY_BE_EMPTY = frozenset({"SESSION_COOKIE_DOMAIN", "ROOT_HOST"})
 
 
 def test_backend_env_holds_the_full_contract(scenario_run: ProgramRun) -> None:
@@ -141,8 +142,8 @@ def test_backend_env_values_point_at_this_environment(default_run: ProgramRun) -
     assert env["DJANGO_SECRET_KEY"] == fake_secret("backend-django-secret-key")
     assert env["BASE_ADMIN_USER_PASSWORD"] == fake_secret("backend-admin-password")
     assert env["ROOT_URL"] == env["EXTRA_TRUSTED_ORIGINS"] == "https://backend-dev.example.com"
-    assert env["ROOT_HOST"] == "example.com"
-    assert env["SESSION_COOKIE_DOMAIN"] == ".example.com"
+    assert env["ROOT_HOST"] == ""
+    assert env["SESSION_COOKIE_DOMAIN"] == ""
     assert env["PRODUCTION"] == "true"
     assert env["DJANGO_DEBUG"] == "false"
     # The contract's default: health checks that send the pod IP as Host must pass.
