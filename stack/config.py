@@ -91,6 +91,7 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "frontend",
     "postgres",
     "redis",
+    "migrations",
 )
 """Every `tims-stack:*` key of the config contract (Pulumi.yaml declares each)."""
 
@@ -102,6 +103,7 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     "frontend": ("replicas", "env", "resources"),
     "postgres": ("image", "storage", "storageClass", "resources"),
     "redis": ("image", "storage", "storageClass", "resources"),
+    "migrations": ("enabled", "steps", "timeout", "backoffLimit"),
 }
 """The fields of each object key."""
 
@@ -250,6 +252,72 @@ class RedisConfig(_Model):
         return _official_image(self.image, _REDIS_NAMES).major
 
 
+# ---- tims-stack:migrations (issue 7) ------------------------------------------------
+DEFAULT_MIGRATION_STEPS: tuple[str, ...] = (
+    "python3 manage.py migrate",
+    "python3 manage.py shell --command 'from core.tools import get_or_create_base_admin; "
+    "get_or_create_base_admin()'",
+    "python3 manage.py shell --command 'from core.tools import "
+    "get_or_create_test_users_and_chats; get_or_create_test_users_and_chats()'",
+)
+"""The run-once steps of the seed image's spinup.sh: migrate, the admin user, the test users
+and chats (everything before it starts Celery beat and uvicorn)."""
+MAX_MIGRATION_STEPS = 20
+MAX_MIGRATION_TIMEOUT = 86400  # seconds
+
+
+class MigrationsConfig(_Model):
+    """`tims-stack:migrations`: the Job that runs the start-up steps once per backend release."""
+
+    enabled: bool = True
+    steps: tuple[str, ...] = DEFAULT_MIGRATION_STEPS
+    """Shell command lines run in order in the backend image (`sh -c`); the first failure
+    fails the Job."""
+    timeout: int = Field(default=900, ge=60, le=MAX_MIGRATION_TIMEOUT)  # seconds
+    backoff_limit: int = Field(default=2, ge=0, le=10, alias="backoffLimit")
+
+
+def _migrations(c: _Checker, raw: Mapping[str, str]) -> MigrationsConfig:
+    key = NS + "migrations"
+    fields = c.top_object(raw, "migrations", OBJECT_FIELDS["migrations"])
+    values: dict[str, Any] = {}
+    if (
+        "enabled" in fields
+        and (enabled := c.boolean(f"{key}.enabled", fields["enabled"])) is not None
+    ):
+        values["enabled"] = enabled
+    if "steps" in fields:
+        steps = fields["steps"]
+        rule = (
+            f"a list of 1 to {MAX_MIGRATION_STEPS} non-empty shell command lines, e.g. "
+            '["python3 manage.py migrate"]'
+        )
+        if (
+            not isinstance(steps, list)
+            or not 1 <= len(steps) <= MAX_MIGRATION_STEPS
+            or not all(
+                isinstance(step, str) and step.strip() and "\x00" not in step for step in steps
+            )
+        ):
+            c.bad(f"{key}.steps", steps, rule)
+        else:
+            values["steps"] = tuple(steps)
+    if "timeout" in fields:
+        timeout = c.integer(
+            f"{key}.timeout", fields["timeout"], minimum=60, maximum=MAX_MIGRATION_TIMEOUT
+        )
+        if timeout is not None:
+            values["timeout"] = timeout
+    if "backoffLimit" in fields:
+        limit = c.integer(f"{key}.backoffLimit", fields["backoffLimit"], minimum=0, maximum=10)
+        if limit is not None:
+            values["backoff_limit"] = limit
+    return MigrationsConfig(**values)
+
+
+# ---- end tims-stack:migrations ---------------------------------------------------------
+
+
 class GitHubConfig(_Model):
     """`github:owner`, `github:baseUrl`; whether a token is present (never its value)."""
 
@@ -277,6 +345,7 @@ class StackConfig(_Model):
     postgres: PostgresConfig
     redis: RedisConfig
     github: GitHubConfig
+    migrations: MigrationsConfig = Field(default_factory=MigrationsConfig)
 
     @property
     def public_url(self) -> str | None:
@@ -1115,6 +1184,7 @@ def parse_config(
     frontend = _app(c, raw, "frontend", 1)
     postgres = _postgres(c, raw)
     redis = _redis(c, raw)
+    migrations = _migrations(c, raw)
 
     if c.issues:
         raise ConfigError(c.issues, stack=stack)
@@ -1139,6 +1209,7 @@ def parse_config(
         postgres=postgres,
         redis=redis,
         github=GitHubConfig(owner=owner, base_url=base_url, has_token=has_token),
+        migrations=migrations,
     )
 
 
