@@ -92,6 +92,8 @@ backend = Backend(
         ),
         redis_url=redis.url,
         pull_secret=pull_secret,
+        migrations=config.migrations,
+        migrations_after=[postgres, redis],
     ),
 )
 Frontend(
@@ -128,6 +130,7 @@ NetworkPolicies(
         namespace=ns,
         environment=env,
         client_pod_labels=backend.pod_labels,
+        extra_client_pod_labels=[backend.migration_pod_labels],
         protected={
             "postgres": ProtectedService(postgres.pod_labels, POSTGRES_PORT),
             "redis": ProtectedService(redis.pod_labels, REDIS_PORT),
@@ -143,5 +146,7 @@ pulumi.export("postgresHost", postgres.host)
 pulumi.export("redisUrl", redis.url)
 pulumi.export("adminUser", backend.admin_user)
 pulumi.export("adminPassword", pulumi.Output.secret(backend.admin_password))
+if backend.migration_logs is not None:
+    pulumi.export("migrationLogs", backend.migration_logs)
 if images.run_url is not None:
     pulumi.export("runUrl", images.run_url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,9 +10,12 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_random
 
+from components import migrations as migration_job
+from components import pods
+from components.migrations import Migrations, MigrationsArgs
 from components.services import BACKEND
 from components.workload import WorkloadArgs, app_workload
-from stack.config import BACKEND_CONTRACT_ENV, AppConfig, Resources
+from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
 ADMIN_USER = "admin"
 DB_ENGINE = "django.db.backends.postgresql_psycopg2"
@@ -20,8 +23,12 @@ DEFAULT_RESOURCES = Resources(
     requests={"cpu": "250m", "memory": "512Mi"},
     limits={"memory": "1Gi"},
 )
-# Migrations run before the server listens; allow them ten minutes.
+# The image's start script runs its start-up steps before the server listens (no-ops once
+# the migration Job has run them; all of them when it is disabled); allow ten minutes.
 STARTUP_SECONDS = 600
+READINESS_PATH = "/admin/login/"
+"""Answers 200 whatever the Host without touching the database (spec: "Probes and routes that
+work"); `/` answers 302 and would pass even if Django could not render."""
 # Settings in `backend.env` that extend the program's comma list instead of replacing it.
 _APPENDED_SETTINGS = ("EXTRA_TRUSTED_ORIGINS",)
 # The contract's default. Host routing is the Ingress's or HTTPRoute's job; a
@@ -114,6 +121,10 @@ class BackendArgs:
     database: DatabaseConnection
     redis_url: pulumi.Input[str]
     pull_secret: pulumi.Input[str] | None = None
+    migrations: MigrationsConfig | None = None
+    """The migration Job's settings; None (or not enabled) leaves the steps to the pods."""
+    migrations_after: Sequence[pulumi.Resource] = ()
+    """What the migration Job waits for (Postgres, Redis)."""
 
 
 class Backend(pulumi.ComponentResource):
@@ -123,6 +134,10 @@ class Backend(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     """Secret."""
     pod_labels: dict[str, str]
+    migration_pod_labels: dict[str, str]
+    """Labels of the migration Job's pods, which reach Postgres and Redis like the backend."""
+    migration_logs: pulumi.Output[str] | None
+    """`kubectl logs` for the current migration Job; None when no Job is registered."""
 
     def __init__(
         self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
@@ -189,6 +204,31 @@ class Backend(pulumi.ComponentResource):
             return with_extra_env(contract, extra)
 
         contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
+        resource_requirements = pods.resources(args.config.resources, DEFAULT_RESOURCES)
+        self.migration_logs = None
+        migrations = args.migrations
+
+        def migrate_first(env_secret_name: pulumi.Output[str]) -> list[pulumi.Resource]:
+            if migrations is None or not migrations.enabled or args.stopped:
+                return []
+            job = Migrations(
+                f"{name}-migrations",
+                MigrationsArgs(
+                    namespace=args.namespace,
+                    environment=args.environment,
+                    config=migrations,
+                    image=args.image,
+                    env_secret_name=env_secret_name,
+                    resources=resource_requirements,
+                    run_as_non_root=args.run_as_non_root,
+                    pull_secret=args.pull_secret,
+                    after=args.migrations_after,
+                ),
+                child,
+            )
+            self.migration_logs = job.logs
+            return [job]
+
         app_workload(
             name,
             WorkloadArgs(
@@ -203,10 +243,18 @@ class Backend(pulumi.ComponentResource):
                 stopped=args.stopped,
                 run_as_non_root=args.run_as_non_root,
                 pull_secret=args.pull_secret,
+                readiness=pods.http_probe(
+                    READINESS_PATH,
+                    BACKEND.port_name,
+                    # The host the app serves, so a narrowed DJANGO_ALLOWED_HOSTS still answers.
+                    host=public.host if public is not None else args.service_host,
+                ),
+                before_rollout=migrate_first,
             ),
             child,
         )
         self.pod_labels = object_labels
+        self.migration_pod_labels = migration_job.labels(args.environment)
         self.register_outputs(
             {"admin_user": self.admin_user, "admin_password": self.admin_password}
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment
-from pulumi_kubernetes.core.v1 import Secret
+from pulumi_kubernetes.core.v1 import ProbeArgs, Secret
 
 from components import pods
 from components.services import AppPart
@@ -29,6 +30,11 @@ class WorkloadArgs:
     stopped: bool
     run_as_non_root: bool
     pull_secret: pulumi.Input[str] | None
+    readiness: ProbeArgs | None = None
+    """The readiness probe; None keeps the TCP check on the port."""
+    before_rollout: Callable[[pulumi.Output[str]], Sequence[pulumi.Resource]] | None = None
+    """Given the env Secret's name, registers what must complete before the Deployment
+    changes (the backend's migration Job); the Deployment depends on what it returns."""
 
 
 def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Deployment:
@@ -38,15 +44,21 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
     data changes (Secrets are immutable to it unless enableSecretMutable is set,
     pulumi/pulumi-kubernetes#1567), the Deployment then references the new name
     and rolls out. envFrom alone would leave running pods on the old values.
+    The Secret is also marked immutable, which makes the provider replace it
+    on a data change even where enableSecretMutable is set: a new name is what
+    re-runs the migration Job, whose pod template holds only that name (no hash
+    of the values, which would put secret material in state in plain text).
     """
     env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(args.env)
     env_secret = Secret(
         f"{name}-env",
         metadata=pods.metadata(args.namespace, args.labels),
         type="Opaque",
+        immutable=True,
         string_data=env,
         opts=opts,
     )
+    gates = list(args.before_rollout(env_secret.metadata.name)) if args.before_rollout else []
     return Deployment(
         name,
         metadata=pods.metadata(args.namespace, args.labels),
@@ -62,6 +74,7 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
             run_as_non_root=args.run_as_non_root,
             pull_secret_name=args.pull_secret,
             startup_seconds=args.startup_seconds,
+            readiness_probe=args.readiness,
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=gates)),
     )

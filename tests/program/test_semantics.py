@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components import migrations
 from components.official_images import ImageUser
 from components.routing import WEBSOCKET_TIMEOUT_SECONDS
 from scripts.mockrun import SECRET_MARK, ProgramRun, fake_secret, plaintext, run_program
@@ -249,8 +250,9 @@ def test_probes_check_each_service(default_run: ProgramRun) -> None:
     assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
     for app in ("backend", "frontend"):
         (container,) = containers(obj(default_run, "Deployment", app))
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        for probe in ("startupProbe", "livenessProbe"):
             assert container[probe]["tcpSocket"]["port"] == "http", f"{app} {probe}"
+        assert container["readinessProbe"]["httpGet"]["port"] == "http", f"{app} readinessProbe"
     (backend,) = containers(obj(default_run, "Deployment", "backend"))
     startup = backend["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, "migrations need time"
@@ -278,19 +280,23 @@ def test_network_policies_let_only_backend_pods_reach_postgres_and_redis(
 ) -> None:
     policies = objects(scenario_run, "NetworkPolicy")
     backend_pods = pod_labels(obj(scenario_run, "Deployment", "backend"))
+    migration_pods = migrations.labels("dev")
     guarded = {}
     for policy in policies:
         spec = policy["spec"]
         assert spec["policyTypes"] == ["Ingress"], ident(policy)
         (rule,) = spec["ingress"]
-        (peer,) = rule["from"]
-        assert set(peer) == {"podSelector"}, f"{ident(policy)}: only pods of this namespace"
-        assert matches(peer["podSelector"]["matchLabels"], backend_pods), ident(policy)
-        for kind, other in (("Deployment", "frontend"), ("StatefulSet", "redis")):
-            other_pods = pod_labels(obj(scenario_run, kind, other))
-            assert not matches(peer["podSelector"]["matchLabels"], other_pods), (
-                f"{ident(policy)} lets {other} in"
-            )
+        backend_peer, job_peer = rule["from"]
+        for peer in (backend_peer, job_peer):
+            assert set(peer) == {"podSelector"}, f"{ident(policy)}: only pods of this namespace"
+            for kind, other in (("Deployment", "frontend"), ("StatefulSet", "redis")):
+                other_pods = pod_labels(obj(scenario_run, kind, other))
+                assert not matches(peer["podSelector"]["matchLabels"], other_pods), (
+                    f"{ident(policy)} lets {other} in"
+                )
+        assert matches(backend_peer["podSelector"]["matchLabels"], backend_pods), ident(policy)
+        # The backend's migration Job (absent while stopped) runs the same code.
+        assert matches(job_peer["podSelector"]["matchLabels"], migration_pods), ident(policy)
         (port,) = rule["ports"]
         for workload in workloads(scenario_run):
             if matches(spec["podSelector"]["matchLabels"], pod_labels(workload)):
