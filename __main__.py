@@ -24,6 +24,13 @@ config, secrets = load_config()
 env = config.environment
 
 
+def is_secure(key: str) -> bool:
+    """Whether the stack file stores `key` (or a part of it, set with --path) as secure."""
+    return (
+        pulumi.runtime.is_config_secret(key) or key in pulumi.runtime.get_config_secret_keys_env()
+    )
+
+
 namespace = Namespace("namespace", NamespaceArgs(name=config.namespace, environment=env))
 ns = namespace.name
 
@@ -92,6 +99,7 @@ backend = Backend(
         ),
         redis_url=redis.url,
         pull_secret=pull_secret,
+        env_is_secret=is_secure("tims-stack:backend"),
         migrations=config.migrations,
         migrations_after=[postgres, redis],
     ),
@@ -108,6 +116,7 @@ Frontend(
         root_url=backend_url,
         secure=public is not None and config.tls,
         pull_secret=pull_secret,
+        env_is_secret=is_secure("tims-stack:frontend"),
     ),
 )
 if public is not None:

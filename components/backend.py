@@ -14,7 +14,7 @@ from components import migrations as migration_job
 from components import pods
 from components.migrations import Migrations, MigrationsArgs
 from components.services import BACKEND
-from components.workload import WorkloadArgs, app_workload
+from components.workload import WorkloadArgs, app_workload, env_entries
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
 ADMIN_USER = "admin"
@@ -121,6 +121,8 @@ class BackendArgs:
     database: DatabaseConnection
     redis_url: pulumi.Input[str]
     pull_secret: pulumi.Input[str] | None = None
+    env_is_secret: bool = True
+    """Whether `config.env` came from a secure config value: its variables are then secret."""
     migrations: MigrationsConfig | None = None
     """The migration Job's settings; None (or not enabled) leaves the steps to the pods."""
     migrations_after: Sequence[pulumi.Resource] = ()
@@ -162,15 +164,13 @@ class Backend(pulumi.ComponentResource):
         self.admin_password = pulumi.Output.secret(admin_password.result)
 
         public = args.public
+        # Only non-secret inputs here, so the plain variables stay readable.
         values: dict[str, Any] = {
             "db_host": args.database.host,
             "db_port": args.database.port,
             "db_name": args.database.name,
             "db_user": args.database.user,
-            "db_password": args.database.password,
             "redis_url": args.redis_url,
-            "secret_key": secret_key.result,
-            "admin_password": admin_password.result,
             "frontend_url": args.frontend_url,
             "namespace": args.namespace,
             "service_host": args.service_host,
@@ -184,13 +184,11 @@ class Backend(pulumi.ComponentResource):
                 "DB_ENGINE": DB_ENGINE,
                 "DB_NAME": v["db_name"],
                 "DB_USER": v["db_user"],
-                "DB_PASSWORD": v["db_password"],
                 "DB_HOST": v["db_host"],
                 "DB_PORT": str(v["db_port"]),
                 # In-cluster Postgres without TLS; the settings otherwise demand sslmode=require.
                 "DB_NO_SSL": "true",
                 "REDIS_URL": v["redis_url"],
-                "DJANGO_SECRET_KEY": v["secret_key"],
                 "DJANGO_DEBUG": "false",
                 "DJANGO_ALLOWED_HOSTS": ALLOWED_HOSTS_DEFAULT,
                 "PRODUCTION": "true",
@@ -199,11 +197,21 @@ class Backend(pulumi.ComponentResource):
                 "USE_NEXTJS_PROXY_ROUTES": "true",
                 "UNIQUE_ID": v["namespace"],
                 "BASE_ADMIN_USERNAME": ADMIN_USER,
-                "BASE_ADMIN_USER_PASSWORD": v["admin_password"],
             }
             return with_extra_env(contract, extra)
 
-        contract: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
+        plain: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
+        contract = env_entries(
+            plain,
+            # The variable names do not depend on the values.
+            environment(dict.fromkeys(values, "")),
+            secret_names=extra if args.env_is_secret else (),
+            secrets={
+                "DB_PASSWORD": args.database.password,
+                "DJANGO_SECRET_KEY": secret_key.result,
+                "BASE_ADMIN_USER_PASSWORD": admin_password.result,
+            },
+        )
         resource_requirements = pods.resources(args.config.resources, DEFAULT_RESOURCES)
         self.migration_logs = None
         migrations = args.migrations

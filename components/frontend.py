@@ -10,7 +10,7 @@ import pulumi
 
 from components import pods
 from components.services import FRONTEND
-from components.workload import WorkloadArgs, app_workload
+from components.workload import WorkloadArgs, app_workload, env_entries
 from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
 
 DEFAULT_RESOURCES = Resources(
@@ -50,6 +50,8 @@ class FrontendArgs:
     secure: bool
     """Whether that URL is served over TLS."""
     pull_secret: pulumi.Input[str] | None = None
+    env_is_secret: bool = True
+    """Whether `config.env` came from a secure config value: its variables are then secret."""
 
 
 class Frontend(pulumi.ComponentResource):
@@ -69,8 +71,11 @@ class Frontend(pulumi.ComponentResource):
                 {"ROOT_URL": str(root_url), "WEBSOCKET_PROTOCOL": protocol}, extra
             )
 
-        values: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(args.root_url).apply(
+        plain: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(args.root_url).apply(
             environment
+        )
+        values = env_entries(
+            plain, environment(""), secret_names=extra if args.env_is_secret else ()
         )
         # A Secret, not plain env: user-supplied extra variables may hold secrets.
         app_workload(

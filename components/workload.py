@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -21,8 +22,12 @@ class WorkloadArgs:
     namespace: pulumi.Input[str]
     part: AppPart
     labels: dict[str, str]
-    env: pulumi.Output[dict[str, str]]
-    """The container's whole environment; stored as a Secret, never as plain pod env."""
+    env: Mapping[str, pulumi.Input[str]]
+    """The container's whole environment; stored as a Secret, never as plain pod env.
+
+    Per variable, so each keeps its own secret-ness: secret values are secret
+    Outputs, the rest stay readable in previews and offline renders.
+    """
     image: pulumi.Input[str]
     config: AppConfig
     default_resources: Resources
@@ -37,6 +42,35 @@ class WorkloadArgs:
     changes (the backend's migration Job); the Deployment depends on what it returns."""
 
 
+def _entry(var: str, env: Mapping[str, str]) -> str:
+    return env[var]
+
+
+def env_entries(
+    plain: pulumi.Output[dict[str, str]],
+    names: Iterable[str],
+    *,
+    secret_names: Collection[str] = (),
+    secrets: Mapping[str, pulumi.Input[str]] | None = None,
+) -> dict[str, pulumi.Input[str]]:
+    """One Input per variable: `names` taken from `plain`, then the `secrets` added.
+
+    `plain` is built from non-secret inputs only, so each entry stays readable
+    (a secret input anywhere in it still makes every entry secret: Pulumi
+    propagates secret-ness, never drops it). `secret_names` are entries of
+    `plain` that come from a secure config value; they and all `secrets` are
+    marked secret. The names must be known before the values: they are the
+    Secret's keys, and a render or preview shows them.
+    """
+    entries: dict[str, pulumi.Input[str]] = {}
+    for var in names:
+        value = plain.apply(functools.partial(_entry, var))
+        entries[var] = pulumi.Output.secret(value) if var in secret_names else value
+    for var, secret in (secrets or {}).items():
+        entries[var] = pulumi.Output.secret(secret)
+    return entries
+
+
 def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Deployment:
     """Register `<name>-env` (Secret) and `<name>` (Deployment) under the caller's `opts`.
 
@@ -49,13 +83,14 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
     re-runs the migration Job, whose pod template holds only that name (no hash
     of the values, which would put secret material in state in plain text).
     """
-    env: pulumi.Output[dict[str, str]] = pulumi.Output.secret(args.env)
+    # The Kubernetes SDK declares data and stringData additional secret outputs,
+    # so the object's state is encrypted whatever the entries' own secret-ness.
     env_secret = Secret(
         f"{name}-env",
         metadata=pods.metadata(args.namespace, args.labels),
         type="Opaque",
         immutable=True,
-        string_data=env,
+        string_data=dict(args.env),
         opts=opts,
     )
     gates = list(args.before_rollout(env_secret.metadata.name)) if args.before_rollout else []

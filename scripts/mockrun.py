@@ -12,6 +12,12 @@ resource and the stack outputs. The mocks fill in what providers would:
   (`fake_sha(repository, "<branch>")`, `fake_sha(repository, "tags/<tag>")`);
 - `ImageBuild` answers `<repository>:<tag>` per image and a fake run URL.
 
+The Kubernetes SDK wraps a Secret's whole `data`/`stringData` map in one
+secret before it is sent, so the engine (and these mocks) cannot tell a
+generated password from a port. `ProgramRun.readable_entries` keeps, per
+Secret, the entries the program built from no secret, read as the program
+passed them to the SDK, so an offline render can show those for review.
+
 Each run happens in a fresh `contextvars.Context`: the Pulumi SDK keeps its
 per-deployment state (settings, root stack, config) in context variables, so
 runs in one process do not see each other's resources. Environment variables
@@ -35,6 +41,7 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime
+import pulumi_kubernetes.core.v1 as k8s_core
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.proto import resource_pb2
@@ -162,6 +169,8 @@ class ProgramRun:
     """Warnings and errors the program logged."""
     error: BaseException | None = None
     """What the program raised, if anything (resources hold what it registered before)."""
+    readable_entries: Mapping[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    """Per Secret URN, its (`data`|`stringData`, key) entries built from no secret value."""
 
     def kubernetes_objects(self) -> list[Registered]:
         return [r for r in self.resources if r.is_kubernetes]
@@ -285,6 +294,57 @@ class _RecordingMonitor(MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
 
+_SECRET_FIELDS = {"data": "data", "string_data": "stringData"}
+_SECRET_INPUTS: contextvars.ContextVar[list[tuple[pulumi.Resource, dict[str, Any]]] | None] = (
+    contextvars.ContextVar("tims_stack_mockrun_secret_inputs", default=None)
+)
+
+
+def _record_secret_inputs() -> None:
+    """Wrap `Secret._internal_init` once, to see the entries before the SDK wraps them."""
+    original = k8s_core.Secret._internal_init
+    if getattr(original, "_tims_stack_recorder", False):
+        return
+
+    def recording(self: k8s_core.Secret, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        recorded = _SECRET_INPUTS.get()
+        if recorded is not None:
+            fields = {wire: kwargs.get(arg) for arg, wire in _SECRET_FIELDS.items()}
+            recorded.append((self, {k: v for k, v in fields.items() if v is not None}))
+        original(self, resource_name, *args, **kwargs)
+
+    recording._tims_stack_recorder = True  # type: ignore[attr-defined]
+    k8s_core.Secret._internal_init = recording  # type: ignore[method-assign,assignment]
+
+
+def _readable(value: Any) -> bool:
+    """Whether an entry as the program passed it is no secret (resolved after the run)."""
+    if isinstance(value, pulumi.Output):
+        return not bool(_sync_await(value.is_secret()))
+    # A plain value is no secret; an awaitable or anything else is not known to be.
+    return isinstance(value, (str, int, float, bool))
+
+
+def _readable_entries(
+    recorded: list[tuple[pulumi.Resource, dict[str, Any]]],
+) -> dict[str, frozenset[tuple[str, str]]]:
+    """Per Secret URN, the (field, key) entries that hold no secret value.
+
+    A field passed as one Output (not a map of entries) counts as all secret.
+    """
+    readable: dict[str, frozenset[tuple[str, str]]] = {}
+    for resource, fields in recorded:
+        urn = str(_sync_await(resource.urn.future()))
+        readable[urn] = frozenset(
+            (field_name, str(key))
+            for field_name, entries in fields.items()
+            if isinstance(entries, Mapping)
+            for key, value in entries.items()
+            if _readable(value)
+        )
+    return readable
+
+
 @contextlib.contextmanager
 def _hidden_environment() -> Iterator[None]:
     """Hide variables a developer's shell may set, so only the given config counts."""
@@ -332,6 +392,8 @@ def _run_in_fresh_context(
         logger=logs.logger(),
     )
     pulumi.runtime.set_all_config(dict(raw), sorted(secret_keys))
+    recorded: list[tuple[pulumi.Resource, dict[str, Any]]] = []
+    _SECRET_INPUTS.set(recorded)
 
     def program() -> None:
         body()
@@ -346,6 +408,7 @@ def _run_in_fresh_context(
     exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
     values: dict[str, Any] = {}
     secret: set[str] = set()
+    readable = _readable_entries(recorded) if error is None else {}
     if error is None:
         for key, value in exported.items():
             output = pulumi.Output.from_input(value)
@@ -359,6 +422,7 @@ def _run_in_fresh_context(
         invokes=list(mocks.calls),
         logs=logs.lines,
         error=error,
+        readable_entries=readable,
     )
 
 
@@ -375,6 +439,7 @@ def run_function(
     """
     raw = {key: runtime_string(value) for key, value in (raw_config or {}).items()}
     keys = frozenset(k for k in secret_keys if k in raw)
+    _record_secret_inputs()
     with _hidden_environment():
         context = contextvars.Context()
         return context.run(_run_in_fresh_context, raw, keys, stack, body)

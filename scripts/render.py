@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ from scripts.mockrun import (
     Registered,
     integral,
     is_secret,
+    reveal,
     try_program,
 )
 from stack.config import TOKEN_KEY, ConfigError
@@ -145,13 +148,33 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def manifest(resource: Registered) -> dict[str, Any]:
+def _secret_entries(resource: Registered, run: ProgramRun, field_name: str) -> Any:
+    """A Secret's `data`/`stringData` with the entries the program built from secrets masked.
+
+    The SDK makes the whole map one secret, so the state cannot tell entries
+    apart; the program's own inputs can (`ProgramRun.readable_entries`). An
+    entry from a secret Output (a generated password, the token, a secure
+    config value) is masked; the rest (DB_PORT, ROOT_URL) stays readable for
+    review. An entry render knows nothing about is masked.
+    """
+    entries = reveal(resource.outputs.get(field_name))
+    readable = run.readable_entries.get(resource.urn, frozenset())
+    if not isinstance(entries, dict):
+        return _mask(entries)
+    return {
+        key: value if (field_name, key) in readable else _mask(value)
+        for key, value in entries.items()
+    }
+
+
+def manifest(resource: Registered, run: ProgramRun) -> dict[str, Any]:
     """The object as it would be applied, with no secret value in it."""
-    state = integral(_redact(resource.outputs))
-    if state.get("kind") == "Secret":
+    state = _redact(resource.outputs)
+    if reveal(state.get("kind")) == "Secret":
         for key in ("data", "stringData"):
-            if isinstance(state.get(key), dict):
-                state[key] = _mask(state[key])
+            if key in resource.outputs:
+                state[key] = _secret_entries(resource, run, key)
+    state = integral(state)
     return {k: v for k, v in state.items() if k not in ("id", "urn")}
 
 
@@ -199,6 +222,23 @@ def load_raw_config(env: str, config: Path | None) -> tuple[RawStackConfig, str]
     return raw_config_from_project_file(PROJECT_FILE), f"{PROJECT_FILE} (defaults only)"
 
 
+def missing_stack_file(env: str, config: Path | None) -> str | None:
+    """What to tell the user when the default stack file is absent, else None.
+
+    Said on failure as well as on success: an error about a key the user did
+    set means nothing until they know their file was not read.
+    """
+    if config is not None:
+        return None
+    stack_file = REPO_ROOT / f"Pulumi.{env}.yaml"
+    if stack_file.is_file():
+        return None
+    return (
+        f"{stack_file.name} does not exist, so only Pulumi.yaml's defaults were used; "
+        f"create it (`pulumi config set --stack {env} ...`) or pass STACK_CONFIG=<file>"
+    )
+
+
 def run_offline(env: str, raw: RawStackConfig) -> ProgramRun:
     """The program under mocks, with a fake token: nothing real is ever contacted."""
     values: dict[str, Any] = {**raw.values, TOKEN_KEY: FAKE_TOKEN}
@@ -219,8 +259,9 @@ def _header(obj: Mapping[str, Any], source: str, env: str, *, patch: bool = Fals
     if obj["kind"] == "Secret":
         lines += [
             f"# Secret values are replaced by {PLACEHOLDER!r}: render never writes secrets.",
-            "# The deployed Secret holds the real (generated) values; Pulumi keeps them",
-            "# encrypted in its state.",
+            "# Entries that come from no secret (ports, URLs, plain config) are shown for",
+            "# review. The deployed Secret holds the real (generated) values; Pulumi keeps",
+            "# them encrypted in its state.",
         ]
     if patch:
         lines += [
@@ -248,40 +289,107 @@ def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tup
     return problems, ", ".join(f"Kubernetes {k.version}" for k in schemas)
 
 
+FAILED_MARKER = "RENDER-FAILED.txt"
+"""Left in the output directory by a failed or interrupted render."""
+_MANIFEST_GLOB = "[0-9][0-9]-*.yaml"
+"""Render's own files: only these (and the marker) are ever removed from the output directory."""
+
+
+def _clear_own_files(out_dir: Path) -> None:
+    for stale in out_dir.glob(_MANIFEST_GLOB):
+        stale.unlink()
+
+
+def mark_failed(out_dir: Path, env: str, reason: str) -> None:
+    """Remove the previous render's manifests and leave a note saying why there are none.
+
+    An older render left in place would look like the current one.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clear_own_files(out_dir)
+    (out_dir / FAILED_MARKER).write_text(
+        f"The render of environment '{env}' failed; the manifests here are not a valid render.\n"
+        f"{reason}\n"
+    )
+
+
+def _install(staging: Path, out_dir: Path, failure: str | None) -> list[Path]:
+    """Move the new files from `staging` into `out_dir`, replacing the previous render's.
+
+    The marker is written first and removed last, so a render interrupted
+    half-way never leaves a directory that looks complete.
+    """
+    marker = out_dir / FAILED_MARKER
+    marker.write_text(failure or "A render was interrupted while writing these files.\n")
+    _clear_own_files(out_dir)
+    installed = []
+    for new in sorted(staging.glob(_MANIFEST_GLOB)):
+        installed.append(out_dir / new.name)
+        os.replace(new, installed[-1])
+    if failure is None:
+        marker.unlink()
+    return installed
+
+
 def render(env: str, config: Path | None, out_dir: Path) -> RenderResult:
-    """Render, write and validate; raises ConfigError/StackFileError for bad config."""
+    """Render, write and validate; raises ConfigError/StackFileError for bad config.
+
+    On success `out_dir` holds exactly the new manifests. On any failure the
+    previous render's manifests are gone and FAILED_MARKER says why; with
+    schema problems the new (invalid) manifests are there to inspect.
+    """
+    try:
+        result = _render(env, config, out_dir)
+    except (ConfigError, StackFileError) as exc:
+        mark_failed(
+            out_dir, env, "\n".join(filter(None, [str(exc), missing_stack_file(env, config)]))
+        )
+        raise
+    except BaseException as exc:
+        # Only the type: an unexpected error's text is not known to be free of secrets.
+        mark_failed(out_dir, env, f"render stopped with {type(exc).__name__}; see its output")
+        raise
+    return result
+
+
+def _render(env: str, config: Path | None, out_dir: Path) -> RenderResult:
     raw, source = load_raw_config(env, config)
     run = run_offline(env, raw)
     if run.error is not None:
         raise run.error
     result = RenderResult(out_dir=out_dir)
     result.notes += [f"config: {source}", f"{TOKEN_KEY}: a fake token (nothing calls GitHub)"]
+    result.notes += filter(None, [missing_stack_file(env, config)])
     result.notes += run.logs
     schemas = [KubernetesSchema(v) for v in KUBERNETES_VERSIONS]
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Remove an earlier render's files (only ours: numbered YAML), never anything else.
-    for stale in out_dir.glob("[0-9][0-9]-*.yaml"):
-        stale.unlink()
     objects = sorted(
-        ((manifest(r), is_patch(r)) for r in run.kubernetes_objects()),
+        ((manifest(r, run), is_patch(r)) for r in run.kubernetes_objects()),
         key=lambda pair: _sort_key(pair[0]),
     )
-    skipped_note = None
-    for index, (obj, patch) in enumerate(objects, start=1):
-        name = obj["metadata"].get("name", "unnamed")
-        path = out_dir / f"{index:02d}-{str(obj['kind']).lower()}-{name}.yaml"
-        # Sorted keys: protobuf maps have no stable order, and reviewers diff these files.
-        text = _header(obj, source, env, patch=patch) + yaml.safe_dump(obj, sort_keys=True)
-        path.write_text(text)
-        # Validate what was written, parsed back, so the file itself is checked.
-        written = yaml.safe_load(path.read_text())
-        problems, checked = validate(written, schemas)
-        if checked.startswith("skipped"):
-            skipped_note = checked
-        result.problems += [f"{path.name}: {p}" for p in problems]
-        result.files.append(path)
-        result.objects.append(written)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Next to out_dir, so the files move in with an atomic rename on the same file system.
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
+        staging = Path(tmp)
+        skipped_note = None
+        for index, (obj, patch) in enumerate(objects, start=1):
+            name = obj["metadata"].get("name", "unnamed")
+            path = staging / f"{index:02d}-{str(obj['kind']).lower()}-{name}.yaml"
+            # Sorted keys: protobuf maps have no stable order, and reviewers diff these files.
+            text = _header(obj, source, env, patch=patch) + yaml.safe_dump(obj, sort_keys=True)
+            path.write_text(text)
+            # Validate what was written, parsed back, so the file itself is checked.
+            written = yaml.safe_load(path.read_text())
+            problems, checked = validate(written, schemas)
+            if checked.startswith("skipped"):
+                skipped_note = checked
+            result.problems += [f"{path.name}: {p}" for p in problems]
+            result.objects.append(written)
+        failure = None
+        if result.problems:
+            failure = "\n".join(
+                [f"The render of environment '{env}' found schema problems:", *result.problems]
+            )
+        result.files = _install(staging, out_dir, failure and failure + "\n")
     if skipped_note:
         result.notes.append(skipped_note)
     return result
@@ -320,6 +428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = render(args.env, args.config, out_dir)
     except (ConfigError, StackFileError) as exc:
         print(f"render: {exc}", file=sys.stderr)
+        missing = missing_stack_file(args.env, args.config)
+        if missing:
+            print(f"render: note: {missing}", file=sys.stderr)
+        print(f"render: no manifests written; see {out_dir / FAILED_MARKER}", file=sys.stderr)
         return 2
     for note in result.notes:
         print(f"note: {note}")
@@ -329,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{len(result.problems)} schema problems:", file=sys.stderr)
         for problem in result.problems:
             print(f"  {problem}", file=sys.stderr)
+        print(f"the invalid manifests are kept, marked by {FAILED_MARKER}", file=sys.stderr)
         return 1
     checked = ", ".join(f"Kubernetes {v}" for v in KUBERNETES_VERSIONS)
     print(f"all valid ({checked}; HTTPRoute against the Gateway API CRD when present)")

@@ -7,7 +7,11 @@ its config. The result feeds `stack.config.parse_config` unchanged:
   (`stack.config.runtime_string`: sorted keys, no spaces, integral numbers
   without a fraction);
 - `secure:` values are never decrypted: they become SECRET_PLACEHOLDER and
-  their top-level key is listed in `secret_keys`.
+  their top-level key is listed in `secret_keys` (`stack.resolve` then judges
+  what it can without the value, as `pulumi up` would with it);
+- a plain-text `github:token` is refused here, with the program's message:
+  offline readers (render) put a fake token in its place, so the program
+  would never see the plain one.
 """
 
 from __future__ import annotations
@@ -22,10 +26,21 @@ from typing import Any
 import yaml
 
 from stack.config import runtime_string
+from stack.contract import SECRET_PLACEHOLDER, TOKEN_KEY
+from stack.errors import ConfigError, ConfigIssue
 from stack.naming import PROJECT
+from stack.resolve import PLAIN_TEXT_REFUSAL
 
-SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker, not a credential
-"""Stands in for an encrypted value; parse_config only needs to know it is set."""
+__all__ = [
+    "SECRET_PLACEHOLDER",
+    "PulumiYamlLoader",
+    "RawStackConfig",
+    "StackFileError",
+    "load_yaml",
+    "raw_config_for_stack",
+    "raw_config_from_project_file",
+    "raw_config_from_stack_file",
+]
 
 
 class StackFileError(ValueError):
@@ -124,7 +139,10 @@ def _config_map(path: Path, document: Any, what: str) -> Mapping[Any, Any]:
 
 
 def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
-    """The `config:` map of a `Pulumi.<stack>.yaml` as the program's runtime would see it."""
+    """The `config:` map of a `Pulumi.<stack>.yaml` as the program's runtime would see it.
+
+    Raises ConfigError for a plain-text `github:token` (never quoting it).
+    """
     path = Path(path)
     values: dict[str, str] = {}
     secret: set[str] = set()
@@ -140,6 +158,9 @@ def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
         values[key] = runtime_string(plain)
         if is_secret:
             secret.add(key)
+    if values.get(TOKEN_KEY) and TOKEN_KEY not in secret:
+        stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml") or None
+        raise ConfigError([ConfigIssue(TOKEN_KEY, PLAIN_TEXT_REFUSAL)], stack=stack)
     return RawStackConfig(values=values, secret_keys=frozenset(secret))
 
 

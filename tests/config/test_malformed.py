@@ -122,6 +122,12 @@ CASES = [
         NS + "routing.gateway",
     ),
     Case(
+        "routing-python-field-name",
+        {NS + "routing": {"class_name": "x"}},
+        NS + "routing.class_name",
+        "did you mean 'className'",
+    ),
+    Case(
         "class-name-invalid", {NS + "routing": {"className": "My Class"}}, NS + "routing.className"
     ),
     Case("class-name-empty", {NS + "routing": {"className": ""}}, NS + "routing.className"),

@@ -35,7 +35,7 @@ def test_every_migrations_field_can_be_set(parse: ParseFn) -> None:
         }
     ).migrations
     assert migrations.enabled is False
-    assert migrations.steps == ("bin/migrate --all", "bin/seed")
+    assert migrations.steps == ["bin/migrate --all", "bin/seed"]
     assert (migrations.timeout, migrations.backoff_limit) == (120, 0)
 
 

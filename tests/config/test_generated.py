@@ -1,0 +1,128 @@
+"""Files generated from the config models never drift, and the JSON Schema judges stack files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
+
+from stack import generate
+from stack.errors import model_in
+from stack.settings import GitHubSettings, StackSettings
+from stack.stackfile import PulumiYamlLoader
+
+SECURE = {"secure": "v1:AAAA"}
+
+
+def _models() -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = [StackSettings, GitHubSettings]
+    for model in list(found):
+        for field in model.model_fields.values():
+            inner = model_in(field.annotation)
+            if inner is not None and inner not in found:
+                found.append(inner)
+                found.extend(m for m in _models_in(inner) if m not in found)
+    return found
+
+
+def _models_in(model: type[BaseModel]) -> list[type[BaseModel]]:
+    inner = [model_in(f.annotation) for f in model.model_fields.values()]
+    return [m for m in inner if m is not None]
+
+
+@pytest.mark.parametrize("path", generate.outputs(), ids=lambda p: p.name)
+def test_committed_file_equals_fresh_output(path: Path) -> None:
+    current = path.read_text(encoding="utf-8")
+    assert generate.outputs()[path](current) == current, (
+        f"{path.name} is stale: run `python -m stack.generate` and commit the result"
+    )
+
+
+def test_generator_check_mode_passes_on_the_committed_files() -> None:
+    assert generate.main(["--check"]) == 0, "python -m stack.generate --check reports stale files"
+
+
+def test_docs_table_sits_between_the_markers() -> None:
+    text = generate.DOCS.read_text(encoding="utf-8")
+    assert text.count(generate.BEGIN) == 1, "docs/config.md: the BEGIN marker is missing"
+    assert text.count(generate.END) == 1, "docs/config.md: the END marker is missing"
+    assert "| `tims-stack:backend.replicas` |" in text, "docs/config.md lacks object field rows"
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: m.__name__)
+def test_every_field_is_described(model: type[BaseModel]) -> None:
+    missing = [name for name, f in model.model_fields.items() if not f.description]
+    assert missing == [], f"{model.__name__}: fields without Field(description=...): {missing}"
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: m.__name__)
+def test_stack_file_names_are_camel_case(model: type[BaseModel]) -> None:
+    wrong = {
+        name: f.alias
+        for name, f in model.model_fields.items()
+        if (f.alias or name) != to_camel(name)
+    }
+    assert wrong == {}, f"{model.__name__}: alias differs from the camelCase name: {wrong}"
+
+
+# ------------------------------------------------------------------ the JSON Schema
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(generate.SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def _errors(validator: jsonschema.Draft7Validator, config: dict[str, Any]) -> list[str]:
+    return [error.message for error in validator.iter_errors({"config": config})]
+
+
+def test_example_stack_file_is_valid(
+    validator: jsonschema.Draft7Validator, repo_file: Callable[[str], Path]
+) -> None:
+    text = repo_file("Pulumi.example.yaml").read_text(encoding="utf-8")
+    document = yaml.load(text, Loader=PulumiYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    errors = [e.message for e in validator.iter_errors(document)]
+    assert errors == [], f"Pulumi.example.yaml does not match the schema: {errors}"
+    assert text.startswith("# yaml-language-server: $schema=./schema/stack-config.schema.json")
+
+
+ACCEPTED: dict[str, dict[str, Any]] = {
+    "secure-token": {"github:token": SECURE},
+    "secure-backend": {"tims-stack:backend": SECURE},
+    "secure-env-value": {"tims-stack:frontend": {"env": {"API_KEY": SECURE}}},
+    "boolean-as-cli-string": {"tims-stack:stopped": "true", "tims-stack:tls": ""},
+    "quantity-number": {"tims-stack:backend": {"resources": {"limits": {"cpu": 1}}}},
+    "other-namespace": {"kubernetes:context": "kind", "github:app": "x"},
+}
+
+
+@pytest.mark.parametrize("config", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_schema_accepts(validator: jsonschema.Draft7Validator, config: dict[str, Any]) -> None:
+    assert _errors(validator, config) == [], f"refused: {config}"
+
+
+REFUSED: dict[str, dict[str, Any]] = {
+    "plain-token": {"github:token": "ghp_plain"},
+    "unknown-key": {"tims-stack:colour": "blue"},
+    "unknown-field": {"tims-stack:build": {"repo": "a/b"}},
+    "secure-domain": {"tims-stack:domain": SECURE},
+    "secure-build-field": {"tims-stack:build": {"repository": SECURE}},
+    "negative-replicas": {"tims-stack:backend": {"replicas": -1}},
+    "bad-kind": {"tims-stack:routing": {"kind": "nginx"}},
+    "stopped-word": {"tims-stack:stopped": "yes"},
+}
+
+
+@pytest.mark.parametrize("config", REFUSED.values(), ids=REFUSED.keys())
+def test_schema_refuses(validator: jsonschema.Draft7Validator, config: dict[str, Any]) -> None:
+    assert _errors(validator, config), f"accepted: {config}"
