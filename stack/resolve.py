@@ -31,6 +31,7 @@ from stack.image_sources import ImagesConfig, Judging, resolve_images, template_
 from stack.models import (
     AppConfig,
     BuildConfig,
+    MigrationsConfig,
     PostgresConfig,
     RedisConfig,
     RoutingConfig,
@@ -71,6 +72,7 @@ class StackConfig(_Resolved):
     postgres: PostgresConfig
     redis: RedisConfig
     github: GitHubConfig
+    migrations: MigrationsConfig
 
     @property
     def public_url(self) -> str | None:
@@ -261,6 +263,7 @@ def _resolve(
         postgres=s.postgres,
         redis=s.redis,
         github=GitHubConfig(owner=github.owner, base_url=github.base_url, has_token=has_token),
+        migrations=s.migrations,
     )
 
 
