@@ -98,6 +98,8 @@ backend = Backend(
         redis_url=redis.url,
         pull_secret=pull_secret,
         env_is_secret=is_secure("tims-stack:backend"),
+        migrations=config.migrations,
+        migrations_after=[postgres.resource, redis],
     ),
 )
 Frontend(
@@ -135,6 +137,7 @@ NetworkPolicies(
         namespace=ns,
         environment=env,
         client_pod_labels=backend.pod_labels,
+        extra_client_pod_labels=[backend.migration_pod_labels],
         protected={
             # No Postgres policy with an external database: nothing of it runs here.
             **({"postgres": postgres.protected} if postgres.protected is not None else {}),
@@ -151,5 +154,7 @@ pulumi.export("postgresHost", postgres.host)
 pulumi.export("redisUrl", redis.url)
 pulumi.export("adminUser", backend.admin_user)
 pulumi.export("adminPassword", pulumi.Output.secret(backend.admin_password))
+if backend.migration_logs is not None:
+    pulumi.export("migrationLogs", backend.migration_logs)
 if images.run_url is not None:
     pulumi.export("runUrl", images.run_url)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_random
 from pulumi_kubernetes.core.v1 import EnvVarArgs, EnvVarSourceArgs, SecretKeySelectorArgs
 
-from components import timeouts
+from components import migrations as migration_job
+from components import pods, timeouts
+from components.migrations import Migrations, MigrationsArgs
 from components.services import BACKEND
 from components.workload import WorkloadArgs, app_workload, env_entries
-from stack.config import BACKEND_CONTRACT_ENV, AppConfig, Resources
+from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
 ADMIN_USER = "admin"
 DB_ENGINE = "django.db.backends.postgresql_psycopg2"
@@ -21,7 +24,12 @@ DEFAULT_RESOURCES = Resources(
     requests={"cpu": "250m", "memory": "512Mi"},
     limits={"memory": "1Gi"},
 )
+# The image's start script runs its start-up steps before the server listens (no-ops once
+# the migration Job has run them; all of them when it is disabled): see components/timeouts.py.
 STARTUP_SECONDS = timeouts.BACKEND_STARTUP_SECONDS
+READINESS_PATH = "/admin/login/"
+"""Answers 200 whatever the Host without touching the database (spec: "Probes and routes that
+work"); `/` answers 302 and would pass even if Django could not render."""
 # Settings in `backend.env` that extend the program's comma list instead of replacing it.
 _APPENDED_SETTINGS = ("EXTRA_TRUSTED_ORIGINS",)
 # The contract's default. Host routing is the Ingress's or HTTPRoute's job; a
@@ -69,26 +77,28 @@ def credentials_env(secret_name: pulumi.Input[str]) -> tuple[EnvVarArgs, ...]:
     )
 
 
-def url_settings(*, root_url: str, host: str, domain: str | None) -> dict[str, str]:
-    """ROOT_URL, ROOT_HOST, EXTRA_TRUSTED_ORIGINS and SESSION_COOKIE_DOMAIN for one URL.
+def url_settings(root_url: str) -> dict[str, str]:
+    """ROOT_URL, ROOT_HOST, EXTRA_TRUSTED_ORIGINS and SESSION_COOKIE_DOMAIN: this environment only.
 
-    ROOT_HOST is the base domain when the host lives under it (the settings
-    trust https://*.<ROOT_HOST> for CSRF); otherwise the host itself.
-
-    SESSION_COOKIE_DOMAIN is `.<domain>` only with a public domain. Without
-    one, browsers come through a port-forward (localhost) and reject a cookie
-    scoped to a cluster DNS suffix, so login would fail. It is then empty, not
-    absent: the settings may read it with os.environ[...], and Django sets a
-    cookie without a Domain attribute (host-only, valid for whatever host the
-    browser used) because an empty cookie attribute is not written.
+    Staging, production and every PR environment share one domain, so nothing
+    may be scoped to that domain (../shared/spec/original-stack.md, "Sessions,
+    CSRF and TLS"):
+    - SESSION_COOKIE_DOMAIN is empty: Django then writes no Domain attribute
+      and the browser returns the session cookie only to the exact host that
+      set it (host-only); a login through a port-forward (localhost) works too.
+    - ROOT_HOST is empty: the settings would trust `https://*.<ROOT_HOST>` and
+      `https://<ROOT_HOST>` for CSRF; any value, even the environment's own
+      host when that host is the domain itself, would trust other environments.
+    - EXTRA_TRUSTED_ORIGINS is the environment's own origin (`backend.env`
+      appends to it): behind a TLS-terminating proxy Django sees http, so the
+      https origin browsers send must be trusted by name.
     """
-    under_domain = domain is not None and (host == domain or host.endswith("." + domain))
-    root_host = domain if under_domain and domain is not None else host
+    parts = urlsplit(root_url)
     return {
         "ROOT_URL": root_url,
-        "ROOT_HOST": root_host,
-        "EXTRA_TRUSTED_ORIGINS": root_url,
-        "SESSION_COOKIE_DOMAIN": f".{root_host}" if domain is not None else "",
+        "ROOT_HOST": "",
+        "EXTRA_TRUSTED_ORIGINS": f"{parts.scheme}://{parts.netloc}",
+        "SESSION_COOKIE_DOMAIN": "",
     }
 
 
@@ -133,6 +143,10 @@ class BackendArgs:
     pull_secret: pulumi.Input[str] | None = None
     env_is_secret: bool = True
     """Whether `config.env` came from a secure config value: its variables are then secret."""
+    migrations: MigrationsConfig | None = None
+    """The migration Job's settings; None (or not enabled) leaves the steps to the pods."""
+    migrations_after: Sequence[pulumi.Resource] = ()
+    """What the migration Job waits for (Postgres, Redis)."""
 
 
 class Backend(pulumi.ComponentResource):
@@ -142,6 +156,10 @@ class Backend(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     """Secret."""
     pod_labels: dict[str, str]
+    migration_pod_labels: dict[str, str]
+    """Labels of the migration Job's pods, which reach Postgres and Redis like the backend."""
+    migration_logs: pulumi.Output[str] | None
+    """`kubectl logs` for the current migration Job; None when no Job is registered."""
 
     def __init__(
         self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
@@ -182,10 +200,7 @@ class Backend(pulumi.ComponentResource):
         database = args.database
 
         def environment(v: Mapping[str, Any]) -> dict[str, str]:
-            if public is not None:
-                urls = url_settings(root_url=public.url, host=public.host, domain=public.domain)
-            else:
-                urls = url_settings(root_url=v["service_url"], host=v["service_host"], domain=None)
+            urls = url_settings(public.url if public is not None else v["service_url"])
             contract = {
                 "DB_ENGINE": DB_ENGINE,
                 "DB_NAME": v["db_name"],
@@ -222,6 +237,37 @@ class Backend(pulumi.ComponentResource):
                 "BASE_ADMIN_USER_PASSWORD": admin_password.result,
             },
         )
+        resource_requirements = pods.resources(args.config.resources, DEFAULT_RESOURCES)
+        credentials = (
+            credentials_env(database.credentials_secret)
+            if database.credentials_secret is not None
+            else ()
+        )
+        self.migration_logs = None
+        migrations = args.migrations
+
+        def migrate_first(env_secret_name: pulumi.Output[str]) -> list[pulumi.Resource]:
+            if migrations is None or not migrations.enabled or args.stopped:
+                return []
+            job = Migrations(
+                f"{name}-migrations",
+                MigrationsArgs(
+                    namespace=args.namespace,
+                    environment=args.environment,
+                    config=migrations,
+                    image=args.image,
+                    env_secret_name=env_secret_name,
+                    resources=resource_requirements,
+                    run_as_non_root=args.run_as_non_root,
+                    pull_secret=args.pull_secret,
+                    after=args.migrations_after,
+                    extra_env=credentials,
+                ),
+                child,
+            )
+            self.migration_logs = job.logs
+            return [job]
+
         app_workload(
             name,
             WorkloadArgs(
@@ -236,15 +282,19 @@ class Backend(pulumi.ComponentResource):
                 stopped=args.stopped,
                 run_as_non_root=args.run_as_non_root,
                 pull_secret=args.pull_secret,
-                extra_env=(
-                    credentials_env(database.credentials_secret)
-                    if database.credentials_secret is not None
-                    else ()
+                readiness=pods.http_probe(
+                    READINESS_PATH,
+                    BACKEND.port_name,
+                    # The host the app serves, so a narrowed DJANGO_ALLOWED_HOSTS still answers.
+                    host=public.host if public is not None else args.service_host,
                 ),
+                before_rollout=migrate_first,
+                extra_env=credentials,
             ),
             child,
         )
         self.pod_labels = object_labels
+        self.migration_pod_labels = migration_job.labels(args.environment)
         self.register_outputs(
             {"admin_user": self.admin_user, "admin_password": self.admin_password}
         )

@@ -84,15 +84,19 @@ class Database:
     host: pulumi.Output[str]
     protected: ProtectedService | None
     """None when the database does not run in the namespace (external)."""
+    resource: pulumi.Resource
+    """What to wait for before using the database (the migration Job): the Postgres
+    component, the CloudNativePG Cluster's component, or (external) the mode guard."""
 
 
 def database(args: DatabaseArgs) -> Database:
     """Register the guard and the database of `args.config.mode`."""
     config = args.config
-    guard = PostgresMode(GUARD_NAME, config).guard
+    mode = PostgresMode(GUARD_NAME, config)
+    guard = mode.guard
     after_guard = pulumi.ResourceOptions(depends_on=[guard])
     if config.mode == "external":
-        return _external(args)
+        return _external(args, mode)
     if config.mode == "cloudnativepg":
         cnpg = CnpgCluster(
             "postgres",
@@ -121,6 +125,7 @@ def database(args: DatabaseArgs) -> Database:
                 POSTGRES_PORT,
                 also_from=peer_rules(cnpg.pod_labels, operator_namespace),
             ),
+            resource=cnpg,
         )
     postgres = Postgres(
         "postgres",
@@ -142,10 +147,11 @@ def database(args: DatabaseArgs) -> Database:
         ),
         host=postgres.host,
         protected=ProtectedService(postgres.pod_labels, POSTGRES_PORT),
+        resource=postgres,
     )
 
 
-def _external(args: DatabaseArgs) -> Database:
+def _external(args: DatabaseArgs, mode: PostgresMode) -> Database:
     external = args.config.external
     if external is None or args.password is None:
         raise ValueError("postgres.mode external needs postgres.external and postgresPassword")
@@ -161,4 +167,5 @@ def _external(args: DatabaseArgs) -> Database:
         ),
         host=host,
         protected=None,
+        resource=mode,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 
-from components import timeouts
+from components import pods, timeouts
 from components.services import FRONTEND
 from components.workload import WorkloadArgs, app_workload, env_entries
 from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
@@ -18,6 +18,9 @@ DEFAULT_RESOURCES = Resources(
     limits={"memory": "512Mi"},
 )
 STARTUP_SECONDS = timeouts.FRONTEND_STARTUP_SECONDS
+READINESS_PATH = "/login/"
+"""A page Next.js renders itself on GET (no backend call; `trailingSlash` is on, so the
+slash avoids a redirect): readiness means Next.js answers, not just that the port is open."""
 
 
 def with_extra_env(contract: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
@@ -89,6 +92,7 @@ class Frontend(pulumi.ComponentResource):
                 stopped=args.stopped,
                 run_as_non_root=args.run_as_non_root,
                 pull_secret=args.pull_secret,
+                readiness=pods.http_probe(READINESS_PATH, FRONTEND.port_name),
             ),
             child,
         )

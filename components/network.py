@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -34,10 +34,14 @@ class NetworkPoliciesArgs:
     """Pods allowed in (the backend's)."""
     protected: Mapping[str, ProtectedService]
     """Policy name -> pods it protects and the one port it opens, e.g. {"postgres": ...}."""
+    extra_client_pod_labels: Sequence[Mapping[str, str]] = ()
+    """Other pods allowed in (the backend's migration Job)."""
 
 
 def ingress_only_from(
-    protected: ProtectedService, client_pod_labels: Mapping[str, str]
+    protected: ProtectedService,
+    client_pod_labels: Mapping[str, str],
+    *more_clients: Mapping[str, str],
 ) -> NetworkPolicySpecArgs:
     """Selected pods accept TCP on their port from the client pods only, nothing else."""
     return NetworkPolicySpecArgs(
@@ -47,10 +51,9 @@ def ingress_only_from(
             NetworkPolicyIngressRuleArgs(
                 from_=[
                     NetworkPolicyPeerArgs(
-                        pod_selector=LabelSelectorArgs(
-                            match_labels=pods.selector_labels(client_pod_labels)
-                        )
+                        pod_selector=LabelSelectorArgs(match_labels=pods.selector_labels(client))
                     )
+                    for client in (client_pod_labels, *more_clients)
                 ],
                 ports=[NetworkPolicyPortArgs(protocol="TCP", port=protected.port)],
             ),
@@ -70,7 +73,9 @@ class NetworkPolicies(pulumi.ComponentResource):
                 metadata=pods.metadata(
                     args.namespace, pods.labels(args.environment, "network-policy", key)
                 ),
-                spec=ingress_only_from(protected, args.client_pod_labels),
+                spec=ingress_only_from(
+                    protected, args.client_pod_labels, *args.extra_client_pod_labels
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({})

@@ -21,6 +21,8 @@ from pulumi_kubernetes.core.v1 import (
     EnvFromSourceArgs,
     EnvVarArgs,
     ExecActionArgs,
+    HTTPGetActionArgs,
+    HTTPHeaderArgs,
     LocalObjectReferenceArgs,
     PodSecurityContextArgs,
     PodSpecArgs,
@@ -155,6 +157,25 @@ def tcp_probe(
     )
 
 
+def http_probe(
+    path: str,
+    port: str | int,
+    *,
+    host: pulumi.Input[str] | None = None,
+    period: int = 10,
+    failure_threshold: int = 3,
+    timeout: int = 5,
+) -> ProbeArgs:
+    """GET `path` on the pod; 200-399 passes. `host` sets the Host header (default: pod IP)."""
+    headers = [HTTPHeaderArgs(name="Host", value=host)] if host is not None else None
+    return ProbeArgs(
+        http_get=HTTPGetActionArgs(path=path, port=port, http_headers=headers),
+        period_seconds=period,
+        timeout_seconds=timeout,
+        failure_threshold=failure_threshold,
+    )
+
+
 def pull_secrets(secret_name: pulumi.Input[str] | None) -> list[LocalObjectReferenceArgs] | None:
     """`imagePullSecrets` for private images; None leaves the field out."""
     if secret_name is None:
@@ -187,16 +208,18 @@ def app_deployment_spec(
     run_as_non_root: bool,
     pull_secret_name: pulumi.Input[str] | None,
     startup_seconds: int,
+    readiness_probe: ProbeArgs | None = None,
     topology_spread: Sequence[TopologySpreadConstraintArgs] | None = None,
     extra_env: Sequence[EnvVarArgs] | None = None,
 ) -> DeploymentSpecArgs:
     """The Deployment spec shared by the backend and the frontend.
 
-    The application has no documented health route, so the probes only check
-    that the port accepts connections. A startup probe covers slow starts
-    (the backend runs its migrations first) without making the liveness probe
-    lenient for the rest of the pod's life. Rolling updates never take a
-    serving pod away before its replacement is ready.
+    Startup and liveness probes check that the port accepts connections; the
+    readiness probe is the caller's (an HTTP request the application answers)
+    or the same TCP check. A startup probe covers slow starts (the image's
+    start script runs its start-up steps first) without making the liveness
+    probe lenient for the rest of the pod's life. Rolling updates never take
+    a serving pod away before its replacement is ready.
 
     `replica_count` None leaves `replicas` out (an HPA owns it, components/autoscaling.py).
     `extra_env` entries (e.g. secretKeyRefs to a database operator's Secret) win over
@@ -237,7 +260,8 @@ def app_deployment_spec(
                         startup_probe=tcp_probe(
                             port_name, period=period, failure_threshold=startup_seconds // period
                         ),
-                        readiness_probe=tcp_probe(port_name, period=period, failure_threshold=3),
+                        readiness_probe=readiness_probe
+                        or tcp_probe(port_name, period=period, failure_threshold=3),
                         liveness_probe=tcp_probe(port_name, period=20, failure_threshold=6),
                         resources=resource_requirements,
                         security_context=container_security(run_as_non_root=run_as_non_root),

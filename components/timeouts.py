@@ -31,6 +31,16 @@ ROUTE_ACCEPT_SECONDS = 300
 """How long `up` waits for the Gateway to accept an HTTPRoute and resolve its Services."""
 
 
+JOB_AWAIT_MARGIN_SECONDS = 60
+"""`up` waits this much longer than a Job may run (its activeDeadlineSeconds), so the Job's
+own deadline fails it first, with Kubernetes' reason in the error."""
+
+
+def job_await_seconds(deadline_seconds: int) -> int:
+    """How long `up` waits for a Job whose activeDeadlineSeconds is `deadline_seconds`."""
+    return deadline_seconds + JOB_AWAIT_MARGIN_SECONDS
+
+
 def await_seconds(startup_seconds: int) -> int:
     """How long a rollout may take: the start-up budget plus the margin before and after it."""
     if startup_seconds < 0:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment
-from pulumi_kubernetes.core.v1 import EnvVarArgs, Secret
+from pulumi_kubernetes.core.v1 import EnvVarArgs, ProbeArgs, Secret
 
 from components import pods, timeouts
 from components.autoscaling import (
@@ -42,6 +42,11 @@ class WorkloadArgs:
     stopped: bool
     run_as_non_root: bool
     pull_secret: pulumi.Input[str] | None
+    readiness: ProbeArgs | None = None
+    """The readiness probe; None keeps the TCP check on the port."""
+    before_rollout: Callable[[pulumi.Output[str]], Sequence[pulumi.Resource]] | None = None
+    """Given the env Secret's name, registers what must complete before the Deployment
+    changes (the backend's migration Job); the Deployment depends on what it returns."""
     extra_env: tuple[EnvVarArgs, ...] = ()
     """Container env beside the env Secret, e.g. secretKeyRefs to an operator's Secret."""
 
@@ -83,6 +88,10 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
     data changes (Secrets are immutable to it unless enableSecretMutable is set,
     pulumi/pulumi-kubernetes#1567), the Deployment then references the new name
     and rolls out. envFrom alone would leave running pods on the old values.
+    The Secret is also marked immutable, which makes the provider replace it
+    on a data change even where enableSecretMutable is set: a new name is what
+    re-runs the migration Job, whose pod template holds only that name (no hash
+    of the values, which would put secret material in state in plain text).
     """
     # The Kubernetes SDK declares data and stringData additional secret outputs,
     # so the object's state is encrypted whatever the entries' own secret-ness.
@@ -90,9 +99,11 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
         f"{name}-env",
         metadata=pods.metadata(args.namespace, args.labels),
         type="Opaque",
+        immutable=True,
         string_data=dict(args.env),
         opts=opts,
     )
+    gates = list(args.before_rollout(env_secret.metadata.name)) if args.before_rollout else []
     deployment = Deployment(
         name,
         metadata=pods.metadata(args.namespace, args.labels, DEPLOYMENT_ANNOTATIONS),
@@ -108,11 +119,15 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
             run_as_non_root=args.run_as_non_root,
             pull_secret_name=args.pull_secret,
             startup_seconds=args.startup_seconds,
+            readiness_probe=args.readiness,
             topology_spread=spread_constraints(args.labels),
             extra_env=args.extra_env,
         ),
         # `up` waits for the rollout at least as long as the startup probe allows.
-        opts=timeouts.awaiting(opts, args.startup_seconds),
+        opts=timeouts.awaiting(
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=gates)),
+            args.startup_seconds,
+        ),
     )
     register_scaling(
         name,

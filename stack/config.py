@@ -20,8 +20,10 @@ Decisions worth knowing (docs/config.md documents them for users):
 - An empty string for `environment`, `namespace`, `domain`, `host` or `tls`
   means "derive it". Pulumi.yaml declares these keys with default "" because
   a declared key without a default would be required by the Pulumi CLI.
-- `host` needs `domain` and must be `domain` itself or a name under it: the
-  backend sets its session cookie domain and CSRF origins from `domain`.
+- `host` needs `domain` and must be `domain` itself or a name under it. The
+  backend's session cookie is host-only and CSRF trusts only the environment's
+  own origin (ROOT_HOST and SESSION_COOKIE_DOMAIN are empty), so environments
+  under one domain never share sessions.
 - `images.private` defaults to true with `source=build`: GHCR makes a newly
   pushed package private, and build mode has a token for the pull secret anyway.
 - `github:baseUrl` may be plain `http://` only for a loopback host.
@@ -50,6 +52,7 @@ from stack.contract import (
     DEFAULT_BUILD_INPUTS,
     DEFAULT_CLUSTER_ISSUER,
     DEFAULT_GITHUB_API,
+    DEFAULT_MIGRATION_STEPS,
     DEFAULT_POSTGRES_IMAGE,
     DEFAULT_REDIS_IMAGE,
     FRONTEND_CONTRACT_ENV,
@@ -69,6 +72,7 @@ from stack.image_sources import ImagesConfig
 from stack.models import (
     AppConfig,
     BuildConfig,
+    MigrationsConfig,
     PostgresConfig,
     RedisConfig,
     Resources,
@@ -100,6 +104,7 @@ __all__ = [
     "DEFAULT_BUILD_INPUTS",
     "DEFAULT_CLUSTER_ISSUER",
     "DEFAULT_GITHUB_API",
+    "DEFAULT_MIGRATION_STEPS",
     "DEFAULT_POSTGRES_IMAGE",
     "DEFAULT_REDIS_IMAGE",
     "FRONTEND_CONTRACT_ENV",
@@ -122,6 +127,7 @@ __all__ = [
     "ConfigIssue",
     "GitHubConfig",
     "ImagesConfig",
+    "MigrationsConfig",
     "PostgresConfig",
     "RedisConfig",
     "Resources",

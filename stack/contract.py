@@ -34,6 +34,17 @@ DEFAULT_GITHUB_API = "https://api.github.com"
 DEFAULT_POSTGRES_IMAGE = "postgres:18-alpine"
 DEFAULT_REDIS_IMAGE = "redis:7.4-alpine"
 GHCR = "ghcr.io"
+DEFAULT_MIGRATION_STEPS: tuple[str, ...] = (
+    "python3 manage.py migrate",
+    "python3 manage.py shell --command 'from core.tools import get_or_create_base_admin; "
+    "get_or_create_base_admin()'",
+    "python3 manage.py shell --command 'from core.tools import "
+    "get_or_create_test_users_and_chats; get_or_create_test_users_and_chats()'",
+)
+"""The run-once steps of the seed image's spinup.sh: migrate, the admin user, the test users
+and chats (everything before it starts Celery beat and uvicorn)."""
+MAX_MIGRATION_STEPS = 20
+MAX_MIGRATION_TIMEOUT = 86400  # seconds
 
 BACKEND_CONTRACT_ENV: dict[str, str] = {
     "DB_ENGINE": "the database engine the image contract needs",
@@ -47,8 +58,8 @@ BACKEND_CONTRACT_ENV: dict[str, str] = {
     "DJANGO_SECRET_KEY": "a generated key that must never be a literal",
     "PRODUCTION": "the image's cluster mode",
     "ROOT_URL": "the public (or in-cluster) URL",
-    "ROOT_HOST": "the domain, for CSRF trusted origins",
-    "SESSION_COOKIE_DOMAIN": "the domain, so logins work on the environment's host",
+    "ROOT_HOST": "empty, so CSRF trusts no https://*.<domain> origin of other environments",
+    "SESSION_COOKIE_DOMAIN": "empty, a host-only session cookie no other environment receives",
     "NEXTJS_HOST_URL": "the frontend Service the backend renders pages through",
     "USE_NEXTJS_PROXY_ROUTES": "the server-side rendering mode the routes are built for",
     "UNIQUE_ID": "the namespace, from which the image derives the Redis host",

@@ -166,9 +166,9 @@ def _row(key: str, field: FieldInfo, kind: str) -> str:
 
 
 def _kind(model: type[BaseModel], alias: str) -> str:
-    """object, boolean, integer or string: what a stack file writes for the key."""
+    """object, boolean, integer, array or string: what a stack file writes for the key."""
     schema = json.dumps(model.model_json_schema(by_alias=True)["properties"][alias])
-    for name in ("$ref", "object", "boolean", "integer", "string"):
+    for name in ("$ref", "object", "boolean", "integer", "array", "string"):
         if f'"{name}"' in schema:
             return "object" if name == "$ref" else name
     return "any"

@@ -39,10 +39,13 @@ from stack import rules
 from stack.contract import (
     BACKEND_CONTRACT_ENV,
     DEFAULT_BUILD_INPUTS,
+    DEFAULT_MIGRATION_STEPS,
     DEFAULT_POSTGRES_IMAGE,
     DEFAULT_REDIS_IMAGE,
     FRONTEND_CONTRACT_ENV,
     MAX_BUILD_TIMEOUT,
+    MAX_MIGRATION_STEPS,
+    MAX_MIGRATION_TIMEOUT,
     MAX_WORKFLOW_INPUTS,
 )
 from stack.errors import Finding, fail, fail_all
@@ -61,6 +64,7 @@ from stack.fields import (
     WorkflowInputName,
     declared,
     env_name,
+    matches,
     rule,
 )
 from stack.production import (
@@ -160,7 +164,7 @@ class BackendConfig(AppConfig):
             "ROOT_URL, ROOT_HOST, SESSION_COOKIE_DOMAIN, NEXTJS_HOST_URL, "
             'USE_NEXTJS_PROXY_ROUTES, UNIQUE_ID, BASE_ADMIN_*). DJANGO_DEBUG ("true"/"false") '
             'replaces "false"; DJANGO_ALLOWED_HOSTS replaces the default "*"; '
-            "EXTRA_TRUSTED_ORIGINS is appended to the public URL."
+            "EXTRA_TRUSTED_ORIGINS is appended to the environment's own origin."
         ),
     )
 
@@ -419,4 +423,44 @@ class RedisConfig(_DataStore):
     storage: StorageSize = Field(
         default="256Mi",
         description="Claim for the append-only file (queued Celery tasks), a positive quantity.",
+    )
+
+
+_STEPS_RULE = (
+    f"a list of 1 to {MAX_MIGRATION_STEPS} non-empty shell command lines, "
+    'e.g. ["python3 manage.py migrate"]'
+)
+MigrationStep = Annotated[str, matches(lambda v: bool(v.strip()) and "\x00" not in v, _STEPS_RULE)]
+
+
+class MigrationsConfig(ConfigModel):
+    """`tims-stack:migrations`: the Job that runs the start-up steps once per backend release."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Run the steps in a Job before each backend rollout; false leaves them to "
+        "every backend pod (the image's start script).",
+    )
+    steps: Annotated[
+        list[MigrationStep],
+        Field(min_length=1, max_length=MAX_MIGRATION_STEPS),
+        declared(_STEPS_RULE),
+    ] = Field(
+        default_factory=lambda: list(DEFAULT_MIGRATION_STEPS),
+        description=f"1 to {MAX_MIGRATION_STEPS} shell command lines run in order with `sh -c` "
+        "in the backend image with the backend's env; the first failure fails the Job. "
+        "Default: the seed image's migrate, admin user, test users and chats.",
+    )
+    timeout: int = Field(
+        default=900,
+        ge=60,
+        le=MAX_MIGRATION_TIMEOUT,
+        description="Seconds the Job may run (its activeDeadlineSeconds).",
+    )
+    backoff_limit: int = Field(
+        alias="backoffLimit",
+        default=2,
+        ge=0,
+        le=10,
+        description="New pods after a failed run; each runs every step again.",
     )

@@ -32,6 +32,7 @@ from stack.image_sources import ImagesConfig, Judging, resolve_images, template_
 from stack.models import (
     AppConfig,
     BuildConfig,
+    MigrationsConfig,
     PostgresConfig,
     RedisConfig,
     RoutingConfig,
@@ -72,6 +73,7 @@ class StackConfig(_Resolved):
     postgres: PostgresConfig
     redis: RedisConfig
     github: GitHubConfig
+    migrations: MigrationsConfig
 
     @property
     def public_url(self) -> str | None:
@@ -308,6 +310,7 @@ def _resolve(
         postgres=s.postgres,
         redis=s.redis,
         github=GitHubConfig(owner=github.owner, base_url=github.base_url, has_token=has_token),
+        migrations=s.migrations,
     )
 
 

@@ -41,6 +41,7 @@ from stack.models import (
     BuildConfig,
     FrontendConfig,
     ImagesSettings,
+    MigrationsConfig,
     PostgresConfig,
     RedisConfig,
     RoutingConfig,
@@ -86,7 +87,7 @@ class StackSettings(ConfigModel):
     domain: Annotated[DnsName | None, Derived] = Field(
         default=None,
         description="Base domain, e.g. example.com. Empty: no Ingress or HTTPRoute; URLs are "
-        "cluster-internal. Also sets the backend's cookie domain and CSRF origins.",
+        "cluster-internal. Session cookies and CSRF trust stay with each environment's own host.",
     )
     host: Annotated[DnsName | None, Derived] = Field(
         default=None,
@@ -139,6 +140,11 @@ class StackSettings(ConfigModel):
     )
     redis: Annotated[RedisConfig, RuntimeObject] = Field(
         default_factory=RedisConfig, description="The Redis StatefulSet."
+    )
+    migrations: Annotated[MigrationsConfig, RuntimeObject] = Field(
+        default_factory=MigrationsConfig,
+        description="The Job that runs the backend's run-once start-up steps (migrate, admin "
+        "user, test users) before each backend rollout. See docs/app-runtime.md.",
     )
     postgres_password: Annotated[str | None, Derived] = Field(
         alias="postgresPassword",

@@ -107,7 +107,7 @@ def test_login_uses_the_built_in_token_for_ghcr(build_job: dict[str, Any]) -> No
 
 
 def test_build_pushes_the_tag_with_a_layer_cache_per_image(build_job: dict[str, Any]) -> None:
-    build = step_using(build_job, "docker/build-push-action@")["with"]
+    build = step_named(build_job, "Build and push")["with"]
     assert build["push"] is True
     assert build["context"] == "${{ matrix.context }}"
     assert build["file"] == "${{ matrix.dockerfile }}"

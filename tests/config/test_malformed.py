@@ -48,6 +48,7 @@ def resources(**parts: Any) -> dict[str, Any]:
 
 NS = "tims-stack:"
 B = NS + "backend"
+M = NS + "migrations"
 CASES = [
     # environment and namespace
     Case("environment-uppercase", {NS + "environment": "Dev"}, NS + "environment", "RFC 1123"),
@@ -458,6 +459,20 @@ CASES = [
     Case("object-as-yaml-text", {NS + "backend": "{replicas: 2}"}, NS + "backend", "not JSON"),
     Case("object-as-number", {NS + "backend": "3"}, NS + "backend", "an object"),
     Case("object-as-string", {NS + "postgres": '"postgres:18"'}, NS + "postgres", "an object"),
+    # migrations (issue 7)
+    Case("migrations-not-an-object", {M: "true"}, M, "an object"),
+    Case("migrations-unknown-field", {M: {"command": ["x"]}}, M + ".command", "steps"),
+    Case("migrations-enabled-string", {M: {"enabled": "false"}}, M + ".enabled", "JSON boolean"),
+    Case("migrations-steps-string", {M: {"steps": "migrate"}}, M + ".steps", "a list"),
+    Case("migrations-steps-empty", {M: {"steps": []}}, M + ".steps", "1 to 20"),
+    Case("migrations-steps-blank", {M: {"steps": ["  "]}}, M + ".steps", "non-empty"),
+    Case("migrations-steps-argv-list", {M: {"steps": [["sh", "-c"]]}}, M + ".steps", "shell"),
+    Case("migrations-steps-too-many", {M: {"steps": ["true"] * 21}}, M + ".steps", "1 to 20"),
+    Case("migrations-timeout-short", {M: {"timeout": 5}}, M + ".timeout", ">= 60"),
+    Case("migrations-timeout-long", {M: {"timeout": 86401}}, M + ".timeout", "<= 86400"),
+    Case("migrations-timeout-string", {M: {"timeout": "900"}}, M + ".timeout", "JSON number"),
+    Case("migrations-backoff-negative", {M: {"backoffLimit": -1}}, M + ".backoffLimit", ">= 0"),
+    Case("migrations-backoff-large", {M: {"backoffLimit": 11}}, M + ".backoffLimit", "<= 10"),
 ]
 
 

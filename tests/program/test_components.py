@@ -122,30 +122,26 @@ def test_replicas_are_zero_only_when_stopped() -> None:
     assert (pods.replicas(3, stopped=False), pods.replicas(3, stopped=True)) == (3, 0)
 
 
-def test_url_settings_scope_cookies_and_csrf_to_the_domain() -> None:
-    settings = url_settings(
-        root_url="https://backend-dev.example.com",
-        host="backend-dev.example.com",
-        domain="example.com",
-    )
+def test_url_settings_scope_cookies_and_csrf_to_the_environments_own_host() -> None:
+    settings = url_settings("https://backend-dev.example.com")
     assert settings == {
         "ROOT_URL": "https://backend-dev.example.com",
-        "ROOT_HOST": "example.com",
+        "ROOT_HOST": "",
         "EXTRA_TRUSTED_ORIGINS": "https://backend-dev.example.com",
-        "SESSION_COOKIE_DOMAIN": ".example.com",
+        "SESSION_COOKIE_DOMAIN": "",
     }
 
 
-def test_url_settings_without_domain_use_the_host_itself() -> None:
+def test_url_settings_without_domain_trust_the_in_cluster_origin_with_its_port() -> None:
     host = "backend-abc.ns.svc.cluster.local"
-    settings = url_settings(root_url=f"http://{host}:8000", host=host, domain=None)
-    assert settings["ROOT_HOST"] == host
+    settings = url_settings(f"http://{host}:8000")
+    assert settings["EXTRA_TRUSTED_ORIGINS"] == f"http://{host}:8000"
 
 
 def test_url_settings_without_domain_leave_the_session_cookie_host_only() -> None:
     # A browser on a port-forward (localhost) rejects a cookie for .<cluster DNS name>.
     host = "backend-abc.ns.svc.cluster.local"
-    settings = url_settings(root_url=f"http://{host}:8000", host=host, domain=None)
+    settings = url_settings(f"http://{host}:8000")
     assert settings["SESSION_COOKIE_DOMAIN"] == "", (
         f"SESSION_COOKIE_DOMAIN without a domain must be empty, got "
         f"{settings['SESSION_COOKIE_DOMAIN']!r}"

@@ -315,3 +315,58 @@ def test_mode_guard_records_the_mode_and_the_database_waits_for_it(
     dependents = [r for r in run.resources if guard.urn in r.dependencies]
     if mode != "external":
         assert any(r.name == "postgres" for r in dependents), "the database does not wait"
+
+
+# ------------------------------------------------------------------------- migration Job
+
+
+def _job(run: ProgramRun) -> dict[str, Any]:
+    (job,) = objects(run, "Job")
+    return job
+
+
+def test_cloudnativepg_migration_job_gets_the_credentials_too(program_runs: Runs) -> None:
+    run = program_runs("cloudnativepg")
+    name = _cluster(run)["metadata"]["name"]
+    (container,) = _job(run)["spec"]["template"]["spec"]["containers"]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    assert refs == {
+        "DB_USER": {"name": f"{name}-app", "key": "username"},
+        "DB_PASSWORD": {"name": f"{name}-app", "key": "password"},
+    }, "the migration Job could not log in to the CloudNativePG database"
+
+
+@pytest.mark.parametrize(
+    ("name", "waits_for"),
+    [("cloudnativepg", "kubernetes:postgresql.cnpg.io/v1:Cluster"), ("external-db", GUARD_TYPE)],
+)
+def test_migration_job_waits_for_the_database(
+    program_runs: Runs, name: str, waits_for: str
+) -> None:
+    """Depending on a component means depending on its resources: the Cluster (Ready), or
+    with an external database the mode guard."""
+    run = program_runs(name)
+    (job,) = [r for r in run.resources if r.type == "kubernetes:batch/v1:Job"]
+    (database,) = [r.urn for r in run.resources if r.type == waits_for]
+    assert database in job.dependencies, f"{name}: the Job does not wait for {waits_for}"
+
+
+def test_cloudnativepg_policy_admits_the_migration_job(program_runs: Runs) -> None:
+    run = program_runs("cloudnativepg")
+    (policy,) = [
+        p
+        for p in objects(run, "NetworkPolicy")
+        if p["metadata"]["labels"]["app.kubernetes.io/name"] == "postgres"
+    ]
+    job_pods = _job(run)["spec"]["template"]["metadata"]["labels"]
+    peers = [
+        peer["podSelector"]["matchLabels"]
+        for rule in policy["spec"]["ingress"]
+        for peer in rule["from"]
+        if "podSelector" in peer and rule["ports"][0]["port"] == 5432
+    ]
+    assert any(matches(sel, job_pods) for sel in peers), "the migration Job cannot reach Postgres"

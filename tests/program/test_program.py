@@ -91,19 +91,23 @@ def _without_replicas(value: object) -> object:
 def test_stopping_changes_nothing_but_replicas(program_runs: Runs) -> None:
     """Same resources, same inputs apart from replicas: no Secret, PVC or password is replaced.
 
-    The one exception is the claim size patches, which exist only while running
+    The exceptions: the claim size patches, which exist only while running
     (a stopped new environment has no claim to patch) and are retained on
-    delete, so dropping them never touches a claim.
+    delete, so dropping them never touches a claim; and the migration Job,
+    which holds no data and must not run against a stopped database.
     """
     running = {r.urn: r for r in program_runs("default").resources}
     stopped = {r.urn: r for r in program_runs("stopped").resources}
     assert set(stopped) <= set(running), "stopping must not add resources"
     dropped = [running[urn] for urn in set(running) - set(stopped)]
-    assert sorted(r.name for r in dropped) == ["postgres-data", "redis-data"], (
+    patches = [r for r in dropped if r.type.endswith("PersistentVolumeClaimPatch")]
+    assert sorted(r.name for r in patches) == ["postgres-data", "redis-data"], (
         f"stopping may drop only the claim size patches, dropped: {[r.urn for r in dropped]}"
     )
-    assert all(
-        r.retain_on_delete and r.type.endswith("PersistentVolumeClaimPatch") for r in dropped
+    assert all(r.retain_on_delete for r in patches)
+    others = sorted(r.type for r in dropped if r not in patches)
+    assert others == ["kubernetes:batch/v1:Job", "tims-stack:k8s:Migrations"], (
+        f"stopping may drop only the claim size patches and the migration Job: {others}"
     )
     for urn, after in stopped.items():
         before = running[urn]
@@ -233,7 +237,7 @@ def test_without_a_domain_nothing_is_routed_and_urls_are_in_cluster(program_runs
     backend = env_of(run, "backend")
     assert backend["ROOT_URL"] == in_cluster
     assert backend["EXTRA_TRUSTED_ORIGINS"] == in_cluster
-    assert backend["ROOT_HOST"] == f"{service}.tims-stack-dev.svc.cluster.local"
+    assert (backend["ROOT_HOST"], backend["SESSION_COOKIE_DOMAIN"]) == ("", "")
     frontend = env_of(run, "frontend")
     assert frontend == {"ROOT_URL": in_cluster, "WEBSOCKET_PROTOCOL": "ws://"}
 
@@ -329,7 +333,10 @@ def test_stack_outputs(default_run: ProgramRun) -> None:
         "adminUser",
         "adminPassword",
         "runUrl",
+        "migrationLogs",
     }
+    job = obj(default_run, "Job", "backend-migrations")["metadata"]["name"]
+    assert outputs["migrationLogs"] == f"kubectl logs --namespace tims-stack-dev job/{job}"
     postgres_service = obj(default_run, "Service", "postgres")["metadata"]["name"]
     assert outputs["postgresHost"] == f"{postgres_service}.tims-stack-dev.svc.cluster.local"
     assert outputs["redisUrl"] == "redis://redis-db-svc.tims-stack-dev.svc.cluster.local:6379"

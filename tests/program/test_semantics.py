@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components import migrations
 from components.official_images import ImageUser
 from components.routing import WEBSOCKET_TIMEOUT_SECONDS
 from scripts.mockrun import SECRET_MARK, ProgramRun, fake_secret, plaintext, run_program
@@ -104,8 +105,9 @@ def test_only_contract_names_are_fixed(scenario_run: ProgramRun) -> None:
     ]
 
 
-# Empty on purpose without a domain: a host-only session cookie (see url_settings).
-MAY_BE_EMPTY = frozenset({"SESSION_COOKIE_DOMAIN"})
+# Empty on purpose: a host-only session cookie, and no CSRF trust for
+# https://*.<ROOT_HOST> (see url_settings and tests/program/test_sessions.py).
+MAY_BE_EMPTY = frozenset({"SESSION_COOKIE_DOMAIN", "ROOT_HOST"})
 
 
 def test_backend_env_holds_the_full_contract(scenario_run: ProgramRun) -> None:
@@ -141,8 +143,8 @@ def test_backend_env_values_point_at_this_environment(default_run: ProgramRun) -
     assert env["DJANGO_SECRET_KEY"] == fake_secret("backend-django-secret-key")
     assert env["BASE_ADMIN_USER_PASSWORD"] == fake_secret("backend-admin-password")
     assert env["ROOT_URL"] == env["EXTRA_TRUSTED_ORIGINS"] == "https://backend-dev.example.com"
-    assert env["ROOT_HOST"] == "example.com"
-    assert env["SESSION_COOKIE_DOMAIN"] == ".example.com"
+    assert env["ROOT_HOST"] == ""
+    assert env["SESSION_COOKIE_DOMAIN"] == ""
     assert env["PRODUCTION"] == "true"
     assert env["DJANGO_DEBUG"] == "false"
     # The contract's default: health checks that send the pod IP as Host must pass.
@@ -248,8 +250,9 @@ def test_probes_check_each_service(default_run: ProgramRun) -> None:
     assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
     for app in ("backend", "frontend"):
         (container,) = containers(obj(default_run, "Deployment", app))
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        for probe in ("startupProbe", "livenessProbe"):
             assert container[probe]["tcpSocket"]["port"] == "http", f"{app} {probe}"
+        assert container["readinessProbe"]["httpGet"]["port"] == "http", f"{app} readinessProbe"
     (backend,) = containers(obj(default_run, "Deployment", "backend"))
     startup = backend["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, "migrations need time"
@@ -277,19 +280,23 @@ def test_network_policies_let_only_backend_pods_reach_postgres_and_redis(
 ) -> None:
     policies = objects(scenario_run, "NetworkPolicy")
     backend_pods = pod_labels(obj(scenario_run, "Deployment", "backend"))
+    migration_pods = migrations.labels("dev")
     guarded = {}
     for policy in policies:
         spec = policy["spec"]
         assert spec["policyTypes"] == ["Ingress"], ident(policy)
         (rule,) = spec["ingress"]
-        (peer,) = rule["from"]
-        assert set(peer) == {"podSelector"}, f"{ident(policy)}: only pods of this namespace"
-        assert matches(peer["podSelector"]["matchLabels"], backend_pods), ident(policy)
-        for kind, other in (("Deployment", "frontend"), ("StatefulSet", "redis")):
-            other_pods = pod_labels(obj(scenario_run, kind, other))
-            assert not matches(peer["podSelector"]["matchLabels"], other_pods), (
-                f"{ident(policy)} lets {other} in"
-            )
+        backend_peer, job_peer = rule["from"]
+        for peer in (backend_peer, job_peer):
+            assert set(peer) == {"podSelector"}, f"{ident(policy)}: only pods of this namespace"
+            for kind, other in (("Deployment", "frontend"), ("StatefulSet", "redis")):
+                other_pods = pod_labels(obj(scenario_run, kind, other))
+                assert not matches(peer["podSelector"]["matchLabels"], other_pods), (
+                    f"{ident(policy)} lets {other} in"
+                )
+        assert matches(backend_peer["podSelector"]["matchLabels"], backend_pods), ident(policy)
+        # The backend's migration Job (absent while stopped) runs the same code.
+        assert matches(job_peer["podSelector"]["matchLabels"], migration_pods), ident(policy)
         (port,) = rule["ports"]
         for workload in workloads(scenario_run):
             if matches(spec["podSelector"]["matchLabels"], pod_labels(workload)):
