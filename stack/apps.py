@@ -1,0 +1,132 @@
+"""The app keys' models: `tims-stack:backend` and `tims-stack:frontend`, and their resources.
+
+Declared like the rest of the schema (see `stack.models` on adding a key).
+`Resources` is shared with the data stores (`stack.models`); autoscaling's own
+fields are in `stack.production`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from stack import rules
+from stack.contract import BACKEND_CONTRACT_ENV, FRONTEND_CONTRACT_ENV
+from stack.errors import Finding, fail_all
+from stack.fields import ConfigModel, Quantity, ResourceName, env_name
+from stack.production import Autoscaling
+
+
+class Resources(ConfigModel):
+    """Kubernetes resource requests and limits, e.g. {"cpu": "250m", "memory": "256Mi"}."""
+
+    requests: dict[ResourceName, Quantity] = Field(
+        default_factory=dict, description="cpu, memory, ephemeral-storage: Kubernetes quantities."
+    )
+    limits: dict[ResourceName, Quantity] = Field(
+        default_factory=dict, description="As requests; each request must be <= its limit."
+    )
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        found: list[Finding] = []
+        for part in ("requests", "limits"):
+            for name, text in getattr(self, part).items():
+                if name != "cpu" and text.endswith("m"):
+                    allowed = f"bytes; 'm' means thousandths here: did you mean '{text[:-1]}Mi'?"
+                    found.append(Finding(allowed, at=(part, name), value=text, has_value=True))
+        for name, request in self.requests.items():
+            limit = self.limits.get(name)
+            if limit is not None and _amount(request) > _amount(limit):
+                problem = (
+                    f"request {request!r} exceeds the limit {limit!r}; Kubernetes requires "
+                    "request <= limit"
+                )
+                allowed = "a request no larger than the limit"
+                found.append(Finding(allowed, problem, at=("requests", name), value_free=True))
+        if found:
+            raise fail_all(found)
+        return self
+
+
+def _amount(text: str) -> Decimal:
+    return rules.parse_quantity(text) or Decimal(0)
+
+
+class AppConfig(ConfigModel):
+    """`tims-stack:backend` / `tims-stack:frontend`."""
+
+    replicas: int = Field(default=1, ge=0, description="Number of pods, an integer >= 0.")
+    env: dict[str, str] = Field(default_factory=dict)
+    resources: Resources = Field(
+        default_factory=Resources,
+        description='{"requests": {...}, "limits": {...}} with cpu, memory, ephemeral-storage.',
+    )
+    autoscaling: Autoscaling | None = Field(
+        default=None,
+        description='{"min": 2, "max": 6, "cpu": 70, "memory": 80}: an autoscaling/v2 HPA owns '
+        "the replica count (replicas is then unused). docs/production.md.",
+    )
+
+    @model_validator(mode="after")
+    def _targets_have_requests(self) -> AppConfig:
+        # Utilization is a percentage of the request. Unset resources take the
+        # program's defaults, which request both CPU and memory.
+        configured = self.resources.requests or self.resources.limits
+        if self.autoscaling is None or not configured:
+            return self
+        found = [
+            Finding(
+                f"a {name} request in resources.requests, or no {name} target",
+                f"targets {name} utilization (default cpu: 70), a percentage of the {name} "
+                f"request, but resources.requests sets no {name}",
+                at=("autoscaling", name),
+                value_free=True,
+            )
+            for name in self.autoscaling.targets
+            if name not in self.resources.requests
+        ]
+        if found:
+            raise fail_all(found)
+        return self
+
+
+class BackendConfig(AppConfig):
+    """`tims-stack:backend`."""
+
+    replicas: int = Field(default=2, ge=0, description="Number of pods, an integer >= 0.")
+    env: dict[Annotated[str, env_name(BACKEND_CONTRACT_ENV)], str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra environment variables (name -> string). Variables the program sets from the "
+            "image contract are refused (DB_*, REDIS_URL, DJANGO_SECRET_KEY, PRODUCTION, "
+            "ROOT_URL, ROOT_HOST, SESSION_COOKIE_DOMAIN, NEXTJS_HOST_URL, "
+            'USE_NEXTJS_PROXY_ROUTES, UNIQUE_ID, BASE_ADMIN_*). DJANGO_DEBUG ("true"/"false") '
+            'replaces "false"; DJANGO_ALLOWED_HOSTS replaces the default "*"; '
+            "EXTRA_TRUSTED_ORIGINS is appended to the environment's own origin."
+        ),
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _debug_is_a_boolean_word(cls, env: dict[str, str]) -> dict[str, str]:
+        debug = env.get("DJANGO_DEBUG")
+        if debug is not None and debug not in ("true", "false"):
+            allowed = '"true" or "false" (the settings compare with "true")'
+            raise fail_all([Finding(allowed, at=("DJANGO_DEBUG",), value=debug, has_value=True)])
+        return env
+
+
+class FrontendConfig(AppConfig):
+    """`tims-stack:frontend`."""
+
+    replicas: int = Field(default=1, ge=0, description="Number of pods, an integer >= 0.")
+    env: dict[Annotated[str, env_name(FRONTEND_CONTRACT_ENV)], str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra environment variables (name -> string); not ROOT_URL or WEBSOCKET_PROTOCOL "
+            "(the program sets them from the backend URL and TLS)."
+        ),
+    )
