@@ -129,6 +129,13 @@ def _leaf_strings(value: Any) -> list[str]:
     return []
 
 
+def _is_json_container(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict | list)
+    except ValueError:
+        return False
+
+
 def _secret_fragments(values: Collection[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(whole strings, word pieces) of secret raw values, longest first, for scrubbing.
 
@@ -141,7 +148,10 @@ def _secret_fragments(values: Collection[str]) -> tuple[tuple[str, ...], tuple[s
         with contextlib.suppress(ValueError):  # a plain string is its own only leaf
             leaves.update(_leaf_strings(json.loads(text)))
     leaves.discard(SECRET_PLACEHOLDER)
-    pieces = {p for leaf in leaves for p in re.split(r"[^A-Za-z0-9]+", leaf)}
+    # Word pieces only of the strings themselves: the JSON text of an object also
+    # holds its keys ("env", "memory") and placeholders, which are no secrets.
+    words = {leaf for leaf in leaves if not _is_json_container(leaf)}
+    pieces = {p for leaf in words for p in re.split(r"[^A-Za-z0-9]+", leaf)}
     return (
         tuple(sorted((v for v in leaves if len(v) >= _MIN_FRAGMENT), key=len, reverse=True)),
         tuple(sorted((p for p in pieces if len(p) >= _MIN_FRAGMENT), key=len, reverse=True)),

@@ -90,3 +90,15 @@ def test_messages_about_secure_values_keep_the_word_secret(
     text = str(error)
     assert "without --secret" in text, f"the fix is garbled: {text}"
     assert "<secret>" not in text, f"the word 'secret' was scrubbed: {text}"
+
+
+def test_a_secure_env_value_elsewhere_does_not_garble_the_word_secret(
+    example_with: StackFileFn, tmp_path: Path
+) -> None:
+    """A secure leaf reaches the program as SECRET_PLACEHOLDER inside its object's JSON text;
+    neither that nor the object's keys are secret words to scrub."""
+    frontend = {"env": {"API_KEY": SECURE, "MEMORY_HINT": "low"}}
+    overrides = {"tims-stack:domain": SECURE, "tims-stack:frontend": frontend}
+    text = str(_render_error(example_with(overrides), tmp_path / "out"))
+    assert "without --secret" in text, f"the fix is garbled: {text}"
+    assert "<secret>" not in text, f"an ordinary word was scrubbed: {text}"
