@@ -222,7 +222,10 @@ def load_raw_config(env: str, config: Path | None) -> tuple[RawStackConfig, str]
     """Pulumi.yaml's defaults under the stack file's values, and where they came from."""
     stack_file = config if config is not None else REPO_ROOT / f"Pulumi.{env}.yaml"
     if stack_file.is_file():
-        return raw_config_for_stack(stack_file, PROJECT_FILE), str(stack_file)
+        try:
+            return raw_config_for_stack(stack_file, PROJECT_FILE), str(stack_file)
+        except ConfigError as exc:  # named after the file; --config may name another stack's
+            raise ConfigError(exc.issues, stack=env) from None
     if config is not None:
         raise StackFileError(f"{config}: no such stack file")
     return raw_config_from_project_file(PROJECT_FILE), f"{PROJECT_FILE} (defaults only)"

@@ -142,7 +142,8 @@ def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: Judging)
             run.report.add(key, _READ_AS_PLAIN_TEXT.format(key=key), value_free=True)
         if key in secret_keys and SECRET_PLACEHOLDER in value:
             # Read offline, never decrypted: the value is unknown, so it is not judged.
-            if key in SECRET_ALLOWED_KEYS and key != TOKEN_KEY and value == SECRET_PLACEHOLDER:
+            object_key = key.removeprefix(NS) in OBJECT_KEYS  # a string has no fields
+            if key in SECRET_ALLOWED_KEYS and object_key and value == SECRET_PLACEHOLDER:
                 run.notes.append(
                     f"{key} is encrypted as a whole, so its fields cannot be checked offline; "
                     "its defaults stand in for it here"

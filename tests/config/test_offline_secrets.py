@@ -16,8 +16,9 @@ import yaml
 
 from scripts.render import render
 from stack.config import ConfigError
+from stack.contract import SECRET_PLACEHOLDER
 from stack.stackfile import raw_config_from_stack_file
-from tests.config.conftest import FAKE_TOKEN, WriteFn
+from tests.config.conftest import FAKE_TOKEN, PREBUILT, ParseFn, WriteFn
 
 SECURE = {"secure": "v1:AAAAAAAAAAAAAAAAAAAAAAAA:c2VjcmV0LWNpcGhlcnRleHQ="}
 """A value as `pulumi config set --secret` stores it (ciphertext never decrypted here)."""
@@ -102,3 +103,38 @@ def test_a_secure_env_value_elsewhere_does_not_garble_the_word_secret(
     text = str(_render_error(example_with(overrides), tmp_path / "out"))
     assert "without --secret" in text, f"the fix is garbled: {text}"
     assert "<secret>" not in text, f"an ordinary word was scrubbed: {text}"
+
+
+def _offline_notes(parse: ParseFn, values: dict[str, Any], secret: tuple[str, ...]) -> list[str]:
+    notes: list[str] = []
+    parse(values, secret_keys=secret, warn=notes.append)
+    return notes
+
+
+def test_a_whole_object_secret_app_is_noted_as_not_checked(parse: ParseFn) -> None:
+    values = {**PREBUILT, "tims-stack:backend": SECRET_PLACEHOLDER}
+    notes = _offline_notes(parse, values, ("tims-stack:backend",))
+    assert any("tims-stack:backend is encrypted as a whole" in n for n in notes), notes
+
+
+def test_a_secure_password_draws_no_note_about_fields(parse: ParseFn) -> None:
+    """A string has no fields to check; an encrypted password is simply set."""
+    values = {
+        **PREBUILT,
+        "tims-stack:postgres": {
+            "mode": "external",
+            "external": {"host": "db.example.com", "database": "tims", "user": "tims"},
+        },
+        "tims-stack:postgresPassword": SECRET_PLACEHOLDER,
+    }
+    notes = _offline_notes(parse, values, ("tims-stack:postgresPassword",))
+    assert notes == [], f"secure tims-stack:postgresPassword: {notes}"
+
+
+def test_render_names_its_environment_when_refusing_a_plain_token(
+    write: WriteFn, tmp_path: Path
+) -> None:
+    """STACK_CONFIG may be any file (Pulumi.example.yaml): the error names --env's stack."""
+    stack_file = write(f"config:\n  github:token: {FAKE_TOKEN}\n", name="Pulumi.example.yaml")
+    with pytest.raises(ConfigError, match="stack 'dev'"):
+        render("dev", stack_file, tmp_path / "out")
