@@ -254,6 +254,9 @@ class Reporter:
             elif item["type"] == "extra_forbidden":
                 names = _field_names(_model_at(model, path[:-1]))
                 self.add(key, did_you_mean(path[-1], names), value_free=True)
+            elif item["type"] == "missing":
+                # pydantic's input here is the object holding the field: never shown.
+                self.add(key, _required(_model_at(model, path[:-1]), path[-1]), value_free=True)
             elif item["type"] in ("model_type", "model_attributes_type"):
                 names = _field_names(_model_at(model, path))
                 self.bad(key, item.get("input"), f"an object with the keys {', '.join(names)}")
@@ -268,6 +271,15 @@ class Reporter:
             self.add(key, found.problem, value_free=True)
         else:
             self.bad(key, value, found.allowed, found.problem)
+
+
+def _required(model: type[BaseModel] | None, name: str) -> str:
+    """'is required: <what the field holds>' for a missing field of `model`."""
+    fields = model.model_fields.items() if model is not None else []
+    what = next((f.description or "" for n, f in fields if name in (n, f.alias)), "")
+    if what[1:2].islower():  # "Fewest replicas" -> "fewest replicas"; "DNS name" stays
+        what = what[0].lower() + what[1:]
+    return f"is required: {what.rstrip('.')}" if what else "is required"
 
 
 def _field_names(model: type[BaseModel] | None) -> list[str]:

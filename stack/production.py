@@ -127,7 +127,10 @@ class CnpgBackup(ConfigModel):
             "an object-store URL: s3://<bucket>/<path>, gs://<bucket>/<path> or "
             "https://<account>.blob.core.windows.net/<container>/<path>",
         ),
-    ] = Field(alias="destinationPath", description="e.g. s3://acme-backups/tims-stack/prod.")
+    ] = Field(
+        alias="destinationPath",
+        description="Where the backups go, e.g. s3://acme-backups/tims-stack/prod.",
+    )
     endpoint_url: (
         Annotated[
             str,

@@ -169,6 +169,8 @@ _READ_AS_PLAIN_TEXT = (
 
 
 def _unknown_top_level(name: str) -> str:
+    if "." in name and name.split(".", 1)[0] in OBJECT_KEYS:
+        return _literal_path(name)
     inside = [
         f"{NS}{f.alias or key}.{name}"
         for key, f in StackSettings.model_fields.items()
@@ -181,6 +183,34 @@ def _unknown_top_level(name: str) -> str:
             f"{' or '.join(inside)}? Set it with `pulumi config set --path {inside[0]} <value>`"
         )
     return did_you_mean(name, TOP_LEVEL_KEYS)
+
+
+def _literal_path(name: str) -> str:
+    """A key like `backend.replicas`: `pulumi config set` without --path keeps the dots."""
+    top, *fields = name.split(".")
+    head = (
+        f"unknown key {name!r}: `pulumi config set` without --path keeps the dots in a key's name"
+    )
+    typo, field_path = "", NS + name
+    model = model_in(_field(StackSettings, top).annotation)
+    for at, part in enumerate(fields):
+        names = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        if names and part not in names:
+            where = ".".join([top, *fields[:at]])
+            typo, field_path = (
+                f". In {NS}{where}: {did_you_mean(part, names)}",
+                f"{NS}{where}.<field>",
+            )
+            break
+        model = model_in(_field(model, part).annotation) if part in names and model else None
+    return (
+        f"{head}{typo}. Remove this key with `pulumi config rm {NS}{name}` and set the field with "
+        f"`pulumi config set --path {field_path} <value>`"
+    )
+
+
+def _field(model: type[BaseModel], alias: str) -> Any:
+    return next(f for n, f in model.model_fields.items() if alias in (n, f.alias))
 
 
 def _validate(model: type[M], data: dict[str, Any], prefix: str, run: Judging) -> M:

@@ -79,8 +79,36 @@ def test_config_error_keeps_its_issues() -> None:
             "tims-stack:build.deleteImages",
             "'deleteImagesOnDestroy'",
         ),
+        ({"tims-stack:backend": {"replicsa": 3}}, "tims-stack:backend.replicsa", "'replicas'"),
+        (
+            {"tims-stack:postgres": {"mode": "external", "external": {"hots": "db"}}},
+            "tims-stack:postgres.external.hots",
+            "'host'",
+        ),
+        (
+            {"tims-stack:frontend": {"autoscaling": {"min": 1, "max": 2, "cpus": 50}}},
+            "tims-stack:frontend.autoscaling.cpus",
+            "'cpu'",
+        ),
+        (
+            {"tims-stack:postgres": {"cloudnativepg": {"backup": {"destinationPat": "s3://b/p"}}}},
+            "tims-stack:postgres.cloudnativepg.backup.destinationPat",
+            "'destinationPath'",
+        ),
+        ({"tims-stack:migrations": {"step": ["true"]}}, "tims-stack:migrations.step", "'steps'"),
     ],
-    ids=["misspelt-field", "wrong-case-field", "misspelt-key", "wrong-case-key", "prefix-of-field"],
+    ids=[
+        "misspelt-field",
+        "wrong-case-field",
+        "misspelt-key",
+        "wrong-case-key",
+        "prefix-of-field",
+        "swapped-letters-field",
+        "nested-field",
+        "autoscaling-field",
+        "backup-field",
+        "migrations-field",
+    ],
 )
 def test_unknown_keys_get_a_did_you_mean(
     config_error: ErrorFn, values: dict[str, object], key: str, suggestion: str
@@ -152,3 +180,51 @@ def test_credentials_in_base_url_are_not_echoed(config_error: ErrorFn) -> None:
 def test_secrets_repr_hides_the_token() -> None:
     token = pulumi.Output.secret(FAKE_TOKEN)
     assert FAKE_TOKEN not in repr(Secrets(github_token=token)), "Secrets repr shows the token"
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("tims-stack:backend.replicas", "--path tims-stack:backend.replicas <value>"),
+        ("tims-stack:backend.replicsa", "did you mean 'replicas'"),
+        ("tims-stack:postgres.external.hots", "In tims-stack:postgres.external: unknown key"),
+        ("tims-stack:backend.env.LOG_LEVEL", "--path tims-stack:backend.env.LOG_LEVEL <value>"),
+    ],
+    ids=["field", "misspelt-field", "misspelt-nested-field", "env-entry"],
+)
+def test_a_dotted_key_set_without_path_says_how_to_set_the_field(
+    config_error: ErrorFn, key: str, says: str
+) -> None:
+    """`pulumi config set tims-stack:backend.replicas 3` (no --path) stores the dots as is."""
+    error = config_error({**PREBUILT, key: "3"})
+    messages = [issue.message for issue in error.issues if issue.key == key]
+    assert messages, f"no issue for {key}: {error.issues}"
+    assert "without --path" in messages[0], f"{key}: {messages[0]!r}"
+    assert f"pulumi config rm {key}" in messages[0], f"{key}: {messages[0]!r}"
+    assert says in messages[0], f"{key}: {messages[0]!r}"
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "says"),
+    [
+        (
+            {"tims-stack:backend": {"autoscaling": {"max": 3}}},
+            "tims-stack:backend.autoscaling.min",
+            "is required: fewest replicas",
+        ),
+        (
+            {"tims-stack:postgres": {"mode": "external", "external": {"host": "db.example.com"}}},
+            "tims-stack:postgres.external.database",
+            "is required: database name",
+        ),
+    ],
+    ids=["autoscaling-min", "external-database"],
+)
+def test_a_missing_field_says_what_it_holds_without_quoting_its_object(
+    config_error: ErrorFn, values: dict[str, object], key: str, says: str
+) -> None:
+    error = config_error({**PREBUILT, **values}, secret_keys=("tims-stack:postgresPassword",))
+    messages = [issue.message for issue in error.issues if issue.key == key]
+    assert messages, f"no issue for {key}: {error.issues}"
+    assert messages[0].startswith(says), f"{key}: {messages[0]!r}"
+    assert "{" not in messages[0], f"{key}: the message quotes the object: {messages[0]!r}"
