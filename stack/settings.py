@@ -151,7 +151,7 @@ class StackSettings(ConfigModel):
         default=None,
         description="SECRET. Password of postgres.external.user, required with postgres.mode "
         "external: `pulumi config set --secret tims-stack:postgresPassword <password>` (a "
-        "plain-text value is refused). Never part of the resolved config; read by load_config.",
+        "plain-text value is refused).",
     )
 
 

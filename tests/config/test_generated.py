@@ -22,19 +22,31 @@ SECURE = {"secure": "v1:AAAA"}
 
 
 def _models() -> list[type[BaseModel]]:
+    """Every config model, at any depth (CnpgBackup is three objects down)."""
     found: list[type[BaseModel]] = [StackSettings, GitHubSettings]
-    for model in list(found):
+    for model in found:  # grows while iterating: a breadth-first walk
         for field in model.model_fields.values():
             inner = model_in(field.annotation)
             if inner is not None and inner not in found:
                 found.append(inner)
-                found.extend(m for m in _models_in(inner) if m not in found)
     return found
 
 
-def _models_in(model: type[BaseModel]) -> list[type[BaseModel]]:
-    inner = [model_in(f.annotation) for f in model.model_fields.values()]
-    return [m for m in inner if m is not None]
+def _leaf_keys(prefix: str, model: type[BaseModel]) -> list[str]:
+    """`tims-stack:postgres.cloudnativepg.backup.secret`: every field, at any depth."""
+    keys = []
+    for name, field in model.model_fields.items():
+        key = prefix + (field.alias or name)
+        keys.append(key)
+        inner = model_in(field.annotation)
+        if inner is not None:
+            keys.extend(_leaf_keys(key + ".", inner))
+    return keys
+
+
+def test_models_walk_reaches_the_deepest_object() -> None:
+    names = [model.__name__ for model in _models()]
+    assert "CnpgBackup" in names, f"the model walk misses nested objects: {names}"
 
 
 @pytest.mark.parametrize("path", generate.outputs(), ids=lambda p: p.name)
@@ -56,10 +68,21 @@ def test_docs_table_sits_between_the_markers() -> None:
     assert "| `tims-stack:backend.replicas` |" in text, "docs/config.md lacks object field rows"
 
 
+def test_docs_table_has_a_row_for_every_field_at_every_depth() -> None:
+    text = generate.DOCS.read_text(encoding="utf-8")
+    keys = _leaf_keys("tims-stack:", StackSettings) + _leaf_keys("github:", GitHubSettings)
+    missing = [key for key in keys if f"| `{key}` |" not in text]
+    assert missing == [], f"docs/config.md has no row for {missing}"
+
+
 @pytest.mark.parametrize("model", _models(), ids=lambda m: m.__name__)
 def test_every_field_is_described(model: type[BaseModel]) -> None:
     missing = [name for name, f in model.model_fields.items() if not f.description]
     assert missing == [], f"{model.__name__}: fields without Field(description=...): {missing}"
+
+
+UPSTREAM_SPELLING = {("CnpgBackup", "endpoint_url"): "endpointURL"}
+"""Fields passed through to another API keep its spelling (CloudNativePG's barmanObjectStore)."""
 
 
 @pytest.mark.parametrize("model", _models(), ids=lambda m: m.__name__)
@@ -67,7 +90,7 @@ def test_stack_file_names_are_camel_case(model: type[BaseModel]) -> None:
     wrong = {
         name: f.alias
         for name, f in model.model_fields.items()
-        if (f.alias or name) != to_camel(name)
+        if (f.alias or name) != UPSTREAM_SPELLING.get((model.__name__, name), to_camel(name))
     }
     assert wrong == {}, f"{model.__name__}: alias differs from the camelCase name: {wrong}"
 
