@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from stack.contract import NS, PROJECT, SECRET_ALLOWED_KEYS
+from stack.contract import NS, PASSWORD_KEY, PROJECT, SECRET_ALLOWED_KEYS
 from stack.errors import model_in
 from stack.settings import GitHubSettings, StackSettings
 
@@ -216,7 +216,9 @@ def json_schema() -> dict[str, Any]:
     for alias, field in _keys(StackSettings):
         prop = dict(settings["properties"][alias])
         prop.pop("title", None)
-        if NS + alias in SECRET_ALLOWED_KEYS:
+        if NS + alias == PASSWORD_KEY:  # secret only, as github:token: plain text is refused
+            prop = {**SECURE, "description": prop.pop("description", "")}
+        elif NS + alias in SECRET_ALLOWED_KEYS:
             prop = {"description": prop.pop("description", ""), "anyOf": [prop, SECURE]}
         config[NS + alias] = _runtime_strings(prop, field)
     github = GitHubSettings.model_json_schema(by_alias=True)["properties"]

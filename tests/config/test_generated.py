@@ -121,6 +121,7 @@ def test_example_stack_file_is_valid(
 
 ACCEPTED: dict[str, dict[str, Any]] = {
     "secure-token": {"github:token": SECURE},
+    "secure-postgres-password": {"tims-stack:postgresPassword": SECURE},
     "secure-backend": {"tims-stack:backend": SECURE},
     "secure-env-value": {"tims-stack:frontend": {"env": {"API_KEY": SECURE}}},
     "boolean-as-cli-string": {"tims-stack:stopped": "true", "tims-stack:tls": ""},
@@ -136,6 +137,7 @@ def test_schema_accepts(validator: jsonschema.Draft7Validator, config: dict[str,
 
 REFUSED: dict[str, dict[str, Any]] = {
     "plain-token": {"github:token": "ghp_plain"},
+    "plain-postgres-password": {"tims-stack:postgresPassword": "hunter2"},
     "unknown-key": {"tims-stack:colour": "blue"},
     "unknown-field": {"tims-stack:build": {"repo": "a/b"}},
     "secure-domain": {"tims-stack:domain": SECURE},

@@ -9,17 +9,19 @@ required by the CLI; keys of other namespaces may carry only a `value`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from stack.config import GITHUB_KEYS, TOP_LEVEL_KEYS, parse_config
-from stack.stackfile import raw_config_for_stack, raw_config_from_project_file
-from tests.config.conftest import FAKE_TOKEN, PREBUILT, ParseFn, raw_config
+from stack.stackfile import PulumiYamlLoader, raw_config_for_stack, raw_config_from_project_file
+from tests.config.conftest import FAKE_TOKEN, PREBUILT, ParseFn, WriteFn, raw_config
 
 DECLARATION_FIELDS = {"type", "description", "default", "value", "secret", "items"}
 PULUMI_TYPES = {"string": str, "integer": int, "boolean": bool}
@@ -125,3 +127,56 @@ def test_example_holds_no_secret(repo_file: Callable[[str], Path]) -> None:
     assert raw.secret_keys == frozenset(), "the example holds encrypted values"
     assert not re.search(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_", text), "token-like string"
     assert "pulumi config set --secret github:token" in text, "how to set the token is missing"
+
+
+def _commented_snippets(text: str) -> list[dict[str, Any]]:
+    """The commented-out YAML of the example's production block, one mapping per snippet.
+
+    Those lines are `  #   <yaml>` (three spaces after '#'); prose comments
+    have one, and a prose or empty comment line ends a snippet.
+    """
+    block = text[text.index("# Production profile") : text.index("# Official redis")]
+    snippets: list[list[str]] = [[]]
+    for line in block.splitlines():
+        match = re.match(r"^  #   (\S.*|\s+\S.*)$", line)
+        if match:
+            snippets[-1].append(match[1])
+        elif snippets[-1]:
+            snippets.append([])
+    parsed = [yaml.load("\n".join(s), Loader=PulumiYamlLoader) for s in snippets if s]  # noqa: S506 - a SafeLoader subclass
+    return [p for p in parsed if isinstance(p, dict)]
+
+
+def _uncommented_examples(repo_file: Callable[[str], Path]) -> dict[str, dict[str, Any]]:
+    """Pulumi.example.yaml with its production profile uncommented, once per Postgres mode."""
+    text = repo_file("Pulumi.example.yaml").read_text(encoding="utf-8")
+    scaling, *databases = _commented_snippets(text)
+    variants = {}
+    for database in databases:
+        document = yaml.load(text, Loader=PulumiYamlLoader)  # noqa: S506 - a SafeLoader subclass
+        document["config"].update({**scaling, **database})
+        variants[database["tims-stack:postgres"]["mode"]] = document
+    return variants
+
+
+def test_example_comments_hold_the_production_snippets(repo_file: Callable[[str], Path]) -> None:
+    variants = _uncommented_examples(repo_file)
+    assert set(variants) == {"cloudnativepg", "external"}, f"snippets found: {sorted(variants)}"
+
+
+@pytest.mark.parametrize("mode", ["cloudnativepg", "external"])
+def test_uncommented_production_example_is_valid(
+    repo_file: Callable[[str], Path], write: WriteFn, mode: str
+) -> None:
+    """Uncommenting the example's production profile gives a stack file the schema and the
+    program both accept (what a user copying it would do)."""
+    document = _uncommented_examples(repo_file)[mode]
+    schema = json.loads(repo_file("schema/stack-config.schema.json").read_text(encoding="utf-8"))
+    errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(document)]
+    assert errors == [], f"uncommented {mode} example does not match the schema: {errors}"
+    raw = raw_config_for_stack(write(yaml.safe_dump(document)), repo_file("Pulumi.yaml"))
+    config = parse_config(
+        raw.values, stack="prod", env={"GITHUB_TOKEN": FAKE_TOKEN}, secret_keys=raw.secret_keys
+    )
+    assert config.postgres.mode == mode, f"uncommented {mode} example: {config.postgres.mode}"
+    assert config.backend.autoscaling is not None, f"uncommented {mode} example: no autoscaling"
