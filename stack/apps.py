@@ -10,12 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from stack import rules
 from stack.contract import BACKEND_CONTRACT_ENV, FRONTEND_CONTRACT_ENV
 from stack.errors import Finding, fail_all
-from stack.fields import ConfigModel, Quantity, ResourceName, env_name
+from stack.fields import ConfigModel, Quantity, ResourceName, cross_field, env_name
 from stack.production import Autoscaling
 
 
@@ -29,8 +29,8 @@ class Resources(ConfigModel):
         default_factory=dict, description="As requests; each request must be <= its limit."
     )
 
-    @model_validator(mode="after")
-    def _requests_within_limits(self) -> Resources:
+    @cross_field("requests", "limits")
+    def _requests_within_limits(self) -> list[Finding]:
         found: list[Finding] = []
         for part in ("requests", "limits"):
             for name, text in getattr(self, part).items():
@@ -46,9 +46,7 @@ class Resources(ConfigModel):
                 )
                 allowed = "a request no larger than the limit"
                 found.append(Finding(allowed, problem, at=("requests", name), value_free=True))
-        if found:
-            raise fail_all(found)
-        return self
+        return found
 
 
 def _amount(text: str) -> Decimal:
@@ -70,14 +68,14 @@ class AppConfig(ConfigModel):
         "the replica count (replicas is then unused). docs/production.md.",
     )
 
-    @model_validator(mode="after")
-    def _targets_have_requests(self) -> AppConfig:
+    @cross_field("autoscaling", "resources")
+    def _targets_have_requests(self) -> list[Finding]:
         # Utilization is a percentage of the request. Unset resources take the
         # program's defaults, which request both CPU and memory.
         configured = self.resources.requests or self.resources.limits
         if self.autoscaling is None or not configured:
-            return self
-        found = [
+            return []
+        return [
             Finding(
                 f"a {name} request in resources.requests, or no {name} target",
                 f"targets {name} utilization (default cpu: 70), a percentage of the {name} "
@@ -88,9 +86,6 @@ class AppConfig(ConfigModel):
             for name in self.autoscaling.targets
             if name not in self.resources.requests
         ]
-        if found:
-            raise fail_all(found)
-        return self
 
 
 class BackendConfig(AppConfig):

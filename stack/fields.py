@@ -7,6 +7,7 @@ what is allowed. `stack.models` and `stack.settings` declare the keys with them.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -22,12 +23,14 @@ from pydantic import (
     WrapValidator,
     model_validator,
 )
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from stack import rules
 from stack.contract import (
     BUILD_PLACEHOLDERS,
 )
-from stack.errors import did_you_mean, fail
+from stack.errors import Finding, did_you_mean, fail, fail_all
 from stack.naming import MAX_LABEL
 
 
@@ -49,6 +52,71 @@ class ConfigModel(BaseModel):
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if v is not None}
         return data
+
+
+# --------------------------------------------------------------------------- cross-field rules
+
+Check = Callable[[Any], list[Finding]]
+_KNOWN_ERRORS = frozenset(typing.get_args(ErrorType))
+
+
+def cross_field(*fields: str) -> Callable[[Check], Any]:
+    """A rule between `fields` (stack-file names) of one model, reported in the same pass
+    as every other error.
+
+    pydantic runs an "after" model validator only when every field validated,
+    so a bad sibling would hide the rule's finding until the next run. This
+    wrap validator runs the rule anyway when only fields it does not read
+    failed: on the model validated without those fields, its findings added
+    to pydantic's errors. `check` returns the findings (empty: fine).
+    """
+
+    def decorate(check: Check) -> Any:
+        def validate(cls: type[BaseModel], data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+            try:
+                model = handler(data)
+            except ValidationError as error:
+                raise _with_rule(error, data, handler, check, fields) from None
+            if found := check(model):
+                raise fail_all(found)
+            return model
+
+        return model_validator(mode="wrap")(classmethod(validate))  # type: ignore[arg-type]
+
+    return decorate
+
+
+def _with_rule(
+    error: ValidationError,
+    data: Any,
+    handler: ValidatorFunctionWrapHandler,
+    check: Check,
+    fields: tuple[str, ...],
+) -> ValidationError:
+    """`error`, plus the rule's findings when the fields it reads are all valid."""
+    failed = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
+    if not isinstance(data, dict) or failed & set(fields):
+        return error
+    try:
+        model = handler({k: v for k, v in data.items() if k not in failed})
+    except ValidationError:
+        return error  # a required field failed: nothing to run the rule on
+    found = check(model)
+    if not found:
+        return error
+    details = [_details(e) for e in error.errors()]
+    details.append(InitErrorDetails(type=fail_all(found), loc=(), input=data))
+    return ValidationError.from_exception_data(error.title, details)
+
+
+def _details(error: ErrorDetails) -> InitErrorDetails:
+    """One of pydantic's collected errors, as it can be raised again."""
+    ctx = dict(error.get("ctx") or {})
+    if error["type"] in _KNOWN_ERRORS:
+        kind: str | PydanticCustomError = error["type"]
+    else:  # ours (stack.errors.fail_all): its message is its summary
+        kind = PydanticCustomError(error["type"], "{summary}", ctx)
+    return InitErrorDetails(type=kind, loc=error["loc"], input=error["input"], ctx=ctx)
 
 
 # --------------------------------------------------------------------------- value types

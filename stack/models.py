@@ -23,14 +23,17 @@ Adding a key:
 A rule that needs code raises `stack.errors.fail(allowed, problem)` from a
 validator (see `stack.fields` for reusable value types); pydantic collects it
 with every other error, and the message names the key, the value (never a
-secret's) and what is allowed.
+secret's) and what is allowed. A rule between fields of one model is a
+method decorated `@cross_field("a", "b")` returning `stack.errors.Finding`s:
+unlike a plain "after" model validator it is reported in the same run as an
+error of another field.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from stack import rules
 from stack.apps import AppConfig, BackendConfig, FrontendConfig, Resources
@@ -44,7 +47,7 @@ from stack.contract import (
     MAX_MIGRATION_TIMEOUT,
     MAX_WORKFLOW_INPUTS,
 )
-from stack.errors import Finding, fail, fail_all
+from stack.errors import Finding, fail
 from stack.fields import (
     PLACEHOLDERS,
     SUBDOMAIN,
@@ -56,6 +59,7 @@ from stack.fields import (
     Subdomain,
     Template,
     WorkflowInputName,
+    cross_field,
     declared,
     matches,
     rule,
@@ -106,8 +110,8 @@ class RoutingConfig(ConfigModel):
         alias="sectionName", default=None, description="gateway only: the listener to attach to."
     )
 
-    @model_validator(mode="after")
-    def _fields_of_the_kind(self) -> RoutingConfig:
+    @cross_field("kind", "gateway")  # a failed other field is None here: nothing to say
+    def _fields_of_the_kind(self) -> list[Finding]:
         other = "gateway" if self.kind == "ingress" else "ingress"
         names: tuple[str, ...] = ("class_name",)
         if self.kind == "ingress":
@@ -127,9 +131,7 @@ class RoutingConfig(ConfigModel):
         if self.kind == "gateway" and self.gateway is None:
             problem = "is required with kind 'gateway': the name of the shared Gateway to attach to"
             found.append(Finding("a Gateway name", problem, at=("gateway",), value_free=True))
-        if found:
-            raise fail_all(found)
-        return self
+        return found
 
 
 class BuildConfig(ConfigModel):
@@ -294,11 +296,9 @@ class PostgresConfig(_DataStore):
         "moved: dump and restore, docs/production.md).",
     )
 
-    @model_validator(mode="after")
-    def _mode_fields(self) -> PostgresConfig:
-        if found := mode_findings(self.mode, self.external, self.cloudnativepg):
-            raise fail_all(found)
-        return self
+    @cross_field("mode", "external", "cloudnativepg")
+    def _mode_fields(self) -> list[Finding]:
+        return mode_findings(self.mode, self.external, self.cloudnativepg)
 
 
 class RedisConfig(_DataStore):

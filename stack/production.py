@@ -13,11 +13,11 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from stack import rules
-from stack.errors import Finding, fail_all
-from stack.fields import ConfigModel, Label, Subdomain, declared, matches, rule
+from stack.errors import Finding
+from stack.fields import ConfigModel, Label, Subdomain, cross_field, declared, matches, rule
 
 PostgresMode = Literal["inCluster", "external", "cloudnativepg"]
 PASSWORD_KEY_NAME = "postgresPassword"  # noqa: S105 - a config key name, not a password
@@ -75,12 +75,12 @@ class Autoscaling(ConfigModel):
         description="Target average memory utilization, % of the memory request; unset: none.",
     )
 
-    @model_validator(mode="after")
-    def _max_not_below_min(self) -> Autoscaling:
+    @cross_field("min", "max")
+    def _max_not_below_min(self) -> list[Finding]:
         if self.max < self.min:
             problem = f"is {self.max}, less than min {self.min}; expected max >= min"
-            raise fail_all([Finding("max >= min", problem, at=("max",), value_free=True)])
-        return self
+            return [Finding("max >= min", problem, at=("max",), value_free=True)]
+        return []
 
     @property
     def targets(self) -> dict[str, int]:
