@@ -10,6 +10,7 @@ Where things are:
   pydantic fields (types, bounds, defaults, descriptions). Its docstring says
   how to add a key.
 - `stack.resolve`: rules between keys, derived defaults, secrets handling.
+- `stack.keys`: the key set, and what to say about an unknown key.
 - `stack.rules`: syntax checks (DNS names, quantities, refs, images).
 - `stack.errors`: `ConfigError`, and how pydantic's errors become messages.
 - `stack.contract`: fixed names and defaults of the contract.
@@ -69,6 +70,7 @@ from stack.contract import (
 )
 from stack.errors import ConfigError, ConfigIssue
 from stack.image_sources import ImagesConfig
+from stack.keys import GITHUB_KEYS, OBJECT_KEYS, TOP_LEVEL_KEYS
 from stack.models import (
     AppConfig,
     BuildConfig,
@@ -78,14 +80,7 @@ from stack.models import (
     Resources,
     RoutingConfig,
 )
-from stack.resolve import (
-    GITHUB_KEYS,
-    OBJECT_KEYS,
-    TOP_LEVEL_KEYS,
-    GitHubConfig,
-    StackConfig,
-    parse_config,
-)
+from stack.resolve import GitHubConfig, StackConfig, parse_config
 from stack.rules import (
     RESOURCE_NAMES,
     build_ref_problem,

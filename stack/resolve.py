@@ -27,8 +27,9 @@ from stack.contract import (
     TOKEN_ENV,
     TOKEN_KEY,
 )
-from stack.errors import ConfigError, Reporter, did_you_mean, model_in
+from stack.errors import ConfigError, Reporter
 from stack.image_sources import ImagesConfig, Judging, resolve_images, template_push_mismatches
+from stack.keys import OBJECT_KEYS, TOP_LEVEL_KEYS, unknown_top_level
 from stack.models import (
     AppConfig,
     BuildConfig,
@@ -83,18 +84,6 @@ class StackConfig(_Resolved):
         return f"{'https' if self.tls else 'http'}://{self.host}"
 
 
-TOP_LEVEL_KEYS: tuple[str, ...] = tuple(f.alias or n for n, f in StackSettings.model_fields.items())
-"""Every `tims-stack:*` key of the config contract, as the stack file spells it."""
-
-OBJECT_KEYS: tuple[str, ...] = tuple(
-    f.alias or n for n, f in StackSettings.model_fields.items() if model_in(f.annotation)
-)
-"""The `tims-stack:*` keys whose value is an object (JSON text in Pulumi's runtime)."""
-
-GITHUB_KEYS: tuple[str, ...] = tuple(f.alias or n for n, f in GitHubSettings.model_fields.items())
-"""The `github:*` keys this program reads."""
-
-
 def parse_config(
     raw: Mapping[str, str],
     *,
@@ -134,7 +123,7 @@ def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: Judging)
     given: dict[str, Any] = {}
     for key, value in raw.items():
         if key.startswith(NS) and key[len(NS) :] not in TOP_LEVEL_KEYS:
-            run.report.add(key, _unknown_top_level(key[len(NS) :]), value_free=True)
+            run.report.add(key, unknown_top_level(key[len(NS) :]), value_free=True)
             continue
         if not key.startswith((NS, "github:")):
             continue
@@ -166,51 +155,6 @@ _READ_AS_PLAIN_TEXT = (
     "again without --secret (`pulumi config set {key} <value>`, with --path for a field of "
     "an object), or move a secret value into tims-stack:backend.env or tims-stack:frontend.env"
 )
-
-
-def _unknown_top_level(name: str) -> str:
-    if "." in name and name.split(".", 1)[0] in OBJECT_KEYS:
-        return _literal_path(name)
-    inside = [
-        f"{NS}{f.alias or key}.{name}"
-        for key, f in StackSettings.model_fields.items()
-        if (model := model_in(f.annotation)) is not None
-        and name in [g.alias or n for n, g in model.model_fields.items()]
-    ]
-    if inside:
-        return (
-            f"unknown key {name!r}; it is a field of an object: did you mean "
-            f"{' or '.join(inside)}? Set it with `pulumi config set --path {inside[0]} <value>`"
-        )
-    return did_you_mean(name, TOP_LEVEL_KEYS)
-
-
-def _literal_path(name: str) -> str:
-    """A key like `backend.replicas`: `pulumi config set` without --path keeps the dots."""
-    top, *fields = name.split(".")
-    head = (
-        f"unknown key {name!r}: `pulumi config set` without --path keeps the dots in a key's name"
-    )
-    typo, field_path = "", NS + name
-    model = model_in(_field(StackSettings, top).annotation)
-    for at, part in enumerate(fields):
-        names = [f.alias or n for n, f in model.model_fields.items()] if model else []
-        if names and part not in names:
-            where = ".".join([top, *fields[:at]])
-            typo, field_path = (
-                f". In {NS}{where}: {did_you_mean(part, names)}",
-                f"{NS}{where}.<field>",
-            )
-            break
-        model = model_in(_field(model, part).annotation) if part in names and model else None
-    return (
-        f"{head}{typo}. Remove this key with `pulumi config rm {NS}{name}` and set the field with "
-        f"`pulumi config set --path {field_path} <value>`"
-    )
-
-
-def _field(model: type[BaseModel], alias: str) -> Any:
-    return next(f for n, f in model.model_fields.items() if alias in (n, f.alias))
 
 
 def _validate(model: type[M], data: dict[str, Any], prefix: str, run: Judging) -> M:
