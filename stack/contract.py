@@ -82,9 +82,6 @@ FRONTEND_CONTRACT_ENV: dict[str, str] = {
 }
 """Frontend variables the program sets from the image contract; not settable."""
 
-GITHUB_KEYS: tuple[str, ...] = ("token", "owner", "baseUrl")
-"""The `github:*` keys this program reads; other pulumi-github keys are left alone."""
-
 TOKEN_KEY = "github:token"  # noqa: S105 - a config key name, not a credential
 TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - an environment variable name
 HOW_TO_SET_TOKEN = (
