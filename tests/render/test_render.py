@@ -11,9 +11,11 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
+from scripts import manifest_schemas
 from scripts import render as render_module
+from scripts.manifest_schemas import KubernetesSchema
 from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, run_program
-from scripts.render import PLACEHOLDER, KubernetesSchema, RenderResult, main, render
+from scripts.render import PLACEHOLDER, RenderResult, main, render
 from stack.config import ConfigError
 from tests.conftest import REPO_ROOT
 from tests.render.conftest import ENV, EXAMPLE
@@ -93,7 +95,7 @@ def test_httproute_file_is_valid_against_the_crd(
 def test_render_says_when_it_skipped_the_httproute_check(
     gateway_stack_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(render_module, "httproute_schema", lambda: None)
+    monkeypatch.setattr(manifest_schemas, "httproute_schema", lambda: None)
     result = render(ENV, gateway_stack_file, tmp_path)
     assert any(note.startswith("skipped HTTPRoute schema check") for note in result.notes)
 

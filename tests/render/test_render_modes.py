@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-import scripts.render as render_module
+import scripts.manifest_schemas as schemas_module
 from scripts.render import RenderResult, render
 from tests.conftest import shared_path
 from tests.render.conftest import ENV, EXAMPLE
@@ -70,7 +70,7 @@ def test_cloudnativepg_render_checks_the_cluster_against_the_crd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crd = shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml")
-    monkeypatch.setattr(render_module, "CNPG_CLUSTER_CRD", crd)
+    monkeypatch.setattr(schemas_module, "CNPG_CLUSTER_CRD", crd)
     result = _render(tmp_path, "cloudnativepg")
     assert "Cluster" in _kinds(result)
     assert not any(n.startswith("skipped Cluster") for n in result.notes), result.notes
@@ -82,9 +82,9 @@ def test_cloudnativepg_render_reports_an_invalid_cluster(
 ) -> None:
     """The CRD check has teeth inside render too."""
     crd = shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml")
-    monkeypatch.setattr(render_module, "CNPG_CLUSTER_CRD", crd)
+    monkeypatch.setattr(schemas_module, "CNPG_CLUSTER_CRD", crd)
     broken = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "x"}}
-    problems, checked = render_module.validate({**broken, "spec": {"instances": "3"}}, [])
+    problems, checked = schemas_module.validate({**broken, "spec": {"instances": "3"}}, [])
     assert checked == "CloudNativePG v1.30.0 CRD"
     assert problems != []
 
@@ -92,8 +92,8 @@ def test_cloudnativepg_render_reports_an_invalid_cluster(
 def test_render_says_when_it_skipped_the_cluster_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(render_module, "CNPG_CLUSTER_CRD", tmp_path / "missing.yaml")
-    render_module.httproute_schema.cache_clear()
+    monkeypatch.setattr(schemas_module, "CNPG_CLUSTER_CRD", tmp_path / "missing.yaml")
+    schemas_module.httproute_schema.cache_clear()
     result = _render(tmp_path, "cloudnativepg")
     assert any(n.startswith("skipped Cluster schema check") for n in result.notes)
 

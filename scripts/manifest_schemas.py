@@ -1,0 +1,107 @@
+"""Schema checks of rendered objects: Kubernetes (oldest and newest supported), and the
+HTTPRoute and CloudNativePG Cluster CRDs from ../shared when present.
+
+Used by scripts/render.py; a check whose CRD is absent is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import yaml
+from kubernetes_validate import utils as k8s_schemas
+from packaging.version import Version
+
+from scripts.mockrun import REPO_ROOT
+
+KUBERNETES_VERSIONS = ("1.30", k8s_schemas.latest_version())
+"""Oldest supported Kubernetes and the newest schema kubernetes-validate ships."""
+HTTPROUTE_CRD = REPO_ROOT.parent / "shared" / "gateway-api" / "httproutes.v1.6.1.crd.yaml"
+CNPG_CLUSTER_CRD = (
+    REPO_ROOT.parent / "shared" / "cloudnative-pg" / "postgresql.cnpg.io_clusters.v1.30.0.yaml"
+)
+
+
+class KubernetesSchema:
+    """Strict JSON-schema validation with kubernetes-validate's schemas, loaded once.
+
+    kubernetes_validate.validate() reloads its large definitions file on every
+    call; this keeps one validator per kind for the whole render.
+    """
+
+    def __init__(self, desired: str) -> None:
+        wanted = Version(k8s_schemas.major_minor(desired))
+        available = [
+            v for v in k8s_schemas.all_versions() if Version(k8s_schemas.major_minor(v)) <= wanted
+        ]
+        if not available:
+            raise ValueError(f"kubernetes-validate has no schema for Kubernetes {desired}")
+        self.version = k8s_schemas.major_minor(available[-1])
+        self._dir = f"kubernetes-json-schema/v{available[-1]}-local-strict"
+        definitions = self._load(f"{self._dir}/_definitions.json")
+        self._definitions = referencing.Resource.from_contents(definitions)
+        self._validators: dict[tuple[str, str], Any] = {}
+
+    def _load(self, filename: str) -> Any:
+        return k8s_schemas.schema_contents(filename, self.version)
+
+    def _validator(self, api_version: str, kind: str) -> Any:
+        key = (api_version, kind)
+        if key not in self._validators:
+            # The file naming kubernetes-validate uses: networking.k8s.io/v1 -> networking-v1.
+            group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+            schema = self._load(f"{self._dir}/{kind.lower()}-{group_version}.json")
+            resource = referencing.Resource.from_contents(schema)
+            registry = self._definitions @ (resource @ referencing.Registry())
+            self._validators[key] = jsonschema.Draft202012Validator(schema, registry=registry)
+        return self._validators[key]
+
+    def errors(self, obj: Mapping[str, Any]) -> list[str]:
+        validator = self._validator(str(obj["apiVersion"]), str(obj["kind"]))
+        return [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in validator.iter_errors(obj)
+        ]
+
+
+@functools.cache
+def httproute_schema(crd_path: Path = HTTPROUTE_CRD) -> dict[str, Any] | None:
+    """The CRD's v1 schema, or None when ../shared is not there (e.g. a user's clone)."""
+    if not crd_path.is_file():
+        return None
+    crd = yaml.safe_load(crd_path.read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return dict(version["schema"]["openAPIV3Schema"])
+
+
+def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tuple[list[str], str]:
+    """Problems with one object, and a note on what it was checked against."""
+    if obj["kind"] == "HTTPRoute":
+        schema = httproute_schema()
+        if schema is None:
+            return [], f"skipped HTTPRoute schema check: {HTTPROUTE_CRD} is not present"
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
+        ]
+        return problems, "Gateway API v1.6.1 CRD"
+    if obj["kind"] == "Cluster" and str(obj["apiVersion"]).startswith("postgresql.cnpg.io/"):
+        # postgres.mode cloudnativepg; httproute_schema reads any CRD's v1 schema.
+        schema = httproute_schema(CNPG_CLUSTER_CRD)
+        if schema is None:
+            return [], f"skipped Cluster schema check: {CNPG_CLUSTER_CRD} is not present"
+        problems = [
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
+        ]
+        return problems, "CloudNativePG v1.30.0 CRD"
+    problems = []
+    for kubernetes in schemas:
+        problems += [f"Kubernetes {kubernetes.version}: {p}" for p in kubernetes.errors(obj)]
+    return problems, ", ".join(f"Kubernetes {k.version}" for k in schemas)
