@@ -69,6 +69,14 @@ SECURE = {
 }
 
 
+JSON_TEXT = {
+    "type": "string",
+    "pattern": r"^\s*\{",
+    "description": "The object as JSON text, as `pulumi config set <key> '{...}'` stores it "
+    "(the CLI keeps a top-level value as a string); the program checks its fields.",
+}
+
+
 class _Folded(str):
     """A description, written as a folded block scalar (`>-`), as people write them."""
 
@@ -216,10 +224,15 @@ def json_schema() -> dict[str, Any]:
     for alias, field in _keys(StackSettings):
         prop = dict(settings["properties"][alias])
         prop.pop("title", None)
+        forms = [prop]
+        if model_in(field.annotation) is not None:
+            forms.append(JSON_TEXT)
         if NS + alias == PASSWORD_KEY:  # secret only, as github:token: plain text is refused
-            prop = {**SECURE, "description": prop.pop("description", "")}
+            forms = [SECURE]
         elif NS + alias in SECRET_ALLOWED_KEYS:
-            prop = {"description": prop.pop("description", ""), "anyOf": [prop, SECURE]}
+            forms.append(SECURE)
+        if len(forms) > 1 or forms[0] is SECURE:
+            prop = {"description": prop.pop("description", ""), "anyOf": forms}
         config[NS + alias] = _runtime_strings(prop, field)
     github = GitHubSettings.model_json_schema(by_alias=True)["properties"]
     for alias, prop in github.items():

@@ -127,6 +127,8 @@ ACCEPTED: dict[str, dict[str, Any]] = {
     "boolean-as-cli-string": {"tims-stack:stopped": "true", "tims-stack:tls": ""},
     "quantity-number": {"tims-stack:backend": {"resources": {"limits": {"cpu": 1}}}},
     "other-namespace": {"kubernetes:context": "kind", "github:app": "x"},
+    # `pulumi config set tims-stack:images '{...}'` (as the README says) stores a string.
+    "object-as-json-text": {"tims-stack:images": '{"source": "prebuilt", "tag": "v1"}'},
 }
 
 
@@ -145,6 +147,7 @@ REFUSED: dict[str, dict[str, Any]] = {
     "negative-replicas": {"tims-stack:backend": {"replicas": -1}},
     "bad-kind": {"tims-stack:routing": {"kind": "nginx"}},
     "stopped-word": {"tims-stack:stopped": "yes"},
+    "object-as-plain-word": {"tims-stack:images": "prebuilt"},
 }
 
 
