@@ -165,7 +165,9 @@ _ALLOWED: dict[str, str] = {
     "greater_than_equal": "an integer >= {ge}",
     "less_than_equal": "an integer <= {le}",
     "bool_type": "a JSON boolean, true or false (not a string)",
-    "string_type": 'a string (quote numbers and booleans, e.g. "true")',
+    # `pulumi config set --path` stores true/false and integers as such: --type keeps a string.
+    "string_type": 'a string: quote numbers and booleans in the stack file (e.g. "true"); with '
+    "`pulumi config set --path`, add `--type string` (Pulumi CLI 3.148 or newer)",
     "string_too_short": "a non-empty string",
     "literal_error": "{expected}",
     "dict_type": "an object of names to values",

@@ -228,3 +228,13 @@ def test_a_missing_field_says_what_it_holds_without_quoting_its_object(
     assert messages, f"no issue for {key}: {error.issues}"
     assert messages[0].startswith(says), f"{key}: {messages[0]!r}"
     assert "{" not in messages[0], f"{key}: the message quotes the object: {messages[0]!r}"
+
+
+def test_a_number_where_a_string_belongs_says_how_to_keep_it_a_string(
+    config_error: ErrorFn,
+) -> None:
+    """`pulumi config set --path tims-stack:backend.env.WORKERS 4` stores the number 4."""
+    error = config_error({**PREBUILT, "tims-stack:backend": {"env": {"WORKERS": 4}}})
+    messages = [i.message for i in error.issues if i.key == "tims-stack:backend.env.WORKERS"]
+    assert messages, f"no issue for backend.env.WORKERS: {error.issues}"
+    assert "--type string" in messages[0], messages[0]
