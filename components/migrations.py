@@ -25,7 +25,8 @@ is not changed and the old pods keep serving. The wrapper script writes the
 failing step and the `kubectl logs` command into the container's termination
 message, which the provider prints in its error. `pulumi.com/replaceUnready`
 makes the next `up` replace a failed Job (run it again) instead of waiting on
-the failed one.
+the failed one; it replaces a Job still running too, so the old one is deleted
+before the new one is created (never two `migrate`s at once).
 """
 
 from __future__ import annotations
@@ -202,7 +203,14 @@ class Migrations(pulumi.ComponentResource):
                 pull_secret_name=args.pull_secret,
                 extra_env=args.extra_env,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+            # Never two Jobs at once: a replaced Job may still be running (an `up` interrupted
+            # while it ran, then `up` again: replaceUnready replaces it), and two `migrate`s at
+            # once are what this Job exists to prevent. Deleting first stops it (foreground
+            # deletion: its pods go before it does); Django's migrations are transactions.
+            # The Deployment depends on the Job only by dependsOn, so it is not replaced.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(args.after), delete_before_replace=True
+            ),
         )
         self.job_name = job.metadata.name
         self.logs = pulumi.Output.all(job.metadata.namespace, job.metadata.name).apply(

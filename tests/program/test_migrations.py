@@ -185,6 +185,14 @@ def test_a_failed_job_is_replaced_on_the_next_up(default_run: ProgramRun) -> Non
     assert annotations["pulumi.com/replaceUnready"] == "true"
 
 
+def test_a_replaced_job_is_gone_before_its_successor_starts(default_run: ProgramRun) -> None:
+    # replaceUnready also replaces a Job still running (an up interrupted while it ran):
+    # created before the old one is deleted, both would run `migrate` at once.
+    assert resource(default_run, "Job", JOB).delete_before_replace, f"Job {JOB}: two at once"
+    backend = resource(default_run, "Deployment", "backend")
+    assert not backend.delete_before_replace, "the old backend pods must serve until the new"
+
+
 def test_pulumi_waits_longer_than_the_job_may_run(default_run: ProgramRun) -> None:
     manifest = job(default_run)
     deadline = manifest["spec"]["activeDeadlineSeconds"]
