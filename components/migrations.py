@@ -163,7 +163,8 @@ class MigrationsArgs:
     run_as_non_root: bool
     pull_secret: pulumi.Input[str] | None = None
     after: Sequence[pulumi.Resource] = ()
-    """What must be ready first (Postgres, Redis)."""
+    """What must be ready first: Postgres, and Redis (creating the admin and test users
+    publishes through the app's Channels layer; the steps fail without it)."""
     extra_env: tuple[EnvVarArgs, ...] = ()
     """Container env beside the env Secret, as the backend Deployment's (its DB credentials
     from CloudNativePG's Secret by secretKeyRef)."""
