@@ -91,6 +91,20 @@ def logs_command(namespace: str, job_name: str) -> str:
     return f"kubectl logs --namespace {namespace} job/{job_name}"
 
 
+def pods_logs_command(namespace: str, environment: str) -> str:
+    """The logs of every pod of the environment's migration Job, whatever its name.
+
+    For the `migrationLogs` output: a failed `up` leaves the stack outputs of the last
+    successful one, whose Job was deleted when the failing one replaced it. The pods'
+    labels do not change between Jobs. `--tail=-1`: with a selector kubectl shows only
+    10 lines per pod by default; `--prefix` tells the attempts apart.
+    """
+    selector = ",".join(
+        f"{k}={v}" for k, v in sorted(pods.selector_labels(labels(environment)).items())
+    )
+    return f"kubectl logs --namespace {namespace} --selector {selector} --prefix --tail=-1"
+
+
 def job_spec(
     *,
     config: MigrationsConfig,
@@ -175,7 +189,7 @@ class Migrations(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
     logs: pulumi.Output[str]
-    """The `kubectl logs` command for the Job."""
+    """The `kubectl logs` command for the Job's pods (by label, so it outlives a failed `up`)."""
 
     def __init__(
         self, name: str, args: MigrationsArgs, opts: pulumi.ResourceOptions | None = None
@@ -214,7 +228,8 @@ class Migrations(pulumi.ComponentResource):
             ),
         )
         self.job_name = job.metadata.name
-        self.logs = pulumi.Output.all(job.metadata.namespace, job.metadata.name).apply(
-            lambda v: logs_command(str(v[0]), str(v[1]))
+        environment = args.environment
+        self.logs = job.metadata.namespace.apply(
+            lambda namespace: pods_logs_command(str(namespace), environment)
         )
         self.register_outputs({"job_name": self.job_name, "logs": self.logs})

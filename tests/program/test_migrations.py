@@ -260,6 +260,27 @@ def test_runner_stops_at_the_first_failure_and_says_how_to_read_the_log(tmp_path
     assert message.strip() in done.stderr
 
 
+def _selector_of(command: str) -> dict[str, str]:
+    words = command.split()
+    assert words[:2] == ["kubectl", "logs"], command
+    assert "--tail=-1" in words, f"{command}: kubectl shows 10 lines per pod by a selector"
+    selector = words[words.index("--selector") + 1]
+    return dict(pair.split("=", 1) for pair in selector.split(","))
+
+
+def test_migration_logs_output_reads_the_job_pods_by_label(default_run: ProgramRun) -> None:
+    """Not by the Job's name: after a failed up the outputs are the last good up's, whose
+    Job the failing one replaced (deleted first)."""
+    command = str(default_run.outputs["migrationLogs"])
+    assert "--namespace tims-stack-dev" in command
+    selector = _selector_of(command)
+    assert matches(selector, job(default_run)["spec"]["template"]["metadata"]["labels"])
+    for part in ("backend", "frontend"):
+        pods = obj(default_run, "Deployment", part)["spec"]["template"]["metadata"]["labels"]
+        assert not matches(selector, pods), f"migrationLogs would show the {part}'s logs too"
+    assert "job/" not in command
+
+
 def test_logs_command_matches_the_runners_hint() -> None:
     hint = migrations.logs_command("$TIMS_STACK_NAMESPACE", "$TIMS_STACK_JOB")
     assert hint in migrations.RUNNER
