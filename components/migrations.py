@@ -25,7 +25,8 @@ is not changed and the old pods keep serving. The wrapper script writes the
 failing step and the `kubectl logs` command into the container's termination
 message, which the provider prints in its error. `pulumi.com/replaceUnready`
 makes the next `up` replace a failed Job (run it again) instead of waiting on
-the failed one.
+the failed one; it replaces a Job still running too, so the old one is deleted
+before the new one is created (never two `migrate`s at once).
 """
 
 from __future__ import annotations
@@ -88,6 +89,20 @@ def labels(environment: str) -> dict[str, str]:
 def logs_command(namespace: str, job_name: str) -> str:
     """How to read a migration Job's log (the same text the runner leaves on failure)."""
     return f"kubectl logs --namespace {namespace} job/{job_name}"
+
+
+def pods_logs_command(namespace: str, environment: str) -> str:
+    """The logs of every pod of the environment's migration Job, whatever its name.
+
+    For the `migrationLogs` output: a failed `up` leaves the stack outputs of the last
+    successful one, whose Job was deleted when the failing one replaced it. The pods'
+    labels do not change between Jobs. `--tail=-1`: with a selector kubectl shows only
+    10 lines per pod by default; `--prefix` tells the attempts apart.
+    """
+    selector = ",".join(
+        f"{k}={v}" for k, v in sorted(pods.selector_labels(labels(environment)).items())
+    )
+    return f"kubectl logs --namespace {namespace} --selector {selector} --prefix --tail=-1"
 
 
 def job_spec(
@@ -162,7 +177,8 @@ class MigrationsArgs:
     run_as_non_root: bool
     pull_secret: pulumi.Input[str] | None = None
     after: Sequence[pulumi.Resource] = ()
-    """What must be ready first (Postgres, Redis)."""
+    """What must be ready first: Postgres, and Redis (creating the admin and test users
+    publishes through the app's Channels layer; the steps fail without it)."""
     extra_env: tuple[EnvVarArgs, ...] = ()
     """Container env beside the env Secret, as the backend Deployment's (its DB credentials
     from CloudNativePG's Secret by secretKeyRef)."""
@@ -173,7 +189,7 @@ class Migrations(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
     logs: pulumi.Output[str]
-    """The `kubectl logs` command for the Job."""
+    """The `kubectl logs` command for the Job's pods (by label, so it outlives a failed `up`)."""
 
     def __init__(
         self, name: str, args: MigrationsArgs, opts: pulumi.ResourceOptions | None = None
@@ -202,10 +218,18 @@ class Migrations(pulumi.ComponentResource):
                 pull_secret_name=args.pull_secret,
                 extra_env=args.extra_env,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+            # Never two Jobs at once: a replaced Job may still be running (an `up` interrupted
+            # while it ran, then `up` again: replaceUnready replaces it), and two `migrate`s at
+            # once are what this Job exists to prevent. Deleting first stops it (foreground
+            # deletion: its pods go before it does); Django's migrations are transactions.
+            # The Deployment depends on the Job only by dependsOn, so it is not replaced.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(args.after), delete_before_replace=True
+            ),
         )
         self.job_name = job.metadata.name
-        self.logs = pulumi.Output.all(job.metadata.namespace, job.metadata.name).apply(
-            lambda v: logs_command(str(v[0]), str(v[1]))
+        environment = args.environment
+        self.logs = job.metadata.namespace.apply(
+            lambda namespace: pods_logs_command(str(namespace), environment)
         )
         self.register_outputs({"job_name": self.job_name, "logs": self.logs})

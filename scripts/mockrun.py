@@ -142,6 +142,8 @@ class Registered:
     """Property paths the engine ignores in updates (`ignore_changes`, camelCase paths)."""
     retain_on_delete: bool = False
     """True when removing the resource from the program leaves the cluster object alone."""
+    delete_before_replace: bool = False
+    """True when a replacement deletes the old object before creating the new one."""
 
     @property
     def is_kubernetes(self) -> bool:
@@ -286,6 +288,7 @@ class _RecordingMonitor(MockMonitor):
             dependencies=tuple(request.dependencies),
             ignore_changes=tuple(request.ignoreChanges),
             retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         with self._lock:
             self.records.append(record)

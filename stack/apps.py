@@ -106,11 +106,24 @@ class BackendConfig(AppConfig):
 
     @field_validator("env")
     @classmethod
-    def _debug_is_a_boolean_word(cls, env: dict[str, str]) -> dict[str, str]:
+    def _settings_the_app_can_read(cls, env: dict[str, str]) -> dict[str, str]:
         debug = env.get("DJANGO_DEBUG")
         if debug is not None and debug not in ("true", "false"):
             allowed = '"true" or "false" (the settings compare with "true")'
             raise fail_all([Finding(allowed, at=("DJANGO_DEBUG",), value=debug, has_value=True)])
+        origins = env.get("EXTRA_TRUSTED_ORIGINS")
+        if origins is not None and (problem := rules.origins_problem(origins)) is not None:
+            raise fail_all(
+                [
+                    Finding(
+                        rules.ORIGINS_RULE,
+                        problem,
+                        at=("EXTRA_TRUSTED_ORIGINS",),
+                        value=origins,
+                        has_value=True,
+                    )
+                ]
+            )
         return env
 
 

@@ -73,8 +73,9 @@ BACKEND_SETTINGS_ENV: tuple[str, ...] = (
     "DJANGO_ALLOWED_HOSTS",
     "EXTRA_TRUSTED_ORIGINS",
 )
-"""Contract variables that are settings: DJANGO_DEBUG replaces the program's "false";
-the two comma lists are appended to the hosts/origins the program needs."""
+"""Contract variables that are settings: DJANGO_DEBUG replaces the program's "false",
+DJANGO_ALLOWED_HOSTS the default "*"; EXTRA_TRUSTED_ORIGINS is appended to the
+environment's own origin (components/backend.py, `with_extra_env`)."""
 
 FRONTEND_CONTRACT_ENV: dict[str, str] = {
     "ROOT_URL": "the backend URL browsers use",

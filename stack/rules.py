@@ -287,3 +287,24 @@ def base_url_problem(url: str) -> str | None:
     if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
         return None
     return "is not an https:// URL (plain http is allowed only for a loopback host)"
+
+
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/,]+$")
+ORIGINS_RULE = (
+    "a comma list of origins, each scheme://host[:port] without spaces, e.g. "
+    '"https://app.example.org,https://*.example.org"'
+)
+
+
+def origins_problem(value: str) -> str | None:
+    """Why a CSRF origin list would break the app, or None.
+
+    The settings split it on "," as is. Django 4 refuses an entry without a scheme
+    (system check 4_0.E001), which fails `manage.py migrate` and so the migration Job;
+    an entry with a space never matches an Origin header.
+    """
+    bad = [entry for entry in value.split(",") if not _ORIGIN.match(entry)]
+    if not bad:
+        return None
+    entries = ", ".join(map(repr, bad))
+    return f"has entries {entries} that Django refuses or never matches; expected {ORIGINS_RULE}"

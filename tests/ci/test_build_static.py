@@ -181,16 +181,18 @@ def test_collect_runs_in_the_image_built_from_the_dev_dockerfile(job: dict[str, 
     assert step_named(job, COLLECT)["env"]["TOOLS_IMAGE"] == settings["tags"]
 
 
-def test_collect_image_keeps_a_layer_cache_of_its_own(job: dict[str, Any]) -> None:
+def test_collect_image_installs_the_requirements_afresh_on_every_build(
+    job: dict[str, Any],
+) -> None:
+    """The app's requirements.txt leaves jazzmin, drf-spectacular-sidecar and whitenoise
+    unpinned. A cached install would go on collecting the files of the release it first
+    resolved while Dockerfile.back installs the current one: templates and static files
+    of different releases."""
     settings = step_named(job, TOOLS)["with"]
-    scope = "scope=tims-stack-backend-collectstatic"
-    assert settings["cache-from"] == f"type=gha,{scope}"
-    assert settings["cache-to"] == f"type=gha,mode=max,{scope}"
-    for image in ("backend", "frontend"):
-        assert (
-            resolve(final_build(job)["with"]["cache-to"], matrix_entry(job, image))
-            != (settings["cache-to"])
-        ), f"shares the {image} image's cache scope"
+    assert settings.get("no-cache") is True, f"{TOOLS}: reuses a cached pip install"
+    assert "cache-from" not in settings, f"{TOOLS}: imports cached layers"
+    # The backend image itself keeps its layer cache (it reinstalls on every source change).
+    assert "cache-from" in final_build(job)["with"]
 
 
 def test_collect_needs_no_database_secret_or_network(job: dict[str, Any], workspace: Path) -> None:

@@ -538,25 +538,36 @@ def test_every_pulumi_step_reads_the_kubeconfig_the_action_wrote(
                 )
 
 
+PULUMI_K8S_DEFAULT_AWAIT_SECONDS = 600
+"""pulumi-kubernetes' wait for a StatefulSet without customTimeouts (Redis)."""
+
+
 def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock."""
+    """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock.
+
+    The waits that follow one another: the image build and the databases (in parallel),
+    then the migration Job (it needs the image, Postgres and Redis), then the backend's
+    rollout (it depends on the Job). The frontend and the route wait beside them.
+    """
     from components import timeouts
-    from stack.config import BuildConfig
+    from stack.config import BuildConfig, MigrationsConfig
 
     up = workflows["pr-environment.yml"]["jobs"]["up"]
     build = BuildConfig.model_fields["timeout"].default
-    rollout = max(
-        timeouts.await_seconds(s)
-        for s in (
-            timeouts.BACKEND_STARTUP_SECONDS,
-            timeouts.FRONTEND_STARTUP_SECONDS,
-            timeouts.POSTGRES_STARTUP_SECONDS,
-        )
+    databases = max(
+        timeouts.await_seconds(timeouts.POSTGRES_STARTUP_SECONDS),
+        timeouts.CNPG_READY_SECONDS,
+        PULUMI_K8S_DEFAULT_AWAIT_SECONDS,
+    )
+    job = timeouts.job_await_seconds(MigrationsConfig.model_fields["timeout"].default)
+    backend = timeouts.await_seconds(timeouts.BACKEND_STARTUP_SECONDS)
+    beside = max(
+        timeouts.await_seconds(timeouts.FRONTEND_STARTUP_SECONDS), timeouts.ROUTE_ACCEPT_SECONDS
     )
     lock_wait = wait_minutes(step_running(up, "scripts.locks")) * 60
-    needed = lock_wait + build + rollout + timeouts.ROUTE_ACCEPT_SECONDS
+    needed = lock_wait + max(max(build, databases) + job + backend, build + beside)
     assert up["timeout-minutes"] * 60 > needed, (
         f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
     )

@@ -204,6 +204,13 @@ def test_backend_env_may_set_the_settings_the_contract_leaves_tunable(parse: Par
     assert parse(values).backend.env == env, "DJANGO_DEBUG/ALLOWED_HOSTS are user settings"
 
 
+def test_backend_env_trusts_origins_django_accepts(parse: ParseFn) -> None:
+    # Each entry with a scheme (Django 4), wildcards and ports included.
+    origins = "https://app.example.org,https://*.example.net,http://localhost:3000"
+    values = {**PREBUILT, "tims-stack:backend": {"env": {"EXTRA_TRUSTED_ORIGINS": origins}}}
+    assert parse(values).backend.env["EXTRA_TRUSTED_ORIGINS"] == origins
+
+
 def test_build_inputs_replace_the_default_mapping(parse: ParseFn) -> None:
     inputs = {"branch": "{ref}", "git_user": "{owner}", "unique_id": "{tag}"}
     values = {"tims-stack:build": {"repository": "acme/app", "inputs": inputs}}

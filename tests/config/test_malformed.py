@@ -172,6 +172,24 @@ CASES = [
         "env-debug-not-boolean", app(env={"DJANGO_DEBUG": "yes"}), B + ".env.DJANGO_DEBUG", "true"
     ),
     Case(
+        "env-origin-without-scheme",
+        app(env={"EXTRA_TRUSTED_ORIGINS": "https://a.example.org,app.example.org"}),
+        B + ".env.EXTRA_TRUSTED_ORIGINS",
+        "'app.example.org'",
+    ),
+    Case(
+        "env-origins-with-a-space",
+        app(env={"EXTRA_TRUSTED_ORIGINS": "https://a.example.org, https://b.example.org"}),
+        B + ".env.EXTRA_TRUSTED_ORIGINS",
+        "scheme://host[:port]",
+    ),
+    Case(
+        "env-origins-trailing-comma",
+        app(env={"EXTRA_TRUSTED_ORIGINS": "https://a.example.org,"}),
+        B + ".env.EXTRA_TRUSTED_ORIGINS",
+        "comma list of origins",
+    ),
+    Case(
         "frontend-env-root-url",
         app("frontend", env={"ROOT_URL": "x"}),
         NS + "frontend.env.ROOT_URL",

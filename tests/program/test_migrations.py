@@ -185,6 +185,14 @@ def test_a_failed_job_is_replaced_on_the_next_up(default_run: ProgramRun) -> Non
     assert annotations["pulumi.com/replaceUnready"] == "true"
 
 
+def test_a_replaced_job_is_gone_before_its_successor_starts(default_run: ProgramRun) -> None:
+    # replaceUnready also replaces a Job still running (an up interrupted while it ran):
+    # created before the old one is deleted, both would run `migrate` at once.
+    assert resource(default_run, "Job", JOB).delete_before_replace, f"Job {JOB}: two at once"
+    backend = resource(default_run, "Deployment", "backend")
+    assert not backend.delete_before_replace, "the old backend pods must serve until the new"
+
+
 def test_pulumi_waits_longer_than_the_job_may_run(default_run: ProgramRun) -> None:
     manifest = job(default_run)
     deadline = manifest["spec"]["activeDeadlineSeconds"]
@@ -250,6 +258,27 @@ def test_runner_stops_at_the_first_failure_and_says_how_to_read_the_log(tmp_path
     assert "step 2 of 3 failed (exit code 3): exit 3" in message
     assert "kubectl logs --namespace tims-stack-dev job/backend-migrations-abc1234" in message
     assert message.strip() in done.stderr
+
+
+def _selector_of(command: str) -> dict[str, str]:
+    words = command.split()
+    assert words[:2] == ["kubectl", "logs"], command
+    assert "--tail=-1" in words, f"{command}: kubectl shows 10 lines per pod by a selector"
+    selector = words[words.index("--selector") + 1]
+    return dict(pair.split("=", 1) for pair in selector.split(","))
+
+
+def test_migration_logs_output_reads_the_job_pods_by_label(default_run: ProgramRun) -> None:
+    """Not by the Job's name: after a failed up the outputs are the last good up's, whose
+    Job the failing one replaced (deleted first)."""
+    command = str(default_run.outputs["migrationLogs"])
+    assert "--namespace tims-stack-dev" in command
+    selector = _selector_of(command)
+    assert matches(selector, job(default_run)["spec"]["template"]["metadata"]["labels"])
+    for part in ("backend", "frontend"):
+        pods = obj(default_run, "Deployment", part)["spec"]["template"]["metadata"]["labels"]
+        assert not matches(selector, pods), f"migrationLogs would show the {part}'s logs too"
+    assert "job/" not in command
 
 
 def test_logs_command_matches_the_runners_hint() -> None:
