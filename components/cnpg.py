@@ -62,7 +62,13 @@ def await_annotations(*, stopped: bool) -> dict[str, str]:
 
 
 def backup_spec(backup: CnpgBackup) -> dict[str, Any]:
-    """`spec.backup`: WAL archiving and base backups with barman-cloud to object storage."""
+    """`spec.backup`: WAL archiving and base backups with barman-cloud to S3.
+
+    The operator's in-tree barman-cloud support (`barmanObjectStore`), which the
+    v1.30 CRD still has; upstream deprecates it since 1.26 for the Barman Cloud
+    plugin (docs/production.md). It runs barman-cloud inside the instance image,
+    so config refuses CloudNativePG's `minimal`/`standard` images with a backup.
+    """
     credentials = {
         "accessKeyId": {"name": backup.secret, "key": backup.access_key_id_key},
         "secretAccessKey": {"name": backup.secret, "key": backup.secret_access_key_key},

@@ -173,6 +173,31 @@ CASES = [
         PG + ".cloudnativepg.backup.destinationPath",
         "s3://",
     ),
+    # Only s3Credentials are written: a gs:// or Azure destination would never authenticate.
+    Case(
+        "backup-destination-gcs",
+        backup(destinationPath="gs://acme-backups/tims"),
+        PG + ".cloudnativepg.backup.destinationPath",
+        "s3://",
+    ),
+    Case(
+        "backup-destination-azure",
+        backup(destinationPath="https://acme.blob.core.windows.net/backups/tims"),
+        PG + ".cloudnativepg.backup.destinationPath",
+        "s3://",
+    ),
+    Case(
+        "backup-with-standard-image",
+        cnpg(image="ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie", backup=CNPG_BACKUP),
+        PG + ".cloudnativepg.image",
+        "barman-cloud",
+    ),
+    Case(
+        "backup-with-minimal-image",
+        cnpg(image="ghcr.io/cloudnative-pg/postgresql:17.6-minimal-bookworm", backup=CNPG_BACKUP),
+        PG + ".cloudnativepg.image",
+        "'system' image",
+    ),
     Case(
         "backup-endpoint-http",
         backup(endpointURL="http://minio:9000"),
@@ -289,3 +314,23 @@ def test_in_cluster_image_with_cloudnativepg_draws_a_note(parse: ParseFn) -> Non
 def test_allow_mode_change_is_read(parse: ParseFn) -> None:
     config = parse({**PREBUILT, PG: {"mode": "cloudnativepg", "allowModeChange": True}})
     assert config.postgres.allow_mode_change is True
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie",
+        "ghcr.io/cloudnative-pg/postgresql:17.6-minimal-bookworm",
+    ],
+)
+def test_an_image_without_barman_cloud_is_fine_without_backups(parse: ParseFn, image: str) -> None:
+    config = parse({**PREBUILT, **cnpg(image=image)})
+    assert config.postgres.cloudnativepg is not None
+    assert config.postgres.cloudnativepg.image == image
+
+
+def test_backup_accepts_a_system_image(parse: ParseFn) -> None:
+    image = "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie"
+    config = parse({**PREBUILT, **cnpg(image=image, backup=CNPG_BACKUP)})
+    assert config.postgres.cloudnativepg is not None
+    assert config.postgres.cloudnativepg.backup is not None

@@ -54,7 +54,7 @@ CNPG = {
         "storage": "20Gi",
         "storageClass": "fast-ssd",
         "cloudnativepg": {
-            "image": "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie",
+            "image": "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie",
             "backup": {
                 "destinationPath": "s3://acme-db-backups/tims-stack/dev",
                 "endpointURL": "https://s3.eu-central-1.amazonaws.com",

@@ -104,7 +104,7 @@ def test_cluster_takes_storage_image_and_backups_from_config(program_runs: Runs)
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     assert spec["instances"] == 3, "non-PR environments default to 3 instances"
     assert spec["storage"] == {"size": "20Gi", "storageClass": "fast-ssd"}
-    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie"
+    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie"
     assert spec["bootstrap"] == {"initdb": {"database": "tims_stack", "owner": "tims_stack"}}
     store = spec["backup"]["barmanObjectStore"]
     assert store["destinationPath"] == "s3://acme-db-backups/tims-stack/dev"
