@@ -215,14 +215,37 @@ def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> P
     return program_runs(mode_scenario)
 
 
+def closed_schema(schema: Any) -> Any:
+    """`schema` with unknown fields refused, as the API server prunes them (silently).
+
+    A structural CRD schema lists every field; an object admits others only
+    under `x-kubernetes-preserve-unknown-fields` or `additionalProperties`.
+    Plain jsonschema admits any extra key, so a misspelled or removed field
+    would pass; closing each object with properties makes it fail instead.
+    """
+    if isinstance(schema, list):
+        return [closed_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: closed_schema(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        closed["additionalProperties"] = False
+    return closed
+
+
 @pytest.fixture(scope="session")
 def cnpg_cluster_schema() -> dict[str, Any]:
-    """The v1 Cluster schema from the CloudNativePG CRD in ../shared (skips when absent)."""
+    """The v1 Cluster schema from the CloudNativePG CRD in ../shared, closed to unknown fields
+    (skips when absent)."""
     crd = yaml.safe_load(
         shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml").read_text()
     )
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,20 @@ def test_crd_schema_rejects_a_broken_cluster(cnpg_cluster_schema: dict[str, Any]
         jsonschema.validate(broken, cnpg_cluster_schema)
 
 
+def test_crd_schema_rejects_a_field_the_crd_does_not_have(
+    cnpg_cluster_schema: dict[str, Any],
+) -> None:
+    """The API server would drop it silently; the check refuses it (here a typo)."""
+    cluster = {
+        "apiVersion": cnpg.API_VERSION,
+        "kind": "Cluster",
+        "metadata": {"name": "x"},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"}, "enablePdb": False},
+    }
+    with pytest.raises(jsonschema.ValidationError, match="enablePdb"):
+        jsonschema.validate(cluster, cnpg_cluster_schema)
+
+
 # ------------------------------------------------------------------------- the Cluster
 
 
