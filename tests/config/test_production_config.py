@@ -311,6 +311,16 @@ def test_in_cluster_image_with_cloudnativepg_draws_a_note(parse: ParseFn) -> Non
     assert any("postgres.image is not used" in n for n in notes), notes
 
 
+def test_allow_mode_change_left_on_draws_a_note(parse: ParseFn) -> None:
+    """Left true after a migration, it would let any later mode change through unasked."""
+    notes: list[str] = []
+    parse({**PREBUILT, PG: {"allowModeChange": True}}, warn=notes.append)
+    assert any("allowModeChange is true" in n and "config rm" in n for n in notes), notes
+    quiet: list[str] = []
+    parse({**PREBUILT, PG: {"allowModeChange": False}}, warn=quiet.append)
+    assert not any("allowModeChange" in n for n in quiet), quiet
+
+
 def test_allow_mode_change_is_read(parse: ParseFn) -> None:
     config = parse({**PREBUILT, PG: {"mode": "cloudnativepg", "allowModeChange": True}})
     assert config.postgres.allow_mode_change is True
