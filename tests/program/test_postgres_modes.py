@@ -317,7 +317,15 @@ def test_cloudnativepg_policy_admits_backend_replication_and_operator_only(
 
 @pytest.mark.parametrize(
     ("name", "mode"),
-    [("external-db", "external"), ("cloudnativepg", "cloudnativepg"), ("default", "inCluster")],
+    [
+        ("external-db", "external"),
+        ("cloudnativepg", "cloudnativepg"),
+        ("default", "inCluster"),
+        # Stopped too: a mode change while stopped would strand the data all the same.
+        ("external-db-stopped", "external"),
+        ("cloudnativepg-stopped", "cloudnativepg"),
+        ("stopped", "inCluster"),
+    ],
 )
 def test_mode_guard_records_the_mode_and_the_database_waits_for_it(
     program_runs: Runs, name: str, mode: str
