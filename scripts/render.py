@@ -119,14 +119,37 @@ class KubernetesSchema:
         ]
 
 
+def closed_schema(schema: Any) -> Any:
+    """A CRD schema that refuses unknown fields, which the API server would prune silently.
+
+    A structural CRD schema lists every field; an object admits others only
+    under `x-kubernetes-preserve-unknown-fields` or `additionalProperties`.
+    Plain jsonschema admits any extra key, so a misspelled or removed field
+    would pass; closing each object with properties makes it fail instead.
+    """
+    if isinstance(schema, list):
+        return [closed_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: closed_schema(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        closed["additionalProperties"] = False
+    return closed
+
+
 @functools.cache
 def httproute_schema(crd_path: Path = HTTPROUTE_CRD) -> dict[str, Any] | None:
-    """The CRD's v1 schema, or None when ../shared is not there (e.g. a user's clone)."""
+    """The CRD's v1 schema closed to unknown fields, or None when ../shared is not there
+    (e.g. a user's clone)."""
     if not crd_path.is_file():
         return None
     crd = yaml.safe_load(crd_path.read_text())
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
 # --------------------------------------------------------------------------- manifests

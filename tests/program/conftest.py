@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
+from scripts.render import closed_schema
 from stack.config import StackConfig, parse_config, runtime_string
 from tests.conftest import shared_path
 
@@ -213,28 +214,6 @@ def mode_scenario(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
     return program_runs(mode_scenario)
-
-
-def closed_schema(schema: Any) -> Any:
-    """`schema` with unknown fields refused, as the API server prunes them (silently).
-
-    A structural CRD schema lists every field; an object admits others only
-    under `x-kubernetes-preserve-unknown-fields` or `additionalProperties`.
-    Plain jsonschema admits any extra key, so a misspelled or removed field
-    would pass; closing each object with properties makes it fail instead.
-    """
-    if isinstance(schema, list):
-        return [closed_schema(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    closed = {key: closed_schema(value) for key, value in schema.items()}
-    if (
-        "properties" in schema
-        and "additionalProperties" not in schema
-        and not schema.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        closed["additionalProperties"] = False
-    return closed
 
 
 @pytest.fixture(scope="session")
