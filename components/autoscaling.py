@@ -12,11 +12,13 @@ Decisions (docs/production.md):
   below `minReplicas` >= 1, and the HPA of a zero-replica target is idle anyway.
   Starting again recreates the HPA and leaves `replicas` out once more, so the
   Deployment comes back at 1 and the HPA takes it to `min` within a sync period.
-- A PodDisruptionBudget (maxUnavailable 1) exists when a part runs more than
-  one replica for sure (static replicas > 1, or autoscaling min > 1): a drain
-  then evicts one pod at a time and always keeps one serving. With one replica a
-  budget would let a drain take the only pod anyway (minAvailable 1 would block
-  every drain instead), so there is none. It stays while stopped, guarding no pod.
+- A PodDisruptionBudget (maxUnavailable 1) exists when a part can run more than
+  one replica (static replicas > 1, or autoscaling max > 1): a drain then evicts
+  one pod at a time and keeps the others serving. While an autoscaled part runs
+  one pod the budget allows its eviction (maxUnavailable 1), so it never blocks a
+  drain; once the HPA has scaled out, it keeps a drain from taking every pod at
+  once. A part fixed at one replica gets none (minAvailable 1 would block every
+  drain instead). It stays while stopped, guarding no pod.
 - Spreading is a preference (`ScheduleAnyway`): on a one-node cluster, or on
   nodes without a zone label, pods still schedule.
 """
@@ -84,15 +86,15 @@ def deployment_replicas(config: AppConfig, *, stopped: bool) -> int | None:
     return config.replicas
 
 
-def minimum_replicas(config: AppConfig) -> int:
-    """The fewest replicas the running part has while nothing is being disrupted."""
-    return config.autoscaling.min if config.autoscaling is not None else config.replicas
+def maximum_replicas(config: AppConfig) -> int:
+    """The most replicas the running part can have."""
+    return config.autoscaling.max if config.autoscaling is not None else config.replicas
 
 
 def needs_disruption_budget(config: AppConfig) -> bool:
     """Whether the part gets a PodDisruptionBudget; kept while stopped (it guards no pod
     then), so stop and start change replicas and the HPA only."""
-    return minimum_replicas(config) > 1
+    return maximum_replicas(config) > 1
 
 
 def hpa_spec(

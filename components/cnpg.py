@@ -62,7 +62,13 @@ def await_annotations(*, stopped: bool) -> dict[str, str]:
 
 
 def backup_spec(backup: CnpgBackup) -> dict[str, Any]:
-    """`spec.backup`: WAL archiving and base backups with barman-cloud to object storage."""
+    """`spec.backup`: WAL archiving and base backups with barman-cloud to S3.
+
+    The operator's in-tree barman-cloud support (`barmanObjectStore`), which the
+    v1.30 CRD still has; upstream deprecates it since 1.26 for the Barman Cloud
+    plugin (docs/production.md). It runs barman-cloud inside the instance image,
+    so config refuses CloudNativePG's `minimal`/`standard` images with a backup.
+    """
     credentials = {
         "accessKeyId": {"name": backup.secret, "key": backup.access_key_id_key},
         "secretAccessKey": {"name": backup.secret, "key": backup.secret_access_key_key},
@@ -114,8 +120,11 @@ def cluster_spec(
 def peer_rules(
     labels: Mapping[str, str], operator_namespace: str
 ) -> tuple[NetworkPolicyIngressRuleArgs, ...]:
-    """Ingress the instances need beyond the backend: replication among themselves on
-    5432, and the operator's status checks on 8000 from its namespace."""
+    """Ingress the instances need beyond the backend, as the operator's "Networking" docs
+    require: the instances among themselves (replication on 5432, the instance manager on
+    8000), and the operator, from its namespace, on both ports (status checks on 8000,
+    Postgres connections on 5432)."""
+    ports = [NetworkPolicyPortArgs(protocol="TCP", port=port) for port in (PORT, STATUS_PORT)]
     return (
         NetworkPolicyIngressRuleArgs(
             from_=[
@@ -123,7 +132,7 @@ def peer_rules(
                     pod_selector=LabelSelectorArgs(match_labels=pods.selector_labels(labels))
                 )
             ],
-            ports=[NetworkPolicyPortArgs(protocol="TCP", port=PORT)],
+            ports=ports,
         ),
         NetworkPolicyIngressRuleArgs(
             from_=[
@@ -133,7 +142,7 @@ def peer_rules(
                     )
                 )
             ],
-            ports=[NetworkPolicyPortArgs(protocol="TCP", port=STATUS_PORT)],
+            ports=ports,
         ),
     )
 

@@ -70,20 +70,43 @@ class KubernetesSchema:
         ]
 
 
+def closed_schema(schema: Any) -> Any:
+    """A CRD schema that refuses unknown fields, which the API server would prune silently.
+
+    A structural CRD schema lists every field; an object admits others only
+    under `x-kubernetes-preserve-unknown-fields` or `additionalProperties`.
+    Plain jsonschema admits any extra key, so a misspelled or removed field
+    would pass; closing each object with properties makes it fail instead.
+    """
+    if isinstance(schema, list):
+        return [closed_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: closed_schema(value) for key, value in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        closed["additionalProperties"] = False
+    return closed
+
+
 @functools.cache
-def httproute_schema(crd_path: Path = HTTPROUTE_CRD) -> dict[str, Any] | None:
-    """The CRD's v1 schema, or None when ../shared is not there (e.g. a user's clone)."""
+def crd_schema(crd_path: Path = HTTPROUTE_CRD) -> dict[str, Any] | None:
+    """A CRD's v1 schema closed to unknown fields, or None when ../shared is not there
+    (e.g. a user's clone)."""
     if not crd_path.is_file():
         return None
     crd = yaml.safe_load(crd_path.read_text())
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
 def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tuple[list[str], str]:
     """Problems with one object, and a note on what it was checked against."""
     if obj["kind"] == "HTTPRoute":
-        schema = httproute_schema()
+        schema = crd_schema(HTTPROUTE_CRD)
         if schema is None:
             return [], f"skipped HTTPRoute schema check: {HTTPROUTE_CRD} is not present"
         problems = [
@@ -92,8 +115,8 @@ def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tup
         ]
         return problems, "Gateway API v1.6.1 CRD"
     if obj["kind"] == "Cluster" and str(obj["apiVersion"]).startswith("postgresql.cnpg.io/"):
-        # postgres.mode cloudnativepg; httproute_schema reads any CRD's v1 schema.
-        schema = httproute_schema(CNPG_CLUSTER_CRD)
+        # postgres.mode cloudnativepg.
+        schema = crd_schema(CNPG_CLUSTER_CRD)
         if schema is None:
             return [], f"skipped Cluster schema check: {CNPG_CLUSTER_CRD} is not present"
         problems = [

@@ -31,10 +31,13 @@ PR_ENVIRONMENT = re.compile(r"^pr-[1-9][0-9]*$")
 """PR environments (scripts/stack_names.py): one CloudNativePG instance by default."""
 
 _RETENTION = r"^[1-9][0-9]*[dwm]$"
-_OBJECT_STORE_URL = re.compile(
-    r"^(?:(?:s3|gs)://[a-z0-9][a-z0-9._-]{1,62}"
-    r"|https://[a-z0-9-]+\.blob\.core\.windows\.net/[a-z0-9-]+)(?:/\S*)?$"
-)
+# S3 only: the Cluster gets `s3Credentials` (components/cnpg.py); Google Cloud Storage
+# and Azure Blob need other credential fields, which this program does not write.
+_OBJECT_STORE_URL = re.compile(r"^s3://[a-z0-9][a-z0-9._-]{1,62}(?:/\S*)?$")
+_NO_BARMAN_CLOUD = re.compile(r"(?:^|/)cloudnative-pg/postgresql:[0-9][0-9.]*-(minimal|standard)\b")
+"""CloudNativePG's `minimal` and `standard` operand images ship without barman-cloud (they
+are meant for the Barman Cloud plugin); only `system` images, the operator's default,
+have it (cloudnative-pg/postgres-containers README, "Image Types")."""
 _VERSIONED_IMAGE = re.compile(
     r"^[a-z0-9.:/_-]+:[0-9]+(?:\.[0-9]+)*(?:-[a-z0-9][a-z0-9.-]*)?(?:@sha256:[a-f0-9]{64})?$"
 )
@@ -124,8 +127,7 @@ class CnpgBackup(ConfigModel):
         str,
         matches(
             lambda v: bool(_OBJECT_STORE_URL.match(v)),
-            "an object-store URL: s3://<bucket>/<path>, gs://<bucket>/<path> or "
-            "https://<account>.blob.core.windows.net/<container>/<path>",
+            "an S3 URL, s3://<bucket>/<path> (AWS S3, or an S3-compatible store with endpointURL)",
         ),
     ] = Field(
         alias="destinationPath",
@@ -172,7 +174,7 @@ class CloudNativePG(ConfigModel):
             matches(
                 lambda v: bool(_VERSIONED_IMAGE.match(v)),
                 "a PostgreSQL operand image whose tag pins a version (not latest), e.g. "
-                "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie",
+                "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie",
             ),
         ]
         | None
@@ -183,6 +185,20 @@ class CloudNativePG(ConfigModel):
         description="Namespace the operator runs in (its NetworkPolicy rule).",
     )
     backup: CnpgBackup | None = Field(default=None, description="Unset: no backups.")
+
+    @model_validator(mode="after")
+    def _backup_needs_barman_cloud(self) -> CloudNativePG:
+        flavour = _NO_BARMAN_CLOUD.search(self.image or "")
+        if self.backup is not None and flavour is not None:
+            problem = (
+                f"is a {flavour.group(1)!r} image, which has no barman-cloud, so `backup` "
+                "could archive nothing (failed WAL archiving fills the volume); expected a "
+                "'system' image, e.g. ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie, or "
+                "no image (the operator's default)"
+            )
+            allowed = "an image with barman-cloud when backup is set"
+            raise fail_all([Finding(allowed, problem, at=("image",), value_free=True)])
+        return self
 
     def instance_count(self, environment: str) -> int:
         return self.instances if self.instances is not None else default_instances(environment)

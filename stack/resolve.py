@@ -226,6 +226,12 @@ def _production_notes(s: StackSettings, given: Mapping[str, Any], run: Judging) 
             run.notes.append(
                 f"{NS}{part}.replicas is not used: {NS}{part}.autoscaling sets the replicas"
             )
+    if s.postgres.allow_mode_change:  # left on, it would let a later change through unasked
+        run.notes.append(
+            f"{NS}postgres.allowModeChange is true: a postgres.mode change is not refused; "
+            f"remove it after the migration's `up` (`pulumi config rm --path "
+            f"{NS}postgres.allowModeChange`)"
+        )
     postgres = given.get(NS + "postgres")
     if s.postgres.mode != "inCluster" and isinstance(postgres, dict) and "image" in postgres:
         run.notes.append(

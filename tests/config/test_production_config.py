@@ -173,6 +173,31 @@ CASES = [
         PG + ".cloudnativepg.backup.destinationPath",
         "s3://",
     ),
+    # Only s3Credentials are written: a gs:// or Azure destination would never authenticate.
+    Case(
+        "backup-destination-gcs",
+        backup(destinationPath="gs://acme-backups/tims"),
+        PG + ".cloudnativepg.backup.destinationPath",
+        "s3://",
+    ),
+    Case(
+        "backup-destination-azure",
+        backup(destinationPath="https://acme.blob.core.windows.net/backups/tims"),
+        PG + ".cloudnativepg.backup.destinationPath",
+        "s3://",
+    ),
+    Case(
+        "backup-with-standard-image",
+        cnpg(image="ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie", backup=CNPG_BACKUP),
+        PG + ".cloudnativepg.image",
+        "barman-cloud",
+    ),
+    Case(
+        "backup-with-minimal-image",
+        cnpg(image="ghcr.io/cloudnative-pg/postgresql:17.6-minimal-bookworm", backup=CNPG_BACKUP),
+        PG + ".cloudnativepg.image",
+        "'system' image",
+    ),
     Case(
         "backup-endpoint-http",
         backup(endpointURL="http://minio:9000"),
@@ -286,6 +311,36 @@ def test_in_cluster_image_with_cloudnativepg_draws_a_note(parse: ParseFn) -> Non
     assert any("postgres.image is not used" in n for n in notes), notes
 
 
+def test_allow_mode_change_left_on_draws_a_note(parse: ParseFn) -> None:
+    """Left true after a migration, it would let any later mode change through unasked."""
+    notes: list[str] = []
+    parse({**PREBUILT, PG: {"allowModeChange": True}}, warn=notes.append)
+    assert any("allowModeChange is true" in n and "config rm" in n for n in notes), notes
+    quiet: list[str] = []
+    parse({**PREBUILT, PG: {"allowModeChange": False}}, warn=quiet.append)
+    assert not any("allowModeChange" in n for n in quiet), quiet
+
+
 def test_allow_mode_change_is_read(parse: ParseFn) -> None:
     config = parse({**PREBUILT, PG: {"mode": "cloudnativepg", "allowModeChange": True}})
     assert config.postgres.allow_mode_change is True
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie",
+        "ghcr.io/cloudnative-pg/postgresql:17.6-minimal-bookworm",
+    ],
+)
+def test_an_image_without_barman_cloud_is_fine_without_backups(parse: ParseFn, image: str) -> None:
+    config = parse({**PREBUILT, **cnpg(image=image)})
+    assert config.postgres.cloudnativepg is not None
+    assert config.postgres.cloudnativepg.image == image
+
+
+def test_backup_accepts_a_system_image(parse: ParseFn) -> None:
+    image = "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie"
+    config = parse({**PREBUILT, **cnpg(image=image, backup=CNPG_BACKUP)})
+    assert config.postgres.cloudnativepg is not None
+    assert config.postgres.cloudnativepg.backup is not None

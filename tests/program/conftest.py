@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
+from scripts.manifest_schemas import closed_schema
 from stack.config import StackConfig, parse_config, runtime_string
 from tests.conftest import shared_path
 
@@ -54,7 +55,7 @@ CNPG = {
         "storage": "20Gi",
         "storageClass": "fast-ssd",
         "cloudnativepg": {
-            "image": "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie",
+            "image": "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie",
             "backup": {
                 "destinationPath": "s3://acme-db-backups/tims-stack/dev",
                 "endpointURL": "https://s3.eu-central-1.amazonaws.com",
@@ -217,12 +218,13 @@ def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> P
 
 @pytest.fixture(scope="session")
 def cnpg_cluster_schema() -> dict[str, Any]:
-    """The v1 Cluster schema from the CloudNativePG CRD in ../shared (skips when absent)."""
+    """The v1 Cluster schema from the CloudNativePG CRD in ../shared, closed to unknown fields
+    (skips when absent)."""
     crd = yaml.safe_load(
         shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml").read_text()
     )
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
 @pytest.fixture(scope="session")

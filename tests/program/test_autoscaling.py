@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from components.autoscaling import HOSTNAME_KEY, ZONE_KEY
+from components.autoscaling import HOSTNAME_KEY, ZONE_KEY, needs_disruption_budget
 from scripts.mockrun import ProgramRun
+from stack.config import StackConfig
+from tests.program.conftest import SCENARIOS
 from tests.program.k8s import ident, matches, obj, objects
 
 Runs = Callable[[str], ProgramRun]
@@ -139,6 +141,24 @@ def test_backend_with_two_replicas_gets_a_disruption_budget(default_run: Program
 def test_single_replica_part_gets_no_disruption_budget(default_run: ProgramRun) -> None:
     """minAvailable 1 would block every drain of a one-replica part; none is made."""
     assert _pdb_selecting(default_run, "frontend") == [], "frontend has 1 replica"
+
+
+@pytest.mark.parametrize(
+    ("frontend", "budget"),
+    [
+        ({"replicas": 1}, False),
+        ({"replicas": 3}, True),
+        ({"autoscaling": {"min": 1, "max": 4}}, True),
+        ({"autoscaling": {"min": 1, "max": 1}}, False),
+    ],
+)
+def test_a_budget_exactly_when_the_part_can_run_more_than_one_pod(
+    config_of: Callable[..., StackConfig], frontend: dict[str, Any], budget: bool
+) -> None:
+    """An HPA from 1 to 4 may run four pods: without a budget one drain could take all;
+    maxUnavailable 1 still lets its single pod go while it runs one."""
+    config = config_of({**SCENARIOS["prebuilt"], "tims-stack:frontend": frontend})
+    assert needs_disruption_budget(config.frontend) is budget, frontend
 
 
 @pytest.mark.parametrize("part", PARTS)

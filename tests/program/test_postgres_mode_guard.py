@@ -122,3 +122,24 @@ def test_provider_host_accepts_the_override_and_an_unchanged_mode(
     assert list(allowed.failures) == [], provider_host.stderr
     assert list(unchanged.failures) == [], provider_host.stderr
     assert list(first.failures) == [], provider_host.stderr
+
+
+def test_provider_host_keeps_the_mode_through_refresh_and_destroys_quietly(
+    provider_host: ProviderHost,
+) -> None:
+    """`pulumi refresh` (Read) must not drop the recorded mode, or the next change would
+    pass unrefused; `pulumi destroy` (Delete) has nothing to remove and must not fail."""
+    checked = _check(provider_host, {}, props("cloudnativepg"))
+    created = provider_host.stub.Create(
+        provider_pb2.CreateRequest(urn=URN, properties=checked.inputs)
+    )
+    read = provider_host.stub.Read(
+        provider_pb2.ReadRequest(id=created.id, urn=URN, properties=created.properties)
+    )
+    refreshed = rpc.deserialize_properties(read.properties)
+    assert (read.id, refreshed["mode"]) == (created.id, "cloudnativepg"), provider_host.stderr
+    refused = _check(provider_host, refreshed, props("inCluster"))
+    assert [f.property for f in refused.failures] == ["mode"], "refresh lost the recorded mode"
+    provider_host.stub.Delete(
+        provider_pb2.DeleteRequest(id=created.id, urn=URN, properties=created.properties)
+    )

@@ -95,6 +95,20 @@ def test_crd_schema_rejects_a_broken_cluster(cnpg_cluster_schema: dict[str, Any]
         jsonschema.validate(broken, cnpg_cluster_schema)
 
 
+def test_crd_schema_rejects_a_field_the_crd_does_not_have(
+    cnpg_cluster_schema: dict[str, Any],
+) -> None:
+    """The API server would drop it silently; the check refuses it (here a typo)."""
+    cluster = {
+        "apiVersion": cnpg.API_VERSION,
+        "kind": "Cluster",
+        "metadata": {"name": "x"},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"}, "enablePdb": False},
+    }
+    with pytest.raises(jsonschema.ValidationError, match="enablePdb"):
+        jsonschema.validate(cluster, cnpg_cluster_schema)
+
+
 # ------------------------------------------------------------------------- the Cluster
 
 
@@ -104,7 +118,7 @@ def test_cluster_takes_storage_image_and_backups_from_config(program_runs: Runs)
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     assert spec["instances"] == 3, "non-PR environments default to 3 instances"
     assert spec["storage"] == {"size": "20Gi", "storageClass": "fast-ssd"}
-    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:18.1-standard-trixie"
+    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:18.1-system-trixie"
     assert spec["bootstrap"] == {"initdb": {"database": "tims_stack", "owner": "tims_stack"}}
     store = spec["backup"]["barmanObjectStore"]
     assert store["destinationPath"] == "s3://acme-db-backups/tims-stack/dev"
@@ -270,9 +284,20 @@ def test_pod_env_never_carries_a_literal_password_in_any_mode(mode_run: ProgramR
 # ------------------------------------------------------------------------- policies
 
 
+def _peers_by_port(policy: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
+    """Port -> every peer the policy admits on it."""
+    by_port: dict[int, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["ingress"]:
+        for port in rule["ports"]:
+            by_port.setdefault(port["port"], []).extend(rule["from"])
+    return by_port
+
+
 def test_cloudnativepg_policy_admits_backend_replication_and_operator_only(
     program_runs: Runs,
 ) -> None:
+    """CloudNativePG's "Networking" docs: the operator reaches every instance on 8000 and
+    5432, and the instances reach each other; the backend only Postgres."""
     run = program_runs("cloudnativepg")
     (policy,) = [
         p
@@ -282,20 +307,26 @@ def test_cloudnativepg_policy_admits_backend_replication_and_operator_only(
     inherited = _cluster(run)["spec"]["inheritedMetadata"]["labels"]
     backend = _pod_labels(obj(run, "Deployment", "backend"))
     frontend = _pod_labels(obj(run, "Deployment", "frontend"))
-    rules = policy["spec"]["ingress"]
-    by_port: dict[int, list[dict[str, Any]]] = {}
-    for rule in rules:
-        (port,) = rule["ports"]
-        by_port.setdefault(port["port"], []).extend(rule["from"])
+    by_port = _peers_by_port(policy)
     assert set(by_port) == {5432, 8000}, ident(policy)
-    pod_peers = [p["podSelector"]["matchLabels"] for p in by_port[5432]]
-    assert any(matches(sel, backend) for sel in pod_peers), "backend cannot reach Postgres"
-    assert any(matches(sel, inherited) for sel in pod_peers), "instances cannot replicate"
-    assert not any(matches(sel, frontend) for sel in pod_peers), "frontend reaches Postgres"
-    (operator,) = by_port[8000]
-    assert operator == {
+    operator = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cnpg-system"}}
     }
+    for port in (5432, 8000):
+        pod_peers = [p["podSelector"]["matchLabels"] for p in by_port[port] if "podSelector" in p]
+        assert any(matches(sel, inherited) for sel in pod_peers), f"instances: no {port}"
+        assert not any(matches(sel, frontend) for sel in pod_peers), f"frontend reaches {port}"
+        assert operator in by_port[port], f"the operator cannot reach the instances on {port}"
+        namespaces = [p for p in by_port[port] if "namespaceSelector" in p]
+        assert namespaces == [operator], f"{ident(policy)}: other namespaces on {port}"
+    backend_on = [
+        port
+        for port, peers in by_port.items()
+        if any(
+            matches(p["podSelector"]["matchLabels"], backend) for p in peers if "podSelector" in p
+        )
+    ]
+    assert backend_on == [5432], f"the backend reaches Postgres on {backend_on}"
 
 
 # ------------------------------------------------------------------------- the guard
@@ -303,7 +334,15 @@ def test_cloudnativepg_policy_admits_backend_replication_and_operator_only(
 
 @pytest.mark.parametrize(
     ("name", "mode"),
-    [("external-db", "external"), ("cloudnativepg", "cloudnativepg"), ("default", "inCluster")],
+    [
+        ("external-db", "external"),
+        ("cloudnativepg", "cloudnativepg"),
+        ("default", "inCluster"),
+        # Stopped too: a mode change while stopped would strand the data all the same.
+        ("external-db-stopped", "external"),
+        ("cloudnativepg-stopped", "cloudnativepg"),
+        ("stopped", "inCluster"),
+    ],
 )
 def test_mode_guard_records_the_mode_and_the_database_waits_for_it(
     program_runs: Runs, name: str, mode: str
@@ -364,9 +403,6 @@ def test_cloudnativepg_policy_admits_the_migration_job(program_runs: Runs) -> No
     ]
     job_pods = _job(run)["spec"]["template"]["metadata"]["labels"]
     peers = [
-        peer["podSelector"]["matchLabels"]
-        for rule in policy["spec"]["ingress"]
-        for peer in rule["from"]
-        if "podSelector" in peer and rule["ports"][0]["port"] == 5432
+        p["podSelector"]["matchLabels"] for p in _peers_by_port(policy)[5432] if "podSelector" in p
     ]
     assert any(matches(sel, job_pods) for sel in peers), "the migration Job cannot reach Postgres"

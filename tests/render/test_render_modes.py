@@ -89,6 +89,18 @@ def test_cloudnativepg_render_reports_an_invalid_cluster(
     assert problems != []
 
 
+def test_cloudnativepg_render_reports_a_field_the_crd_does_not_have(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API server would drop a misspelled field silently; render names it."""
+    crd = shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml")
+    monkeypatch.setattr(render_module, "CNPG_CLUSTER_CRD", crd)
+    cluster = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "x"}}
+    spec = {"instances": 1, "storage": {"size": "1Gi"}, "enablePdb": False}
+    problems, _ = render_module.validate({**cluster, "spec": spec}, [])
+    assert any("enablePdb" in p for p in problems), problems
+
+
 def test_render_says_when_it_skipped_the_cluster_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
