@@ -186,8 +186,8 @@ class CloudNativePG(ConfigModel):
     )
     backup: CnpgBackup | None = Field(default=None, description="Unset: no backups.")
 
-    @model_validator(mode="after")
-    def _backup_needs_barman_cloud(self) -> CloudNativePG:
+    @cross_field("image", "backup")
+    def _backup_needs_barman_cloud(self) -> list[Finding]:
         flavour = _NO_BARMAN_CLOUD.search(self.image or "")
         if self.backup is not None and flavour is not None:
             problem = (
@@ -197,8 +197,8 @@ class CloudNativePG(ConfigModel):
                 "no image (the operator's default)"
             )
             allowed = "an image with barman-cloud when backup is set"
-            raise fail_all([Finding(allowed, problem, at=("image",), value_free=True)])
-        return self
+            return [Finding(allowed, problem, at=("image",), value_free=True)]
+        return []
 
     def instance_count(self, environment: str) -> int:
         return self.instances if self.instances is not None else default_instances(environment)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
 from scripts.manifest_schemas import closed_schema
+from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
 from stack.config import StackConfig, parse_config, runtime_string
 from tests.conftest import shared_path
 

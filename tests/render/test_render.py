@@ -95,7 +95,7 @@ def test_httproute_file_is_valid_against_the_crd(
 def test_render_says_when_it_skipped_the_httproute_check(
     gateway_stack_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(manifest_schemas, "httproute_schema", lambda: None)
+    monkeypatch.setattr(manifest_schemas, "HTTPROUTE_CRD", tmp_path / "missing.yaml")
     result = render(ENV, gateway_stack_file, tmp_path)
     assert any(note.startswith("skipped HTTPRoute schema check") for note in result.notes)
 

@@ -94,10 +94,10 @@ def test_cloudnativepg_render_reports_a_field_the_crd_does_not_have(
 ) -> None:
     """The API server would drop a misspelled field silently; render names it."""
     crd = shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml")
-    monkeypatch.setattr(render_module, "CNPG_CLUSTER_CRD", crd)
+    monkeypatch.setattr(schemas_module, "CNPG_CLUSTER_CRD", crd)
     cluster = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "x"}}
     spec = {"instances": 1, "storage": {"size": "1Gi"}, "enablePdb": False}
-    problems, _ = render_module.validate({**cluster, "spec": spec}, [])
+    problems, _ = schemas_module.validate({**cluster, "spec": spec}, [])
     assert any("enablePdb" in p for p in problems), problems
 
 
@@ -105,7 +105,7 @@ def test_render_says_when_it_skipped_the_cluster_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(schemas_module, "CNPG_CLUSTER_CRD", tmp_path / "missing.yaml")
-    schemas_module.httproute_schema.cache_clear()
+    schemas_module.crd_schema.cache_clear()
     result = _render(tmp_path, "cloudnativepg")
     assert any(n.startswith("skipped Cluster schema check") for n in result.notes)
 
