@@ -256,12 +256,15 @@ def test_pr_check_step_passes_repository_and_number(
 # Defect 2: a destroy never creates a stack, and says when there was none.
 
 
+STILL_CLOSED = "steps.pr-open.outputs.open == 'false'"
+
+
 def test_destroy_never_creates_a_stack(pr_jobs: dict[str, dict[str, Any]]) -> None:
     step = pulumi_command(pr_jobs["destroy"], "destroy")
     assert step["with"]["upsert"] is False
     assert step["with"]["remove"] is True
     assert step["with"]["stack-name"] == PR_STACK
-    assert step["if"] == "steps.lock.outputs.exists == 'true'"
+    assert step["if"] == f"steps.lock.outputs.exists == 'true' && {STILL_CLOSED}"
 
 
 def test_destroy_comments_destroyed_only_when_there_was_a_stack(
@@ -270,11 +273,38 @@ def test_destroy_comments_destroyed_only_when_there_was_a_stack(
     job = pr_jobs["destroy"]
     destroyed = step_running(job, "--destroyed")
     not_found = step_running(job, "--not-found")
-    assert destroyed["if"] == "steps.lock.outputs.exists == 'true'"
-    assert not_found["if"] == "steps.lock.outputs.exists == 'false'"
+    assert destroyed["if"] == f"steps.lock.outputs.exists == 'true' && {STILL_CLOSED}"
+    assert not_found["if"] == f"steps.lock.outputs.exists == 'false' && {STILL_CLOSED}"
     lock = step_running(job, "scripts.locks")
     assert lock["id"] == "lock"
     assert "--missing-is-warning" in lock["run"], "a missing stack must be a visible warning"
+
+
+def test_destroy_rechecks_the_pr_after_waiting_and_before_destroying(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    # The destroy may wait 100 minutes for a live up; a PR reopened meanwhile
+    # gets a new up, whose fresh environment this destroy must not remove.
+    job = pr_jobs["destroy"]
+    steps = job["steps"]
+    check = step_running(job, "scripts.pr_open")
+    assert check["id"] == "pr-open"
+    assert steps.index(step_running(job, "scripts.locks")) < steps.index(check)
+    assert steps.index(check) < steps.index(pulumi_command(job, "destroy"))
+    assert check["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    for step in steps[steps.index(check) + 1 :]:
+        assert STILL_CLOSED in str(step.get("if", "")), (
+            f"destroy step {step.get('name')!r} runs even when the PR was reopened"
+        )
+
+
+def test_destroy_pr_check_step_passes_repository_number_and_purpose(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    check = step_running(pr_jobs["destroy"], "scripts.pr_open")
+    done = run_step_script(check, fake_venv, {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ARGS: -m scripts.pr_open --repo a/b --pr 7 --before destroy"
 
 
 # Defects 4 and 5: waiting for live runs, clearing stale locks.
