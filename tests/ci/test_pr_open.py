@@ -13,9 +13,7 @@ from scripts.pr_open import check_pr_open, main
 from tests.ci.conftest import REPO, TOKEN, FakeGitHub
 
 
-def run_check(
-    api: GitHubApi, number: int, output: Path, before: str = "up"
-) -> tuple[bool, str]:
+def run_check(api: GitHubApi, number: int, output: Path, before: str = "up") -> tuple[bool, str]:
     out = io.StringIO()
     result = check_pr_open(GitHubPrLookup(api, REPO), number, output, out, before=before)
     return result, out.getvalue()
