@@ -130,11 +130,53 @@ class GitHubPrLookup:
         )
 
     def last_push(self, pull: PullRequest) -> datetime:
-        """When the PR's head commit was committed: its last push, as far as the API shows."""
-        path = f"/repos/{self._repo}/commits/{pull.head_sha}"
+        """When the PR's head commit last arrived: the later of its committer date and
+        the newest pull_request run of pr-environment.yml for that commit.
+
+        A committer date alone is not a push date: a branch committed three weeks
+        ago and opened as a PR today would be destroyed by the next sweep. Every
+        push, open, reopen or label of the PR starts a pr-environment.yml run for
+        its head commit, so the newest such run is when it was last pushed or
+        deployed.
+        """
+        committed = self._commit_date(pull.head_sha)
+        path = f"/repos/{self._repo}/actions/runs"
+        params: dict[str, str | int] = {
+            "head_sha": pull.head_sha,
+            "event": "pull_request",
+            "per_page": 100,
+        }
+        body = self._api.request("GET", path, params=params).json()
+        runs = body.get("workflow_runs") if isinstance(body, dict) else None
+        if not isinstance(runs, list):
+            raise GitHubApiError(f"GET {path}: no workflow_runs list in the answer")
+        started = [
+            _stamp(run.get("created_at"), f"GET {path}: created_at")
+            for run in runs
+            if isinstance(run, dict)
+            and run.get("head_sha") == pull.head_sha
+            and str(run.get("path") or "").split("@", 1)[0] == PR_WORKFLOW_PATH
+        ]
+        return max([committed, *started])
+
+    def _commit_date(self, sha: str) -> datetime:
+        path = f"/repos/{self._repo}/commits/{sha}"
         body = self._api.request("GET", path).json()
         try:
-            stamp = str(body["commit"]["committer"]["date"])
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except (KeyError, TypeError, ValueError) as exc:
+            return _stamp(body["commit"]["committer"]["date"], f"GET {path}: commit date")
+        except (KeyError, TypeError) as exc:
             raise GitHubApiError(f"GET {path}: no commit date in the answer ({exc})") from exc
+
+
+PR_WORKFLOW_PATH = ".github/workflows/pr-environment.yml"
+
+
+def _stamp(value: object, what: str) -> datetime:
+    """An aware datetime from the API's ISO 8601 text; anything else raises GitHubApiError."""
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise GitHubApiError(f"{what} is not a date: {value!r}") from exc
+    if stamp.tzinfo is None:
+        raise GitHubApiError(f"{what} has no time zone: {value!r}")
+    return stamp

@@ -134,9 +134,12 @@ class FakeGitHub:
             date = self.commit_dates[match.group(1)]
             return httpx.Response(200, json={"commit": {"committer": {"date": date}}})
         if path == f"{base}/actions/runs":
-            return httpx.Response(
-                200, json={"total_count": len(self.runs), "workflow_runs": self.runs}
-            )
+            runs = self.runs
+            # The real API filters by these; a fake that ignored them would hide a bad query.
+            for key in ("head_sha", "event"):
+                if key in request.url.params:
+                    runs = [r for r in runs if r.get(key) == request.url.params[key]]
+            return httpx.Response(200, json={"total_count": len(runs), "workflow_runs": runs})
         match = re.fullmatch(rf"{base}/issues/(\d+)/comments", path)
         if match and request.method == "GET":
             return self._comment_page(request)
@@ -176,6 +179,8 @@ class FakeGitHub:
         event: str = "pull_request",
         head_branch: str = "",
         prs: tuple[int, ...] = (),
+        head_sha: str = "",
+        created_at: str = "2026-12-01T00:00:00Z",
     ) -> None:
         self.runs.append(
             {
@@ -184,6 +189,8 @@ class FakeGitHub:
                 "event": event,
                 "status": status,
                 "head_branch": head_branch,
+                "head_sha": head_sha,
+                "created_at": created_at,
                 "pull_requests": [{"number": n} for n in prs],
                 "html_url": f"https://github.test/{self.repo}/actions/runs/{run_id}",
             }

@@ -217,3 +217,56 @@ def test_dry_run_neither_comments_nor_runs(fake_github: FakeGitHub, github_api: 
     sweep(lookup, pulumi, dry_run=True, out=out, expiry=expiry_for(fake_github, github_api, []))
     assert (pulumi.commands, fake_github.comments) == ([], [])
     assert "would comment on PR #4: stop" in out.getvalue()
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_an_old_commit_opened_as_a_pr_today_is_not_expired(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # Committed 25 days ago, but the PR (and so its environment) was opened an hour ago.
+    idle_pr(fake_github, 4, days=25)
+    fake_github.add_run(
+        7, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(hours=1))
+    )
+    pulumi, out = run(fake_github, github_api, ["pr-4"])
+    assert (pulumi.commands, fake_github.comments) == ([], []), out
+    assert "pr-4: last push 2026-12-02 -> TTL none" in out
+
+
+def test_last_push_ignores_other_commits_and_workflows(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    recent = _iso(NOW - timedelta(hours=1))
+    fake_github.add_run(7, "pr-environment.yml", head_sha="b" * 40, created_at=recent)
+    fake_github.add_run(8, "ci.yml", head_sha=SHA, created_at=recent)
+    fake_github.add_run(9, "pr-environment.yml", head_sha=SHA, event="push", created_at=recent)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[1] for c in pulumi.commands] == ["destroy", "stack"]
+
+
+def test_last_push_is_the_commit_date_when_it_is_newer_than_any_run(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=2)
+    fake_github.add_run(
+        7, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(days=30))
+    )
+    pr = GitHubPrLookup(github_api, REPO).pull(4)
+    assert pr is not None
+    assert GitHubPrLookup(github_api, REPO).last_push(pr) == NOW.replace(
+        second=0, microsecond=0
+    ) - timedelta(days=2)
+
+
+def test_an_api_error_listing_runs_stops_the_sweep_untouched(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=30)
+    fake_github.faults = {rf"/repos/{REPO}/actions/runs": 502}
+    with pytest.raises(SweepError, match="TTL: looking up PR #4 failed"):
+        run(fake_github, github_api, ["pr-4"])
+    assert fake_github.comments == []
