@@ -21,6 +21,7 @@ from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
 from scripts.labels import KEEP_RUNNING_LABEL
 from scripts.locks import WorkflowRun, holders, live_runs
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest
+from scripts.pr_checkout import CheckoutError, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked
 from scripts.schedule import ScheduleError, Switch, resolve
 from scripts.stack_names import pr_number_of
@@ -42,15 +43,18 @@ def switch_environments(
     ttl_comment: Callable[[int], str | None],
     busy: Callable[[PullRequest], list[WorkflowRun]],
     run: Runner,
-    prepare: Callable[[str, str], object],
+    checkout: Callable[[int], Path],
+    prepare: Callable[[str, str, Path], object],
     build_ref: str,
     dry_run: bool,
     out: TextIO,
 ) -> list[str]:
     """Stop or start each `pr-<n>` stack that qualifies; returns the stacks switched.
 
-    `prepare(stack, ref)` writes the stack file. A failed command is reported and
-    the others still run; NightlyError at the end names the failures.
+    `checkout(number)` checks out the PR's own program and returns its directory;
+    `prepare(stack, ref, directory)` writes the stack file there; the Pulumi
+    commands run in it. A failed checkout or command is reported and the others
+    still run; NightlyError at the end names the failures.
     """
     switched: list[str] = []
     failed: list[str] = []
@@ -62,12 +66,18 @@ def switch_environments(
         if isinstance(reason, str):
             print(f"{stack}: {reason} -> skip", file=out)
             continue
-        commands = set_stopped_commands(stack, switch is Switch.STOP)
         if dry_run:
-            for command in commands:
+            for command in set_stopped_commands(stack, switch is Switch.STOP):
                 print(f"dry run, would run: {' '.join(command)}", file=out)
             continue
-        prepare(stack, build_ref or reason.head_ref)
+        try:
+            directory = checkout(number)
+        except CheckoutError as exc:
+            print(f"{stack}: cannot check out the PR's program: {exc}", file=out)
+            failed.append(stack)
+            continue
+        prepare(stack, build_ref or reason.head_ref, directory)
+        commands = set_stopped_commands(stack, switch is Switch.STOP, directory)
         for command in commands:
             print(f"+ {' '.join(command)}", file=out, flush=True)
             try:
@@ -104,7 +114,7 @@ def _skip_reason(
     return pr
 
 
-def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) -> list[str]:
+def run_nightly(repo: str, switch: Switch, *, dry_run: bool) -> list[str]:
     base = os.environ.get("PR_BASE_CONFIG", "").strip()
     if not base:
         raise NightlyError(
@@ -127,7 +137,7 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) ->
                 runs, pr=pr.number, head_ref=pr.head_ref, own_run_id=int(own) if own else None
             )
 
-        def prepare(stack: str, ref: str) -> object:
+        def prepare(stack: str, ref: str, directory: Path) -> object:
             return prepare_stack_file(base, stack, ref, directory)
 
         try:
@@ -141,6 +151,7 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) ->
             ttl_comment=ttl_comment,
             busy=busy,
             run=run,
+            checkout=checkout_for(),
             prepare=prepare,
             build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
             dry_run=dry_run,
@@ -158,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         switch = resolve(args.action, os.environ, datetime.now(UTC), sys.stdout)
         if switch is None:
             return 0
-        run_nightly(args.repo, switch, dry_run=args.dry_run, directory=Path.cwd())
+        run_nightly(args.repo, switch, dry_run=args.dry_run)
     except (ScheduleError, NightlyError, GitHubApiError, ValueError) as exc:
         print(f"::error title=Nightly {args.action}::{exc}", file=sys.stderr)
         return 1

@@ -46,6 +46,7 @@ from scripts.orphans import (
     StackDecision,
     classify,
 )
+from scripts.pr_checkout import CheckoutError, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.stopstart import prepare_stack_file, set_stopped_commands
 from scripts.ttl import MARKER as TTL_MARKER
@@ -221,8 +222,10 @@ class Expiry:
     read_comment: Callable[[int], str | None]
     post_comment: Callable[[int, str], object]
     busy: Callable[[PullRequest], list[WorkflowRun]]
-    prepare: Callable[[str, str], object]
-    """Writes Pulumi.<stack>.yaml for (stack, build ref), as the PR's deploy does."""
+    checkout: Callable[[int], Path]
+    """Checks out PR <n>'s own program (scripts/pr_checkout.py); returns its directory."""
+    prepare: Callable[[str, str, Path], object]
+    """Writes Pulumi.<stack>.yaml for (stack, build ref) in that directory, as the deploy does."""
     build_ref: str
     """PR_BUILD_REF; empty means the PR's head branch."""
 
@@ -281,8 +284,8 @@ def _expire_one(
         action, stack=stack, policy=expiry.policy, last_push=last_push, head_sha=pr.head_sha
     )
     stopping = action is TtlAction.STOP
-    commands = set_stopped_commands(stack, True) if stopping else destroy_commands(stack)
     if dry_run:
+        commands = set_stopped_commands(stack, True) if stopping else destroy_commands(stack)
         print(f"dry run, would comment on PR #{pr.number}: {action.value}", file=out)
         for command in commands:
             print(f"dry run, would run: {' '.join(command)}", file=out)
@@ -290,11 +293,16 @@ def _expire_one(
     try:
         expiry.post_comment(pr.number, body)
         if stopping:
-            expiry.prepare(stack, expiry.build_ref or pr.head_ref)
+            # The PR's own program: the default branch's would undo what the PR deployed.
+            directory = expiry.checkout(pr.number)
+            expiry.prepare(stack, expiry.build_ref or pr.head_ref, directory)
+            commands = set_stopped_commands(stack, True, directory)
+        else:
+            commands = destroy_commands(stack)
         for command in commands:
             print(f"+ {' '.join(command)}", file=out, flush=True)
             run(command)
-    except (CommandError, GitHubApiError, ValueError) as exc:
+    except (CommandError, CheckoutError, GitHubApiError, ValueError) as exc:
         print(f"failed: {exc}", file=out)
         return False
     return True
@@ -337,10 +345,10 @@ def _expiry(
         found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
         return None if found is None else found[1]
 
-    def prepare(stack: str, ref: str) -> Path:
+    def prepare(stack: str, ref: str, directory: Path) -> Path:
         if not base:
             raise ValueError("repository variable PR_BASE_CONFIG is not set: cannot stop")
-        return prepare_stack_file(base, stack, ref, Path.cwd())
+        return prepare_stack_file(base, stack, ref, directory)
 
     return Expiry(
         policy=policy,
@@ -352,6 +360,7 @@ def _expiry(
             api, repo, number, body, marker=TTL_MARKER
         ),
         busy=busy,
+        checkout=checkout_for(),
         prepare=prepare,
         build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
     )

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -123,7 +124,10 @@ class FakePulumi:
         return ""
 
 
-def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str]]) -> Expiry:
+PR_CHECKOUTS = Path("/runner/temp/tims-stack-prs")
+
+
+def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str, Path]]) -> Expiry:
     lookup = GitHubPrLookup(api, REPO)
 
     def read(number: int) -> str | None:
@@ -138,7 +142,8 @@ def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str]]
         read_comment=read,
         post_comment=lambda n, body: upsert_comment(api, REPO, n, body, marker=MARKER),
         busy=lambda pr: [],
-        prepare=lambda stack, ref: prepared.append((stack, ref)),
+        checkout=lambda number: PR_CHECKOUTS / f"pr-{number}",
+        prepare=lambda stack, ref, directory: prepared.append((stack, ref, directory)),
         build_ref="",
     )
 
@@ -151,7 +156,7 @@ def idle_pr(fake: FakeGitHub, number: int, days: int, sha: str = SHA) -> None:
 
 def run(fake: FakeGitHub, api: GitHubApi, stacks: Sequence[str]) -> tuple[FakePulumi, str]:
     pulumi = FakePulumi(stacks, fake)
-    prepared: list[tuple[str, str]] = []
+    prepared: list[tuple[str, str, Path]] = []
     out = io.StringIO()
     lookup = GitHubPrLookup(api, REPO)
     sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry_for(fake, api, prepared))
@@ -270,3 +275,11 @@ def test_an_api_error_listing_runs_stops_the_sweep_untouched(
     with pytest.raises(SweepError, match="TTL: looking up PR #4 failed"):
         run(fake_github, github_api, ["pr-4"])
     assert fake_github.comments == []
+
+
+def test_the_ttl_stop_runs_the_prs_own_program(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=9)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[-2:] for c in pulumi.commands] == [["--cwd", str(PR_CHECKOUTS / "pr-4")]] * 2
