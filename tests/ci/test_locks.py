@@ -214,6 +214,23 @@ def test_the_lock_of_a_live_run_is_never_cleared() -> None:
     assert pulumi.cancels() == []
 
 
+class StuckLock(FakePulumi):
+    """`pulumi cancel` exits 0 but the lock file stays (e.g. the bucket refused the delete)."""
+
+    def __call__(self, command: Sequence[str]) -> tuple[int, str]:
+        status, output = super().__call__(command)
+        if command[1] == "cancel":
+            self.locked = True
+        return status, output
+
+
+def test_a_lock_still_there_after_cancel_is_an_error() -> None:
+    pulumi = StuckLock([{"name": "pr-7"}], locked=True)
+    with pytest.raises(LockError, match="pr-7 is still locked after `pulumi cancel`"):
+        clear_if_stale(pulumi, "pr-7", lambda: [], io.StringIO())
+    assert len(pulumi.cancels()) == 1
+
+
 @pytest.mark.parametrize("entries", [[{"name": "pr-7"}], []], ids=["free", "missing"])
 def test_nothing_is_cancelled_without_a_lock(entries: list[dict[str, object]]) -> None:
     pulumi = FakePulumi(entries)

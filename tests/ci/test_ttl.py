@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scripts.github_api import GitHubApi
+from scripts.locks import WorkflowRun
 from scripts.orphans import GitHubPrLookup
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.sweep import Expiry, SweepError, sweep
@@ -127,7 +128,12 @@ class FakePulumi:
 PR_CHECKOUTS = Path("/runner/temp/tims-stack-prs")
 
 
-def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str, Path]]) -> Expiry:
+def expiry_for(
+    fake: FakeGitHub,
+    api: GitHubApi,
+    prepared: list[tuple[str, str, Path]],
+    busy: dict[int, list[WorkflowRun]] | None = None,
+) -> Expiry:
     lookup = GitHubPrLookup(api, REPO)
 
     def read(number: int) -> str | None:
@@ -141,7 +147,7 @@ def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str, 
         last_push=lookup.last_push,
         read_comment=read,
         post_comment=lambda n, body: upsert_comment(api, REPO, n, body, marker=MARKER),
-        busy=lambda pr: [],
+        busy=lambda pr: (busy or {}).get(pr.number, []),
         checkout=lambda number: PR_CHECKOUTS / f"pr-{number}",
         prepare=lambda stack, ref, directory: prepared.append((stack, ref, directory)),
         build_ref="",
@@ -283,3 +289,16 @@ def test_the_ttl_stop_runs_the_prs_own_program(
     idle_pr(fake_github, 4, days=9)
     pulumi, _ = run(fake_github, github_api, ["pr-4"])
     assert [c[-2:] for c in pulumi.commands] == [["--cwd", str(PR_CHECKOUTS / "pr-4")]] * 2
+
+
+def test_an_environment_another_run_works_on_is_left_to_the_next_sweep(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "feat-4", (4,), "")
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    out = io.StringIO()
+    expiry = expiry_for(fake_github, github_api, [], busy={4: [live]})
+    sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, expiry=expiry)
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+    assert "pr-4: pr-environment.yml run 5" in out.getvalue()
