@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from scripts import locks
 from scripts.github_api import GitHubApi
 from scripts.locks import (
     LockError,
     LockState,
+    Probe,
     WorkflowRun,
     clear_if_stale,
     holders,
@@ -317,3 +319,27 @@ def test_waiting_too_long_clears_nothing() -> None:
     with pytest.raises(LockError, match="still runs on pr-7; nothing was cleared"):
         settle_with(pulumi, [[run_of(1, prs=(7,))]], only_if_locked=False)
     assert pulumi.cancels() == []
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize("warn", [True, False], ids=["destroy", "deploy"])
+def test_the_destroy_step_reports_a_missing_stack_and_says_it_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    github_api: GitHubApi,
+    warn: bool,
+) -> None:
+    monkeypatch.setattr(locks, "GitHubApi", lambda token: github_api)
+    monkeypatch.setattr(locks, "settle", lambda *a, **k: Probe(LockState.MISSING))
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    argv = ["--repo", REPO, "--stack", "pr-7", "--pr", "7"]
+    assert locks.main(argv + (["--missing-is-warning"] if warn else [])) == 0
+    assert (tmp_path / "output").read_text(encoding="utf-8") == "exists=false\n"
+    out = capsys.readouterr().out
+    assert ("::warning title=No stack pr-7::" in out) is warn
+    assert (tmp_path / "summary").exists() is warn

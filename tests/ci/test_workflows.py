@@ -454,6 +454,14 @@ def test_sweep_runs_on_a_schedule_and_by_hand_with_a_dry_run_input(
     assert dry_run["default"] is True, "a manual sweep should be a dry run unless asked"
 
 
+def test_sweeps_never_overlap_and_a_running_one_is_never_cancelled(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    # One fixed group: a run-specific group would let two sweeps destroy the same stack.
+    job = workflows["sweep.yml"]["jobs"]["sweep"]
+    assert job["concurrency"] == {"group": "tims-stack-sweep", "cancel-in-progress": False}
+
+
 @pytest.fixture
 def sweep_step(workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return step_running(workflows["sweep.yml"]["jobs"]["sweep"], "scripts.sweep")
