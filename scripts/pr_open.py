@@ -7,7 +7,7 @@ preview for a long time, while the close's `destroy` job runs in a group of
 its own. Without this check, an `up` queued before the close could start
 after the destroy and bring the environment back for a closed PR.
 
-The `destroy` job waits (up to 100 minutes) for runs still working on the
+The `destroy` job waits (up to 120 minutes) for runs still working on the
 stack. A PR reopened meanwhile has a new `up` of its own, which may already
 have deployed: with `--before destroy`, an open PR means "keep the stack".
 

@@ -283,7 +283,7 @@ def test_destroy_comments_destroyed_only_when_there_was_a_stack(
 def test_destroy_rechecks_the_pr_after_waiting_and_before_destroying(
     pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    # The destroy may wait 100 minutes for a live up; a PR reopened meanwhile
+    # The destroy may wait 120 minutes for a live up; a PR reopened meanwhile
     # gets a new up, whose fresh environment this destroy must not remove.
     job = pr_jobs["destroy"]
     steps = job["steps"]
@@ -351,7 +351,7 @@ def test_lock_step_passes_the_pr_and_its_branch(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "ARGS: -m scripts.locks --repo a/b --stack pr-7 --pr 7 --head-ref feat/x "
-        "--wait-minutes 100 --missing-is-warning"
+        "--wait-minutes 120 --missing-is-warning"
     )
     assert lock["env"]["HEAD_REF"] == "${{ github.event.pull_request.head.ref }}"
 
@@ -579,22 +579,37 @@ def test_every_pulumi_step_reads_the_kubeconfig_the_action_wrote(
 def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock."""
+    """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock.
+
+    The waits that follow each other with the default config: the database (a
+    StatefulSet or a CloudNativePG Cluster) and the image build run side by
+    side; the migration Job needs both; the backend's rollout waits for the
+    Job; the route's wait is counted on top, to be safe.
+    """
     from components import timeouts
     from stack.config import BuildConfig
+    from stack.models import MigrationsConfig
 
     up = workflows["pr-environment.yml"]["jobs"]["up"]
     build = BuildConfig.model_fields["timeout"].default
+    database = max(
+        timeouts.await_seconds(timeouts.POSTGRES_STARTUP_SECONDS), timeouts.CNPG_READY_SECONDS
+    )
+    migrations = timeouts.job_await_seconds(MigrationsConfig.model_fields["timeout"].default)
     rollout = max(
         timeouts.await_seconds(s)
-        for s in (
-            timeouts.BACKEND_STARTUP_SECONDS,
-            timeouts.FRONTEND_STARTUP_SECONDS,
-            timeouts.POSTGRES_STARTUP_SECONDS,
-        )
+        for s in (timeouts.BACKEND_STARTUP_SECONDS, timeouts.FRONTEND_STARTUP_SECONDS)
     )
     lock_wait = wait_minutes(step_running(up, "scripts.locks")) * 60
-    needed = lock_wait + build + rollout + timeouts.ROUTE_ACCEPT_SECONDS
+    setup_and_preview = 10 * 60
+    needed = (
+        setup_and_preview
+        + lock_wait
+        + max(build, database)
+        + migrations
+        + rollout
+        + timeouts.ROUTE_ACCEPT_SECONDS
+    )
     assert up["timeout-minutes"] * 60 > needed, (
         f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
     )
