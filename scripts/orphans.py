@@ -131,13 +131,13 @@ class GitHubPrLookup:
 
     def last_push(self, pull: PullRequest) -> datetime:
         """When the PR's head commit last arrived: the later of its committer date and
-        the newest pull_request run of pr-environment.yml for that commit.
+        the newest pr-environment.yml run for that commit whose deploy job ran.
 
         A committer date alone is not a push date: a branch committed three weeks
-        ago and opened as a PR today would be destroyed by the next sweep. Every
-        push, open, reopen or label of the PR starts a pr-environment.yml run for
-        its head commit, so the newest such run is when it was last pushed or
-        deployed.
+        ago and opened as a PR today would be destroyed by the next sweep. A push,
+        open or reopen (or, in label mode, adding the `preview` label) runs the
+        deploy job for the PR's head commit. Runs whose deploy job was skipped,
+        such as adding `keep-running` or any other label, do not count.
         """
         committed = self._commit_date(pull.head_sha)
         path = f"/repos/{self._repo}/actions/runs"
@@ -150,14 +150,36 @@ class GitHubPrLookup:
         runs = body.get("workflow_runs") if isinstance(body, dict) else None
         if not isinstance(runs, list):
             raise GitHubApiError(f"GET {path}: no workflow_runs list in the answer")
-        started = [
-            _stamp(run.get("created_at"), f"GET {path}: created_at")
-            for run in runs
-            if isinstance(run, dict)
-            and run.get("head_sha") == pull.head_sha
-            and str(run.get("path") or "").split("@", 1)[0] == PR_WORKFLOW_PATH
-        ]
-        return max([committed, *started])
+        started = sorted(
+            (
+                (_stamp(run.get("created_at"), f"GET {path}: created_at"), int(run["id"]))
+                for run in runs
+                if isinstance(run, dict)
+                and run.get("head_sha") == pull.head_sha
+                and str(run.get("path") or "").split("@", 1)[0] == PR_WORKFLOW_PATH
+            ),
+            reverse=True,
+        )
+        for created, run_id in started:
+            if created <= committed:
+                break
+            if self._deployed(run_id):
+                return created
+        return committed
+
+    def _deployed(self, run_id: int) -> bool:
+        """Whether the run's deploy job ran (or runs): it was not skipped by the label rules."""
+        path = f"/repos/{self._repo}/actions/runs/{run_id}/jobs"
+        body = self._api.request("GET", path, params={"per_page": 100}).json()
+        jobs = body.get("jobs") if isinstance(body, dict) else None
+        if not isinstance(jobs, list):
+            raise GitHubApiError(f"GET {path}: no jobs list in the answer")
+        return any(
+            isinstance(job, dict)
+            and str(job.get("name") or "").startswith(UP_JOB_NAME)
+            and job.get("conclusion") != "skipped"
+            for job in jobs
+        )
 
     def _commit_date(self, sha: str) -> datetime:
         path = f"/repos/{self._repo}/commits/{sha}"
@@ -169,6 +191,8 @@ class GitHubPrLookup:
 
 
 PR_WORKFLOW_PATH = ".github/workflows/pr-environment.yml"
+UP_JOB_NAME = "pulumi preview and up"
+"""How the deploy job's name in pr-environment.yml starts (then `pr-<n>`)."""
 
 
 def _stamp(value: object, what: str) -> datetime:

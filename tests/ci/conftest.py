@@ -133,6 +133,13 @@ class FakeGitHub:
         if match and match.group(1) in self.commit_dates:
             date = self.commit_dates[match.group(1)]
             return httpx.Response(200, json={"commit": {"committer": {"date": date}}})
+        match = re.fullmatch(rf"{base}/actions/runs/(\d+)/jobs", path)
+        if match:
+            for run in self.runs:
+                if run["id"] == int(match.group(1)):
+                    jobs = run.get("jobs", [])
+                    return httpx.Response(200, json={"total_count": len(jobs), "jobs": jobs})
+            return httpx.Response(404, json={"message": "Not Found"})
         if path == f"{base}/actions/runs":
             runs = self.runs
             # The real API filters by these; a fake that ignored them would hide a bad query.
@@ -181,9 +188,18 @@ class FakeGitHub:
         prs: tuple[int, ...] = (),
         head_sha: str = "",
         created_at: str = "2026-12-01T00:00:00Z",
+        deployed: bool = True,
     ) -> None:
+        """`deployed`: whether the run's deploy job ran or was skipped by the label rules."""
+        up_job = {
+            "name": f"pulumi preview and up pr-{prs[0] if prs else 0}",
+            "status": "completed",
+            "conclusion": "success" if deployed else "skipped",
+        }
+        rules_job = {"name": "Does this event deploy or destroy?", "conclusion": "success"}
         self.runs.append(
             {
+                "jobs": [rules_job, up_job],
                 "id": run_id,
                 "path": f".github/workflows/{workflow}",
                 "event": event,

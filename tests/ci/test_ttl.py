@@ -302,3 +302,39 @@ def test_an_environment_another_run_works_on_is_left_to_the_next_sweep(
     sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, expiry=expiry)
     assert (pulumi.commands, fake_github.comments) == ([], [])
     assert "pr-4: pr-environment.yml run 5" in out.getvalue()
+
+
+def test_a_label_added_since_does_not_reset_the_time_to_live(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # Adding keep-running (or any label but `preview`) runs the workflow, but not its
+    # deploy job: it prevents the stop, and must not postpone the destroy.
+    idle_pr(fake_github, 4, days=25)
+    recent = _iso(NOW - timedelta(hours=1))
+    fake_github.add_run(7, "pr-environment.yml", head_sha=SHA, created_at=recent, deployed=False)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[1] for c in pulumi.commands] == ["destroy", "stack"]
+
+
+def test_a_reopen_with_the_same_head_restarts_the_time_to_live(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    fake_github.add_run(
+        7, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(days=24))
+    )
+    fake_github.add_run(
+        8, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(days=2))
+    )
+    fake_github.add_run(
+        9,
+        "pr-environment.yml",
+        head_sha=SHA,
+        created_at=_iso(NOW - timedelta(hours=3)),
+        deployed=False,
+    )
+    pr = GitHubPrLookup(github_api, REPO).pull(4)
+    assert pr is not None
+    assert GitHubPrLookup(github_api, REPO).last_push(pr) == NOW.replace(
+        second=0, microsecond=0
+    ) - timedelta(days=2)

@@ -212,6 +212,13 @@ def test_up_sets_environment_and_build_ref_from_the_pr(
     )
 
 
+def test_the_ttl_recognises_the_deploy_job_by_its_name(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    # scripts/orphans.py tells a deploy from a skipped label event by this job's name.
+    from scripts.orphans import UP_JOB_NAME
+
+    assert pr_jobs["up"]["name"] == f"{UP_JOB_NAME} {PR_STACK}"
+
+
 def test_up_posts_the_comment_from_the_stack_outputs(pr_jobs: dict[str, dict[str, Any]]) -> None:
     job = pr_jobs["up"]
     step = step_running(job, "scripts.pr_comment")
