@@ -262,7 +262,14 @@ def expire(
         print(f"{decision.stack}: last push {last_push:%Y-%m-%d} -> TTL {action.value}", file=out)
         if action is TtlAction.NONE:
             continue
-        if busy := expiry.busy(pr):
+        try:
+            busy = expiry.busy(pr)
+        except GitHubApiError as exc:
+            raise SweepError(
+                f"TTL: listing the runs that may hold {decision.stack} failed, so the sweep "
+                f"stopped before touching it: {exc}"
+            ) from exc
+        if busy:
             print(f"{decision.stack}: {busy[0].describe()} is working on it -> skip", file=out)
             continue
         if not _expire_one(decision.stack, pr, action, last_push, expiry, run, dry_run, out):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.github_api import GitHubApi
+from scripts.github_api import GitHubApi, GitHubApiError
 from scripts.locks import WorkflowRun
 from scripts.orphans import GitHubPrLookup
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
@@ -338,3 +339,24 @@ def test_a_reopen_with_the_same_head_restarts_the_time_to_live(
     assert GitHubPrLookup(github_api, REPO).last_push(pr) == NOW.replace(
         second=0, microsecond=0
     ) - timedelta(days=2)
+
+
+def test_an_api_error_listing_live_runs_stops_the_sweep_untouched(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+
+    def busy(pr: object) -> list[WorkflowRun]:
+        raise GitHubApiError("GET /repos/acme/tims-stack/actions/runs: 502")
+
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    expiry = dataclasses.replace(expiry_for(fake_github, github_api, []), busy=busy)
+    with pytest.raises(SweepError, match="TTL: listing the runs that may hold pr-4 failed"):
+        sweep(
+            GitHubPrLookup(github_api, REPO),
+            pulumi,
+            dry_run=False,
+            out=io.StringIO(),
+            expiry=expiry,
+        )
+    assert (pulumi.commands, fake_github.comments) == ([], [])
