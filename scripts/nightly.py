@@ -114,6 +114,24 @@ def _skip_reason(
     return pr
 
 
+def busy_check(
+    api: GitHubApi, repo: str, own_run_id: int | None
+) -> Callable[[PullRequest], list[WorkflowRun]]:
+    """The live runs that may hold a PR's stack, other nightly runs left out (locks.holders)."""
+
+    def busy(pr: PullRequest) -> list[WorkflowRun]:
+        runs = live_runs(api, repo, datetime.now(UTC))
+        return holders(
+            runs,
+            pr=pr.number,
+            head_ref=pr.head_ref,
+            own_run_id=own_run_id,
+            own_workflow="nightly.yml",
+        )
+
+    return busy
+
+
 def run_nightly(repo: str, switch: Switch, *, dry_run: bool) -> list[str]:
     base = os.environ.get("PR_BASE_CONFIG", "").strip()
     if not base:
@@ -131,12 +149,6 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool) -> list[str]:
             found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
             return None if found is None else found[1]
 
-        def busy(pr: PullRequest) -> list[WorkflowRun]:
-            runs = live_runs(api, repo, datetime.now(UTC))
-            return holders(
-                runs, pr=pr.number, head_ref=pr.head_ref, own_run_id=int(own) if own else None
-            )
-
         def prepare(stack: str, ref: str, directory: Path) -> object:
             return prepare_stack_file(base, stack, ref, directory)
 
@@ -149,7 +161,7 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool) -> list[str]:
             switch,
             pull=lookup.pull,
             ttl_comment=ttl_comment,
-            busy=busy,
+            busy=busy_check(api, repo, int(own) if own else None),
             run=run,
             checkout=checkout_for(),
             prepare=prepare,

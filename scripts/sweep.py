@@ -324,7 +324,7 @@ def _lock_checks(
 
     def live(pr: int, head_ref: str | None) -> list[WorkflowRun]:
         runs = live_runs(api, repo, datetime.now(UTC))
-        return holders(runs, pr=pr, head_ref=head_ref, own_run_id=own)
+        return holders(runs, pr=pr, head_ref=head_ref, own_run_id=own, own_workflow="sweep.yml")
 
     def unlock(stack: str, pr: int) -> bool:
         # A closed PR's runs are found by its head branch (GitHub lists only open PRs on runs).

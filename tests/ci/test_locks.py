@@ -102,6 +102,19 @@ def test_scheduled_pulumi_runs_may_hold_any_pr_stack(workflow: str) -> None:
     assert [r.id for r in found] == [1]
 
 
+@pytest.mark.parametrize(
+    ("own", "other"), [("nightly.yml", "sweep.yml"), ("sweep.yml", "nightly.yml")]
+)
+def test_a_scheduled_workflow_ignores_its_own_other_runs_but_not_the_other_workflow(
+    own: str, other: str
+) -> None:
+    # Its Pulumi job is in one fixed concurrency group: another run of it (the next
+    # hourly schedule check) cannot be running Pulumi meanwhile.
+    runs = [run_of(1, own, event="schedule"), run_of(2, other, event="schedule")]
+    found = holders(runs, pr=7, head_ref="f", own_run_id=99, own_workflow=own)
+    assert [r.id for r in found] == [2]
+
+
 def test_the_run_itself_is_not_a_holder() -> None:
     assert holders([run_of(99, prs=(7,))], pr=7, head_ref="feat", own_run_id=99) == []
 
@@ -343,3 +356,22 @@ def test_the_destroy_step_reports_a_missing_stack_and_says_it_does_not_exist(
     out = capsys.readouterr().out
     assert ("::warning title=No stack pr-7::" in out) is warn
     assert (tmp_path / "summary").exists() is warn
+
+
+def test_the_nightly_and_the_sweep_wait_for_each_other_but_not_for_themselves(
+    fake_github: FakeGitHub, github_api: GitHubApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.nightly import busy_check
+    from scripts.orphans import GitHubPrLookup, PrState, PullRequest
+    from scripts.sweep import _lock_checks
+
+    monkeypatch.setenv("GITHUB_RUN_ID", "1")
+    fake_github.add_run(1, "nightly.yml", event="schedule")
+    fake_github.add_run(2, "nightly.yml", event="schedule")
+    fake_github.add_run(3, "sweep.yml", event="schedule")
+    pr = PullRequest(7, PrState.OPEN, "feat", "a" * 40, frozenset())
+    assert [r.id for r in busy_check(github_api, REPO, 1)(pr)] == [3]
+    monkeypatch.setenv("GITHUB_RUN_ID", "3")
+    fake_github.add_run(4, "sweep.yml", event="schedule")
+    sweep_busy, _ = _lock_checks(github_api, REPO, GitHubPrLookup(github_api, REPO))
+    assert [r.id for r in sweep_busy(pr)] == [1, 2]
