@@ -21,7 +21,7 @@ from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
 from scripts.labels import KEEP_RUNNING_LABEL
 from scripts.locks import WorkflowRun, holders, live_runs
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest
-from scripts.pr_checkout import CheckoutError, checkout_for
+from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked
 from scripts.schedule import ScheduleError, Switch, resolve
 from scripts.stack_names import pr_number_of
@@ -43,7 +43,7 @@ def switch_environments(
     ttl_comment: Callable[[int], str | None],
     busy: Callable[[PullRequest], list[WorkflowRun]],
     run: Runner,
-    checkout: Callable[[int], Path],
+    checkout: Callable[[PullRequest], Path],
     prepare: Callable[[str, str, Path], object],
     build_ref: str,
     dry_run: bool,
@@ -51,7 +51,7 @@ def switch_environments(
 ) -> list[str]:
     """Stop or start each `pr-<n>` stack that qualifies; returns the stacks switched.
 
-    `checkout(number)` checks out the PR's own program and returns its directory;
+    `checkout(pr)` checks out the PR's own program and returns its directory;
     `prepare(stack, ref, directory)` writes the stack file there; the Pulumi
     commands run in it. A failed checkout or command is reported and the others
     still run; NightlyError at the end names the failures.
@@ -71,7 +71,10 @@ def switch_environments(
                 print(f"dry run, would run: {' '.join(command)}", file=out)
             continue
         try:
-            directory = checkout(number)
+            directory = checkout(reason)
+        except NotDeployed as exc:
+            print(f"{stack}: {exc} -> skip", file=out)
+            continue
         except CheckoutError as exc:
             print(f"{stack}: cannot check out the PR's program: {exc}", file=out)
             failed.append(stack)
@@ -163,7 +166,7 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool) -> list[str]:
             ttl_comment=ttl_comment,
             busy=busy_check(api, repo, int(own) if own else None),
             run=run,
-            checkout=checkout_for(),
+            checkout=checkout_for(lookup.deployed_head),
             prepare=prepare,
             build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
             dry_run=dry_run,

@@ -140,6 +140,25 @@ class GitHubPrLookup:
         such as adding `keep-running` or any other label, do not count.
         """
         committed = self._commit_date(pull.head_sha)
+        for created, run_id in self._head_runs(pull):
+            if created <= committed:
+                break
+            if any(c != "skipped" for c in self._up_conclusions(run_id)):
+                return created
+        return committed
+
+    def deployed_head(self, pull: PullRequest) -> bool:
+        """Whether a deploy job succeeded for the PR's current head commit.
+
+        Only then has that commit passed the `pr-environments` environment's
+        gate (required reviewers, branch rules): a scheduled run may run its
+        program. A push still waiting for approval, or whose deploy failed, may not.
+        """
+        return any("success" in self._up_conclusions(run_id) for _, run_id in self._head_runs(pull))
+
+    def _head_runs(self, pull: PullRequest) -> list[tuple[datetime, int]]:
+        """(created_at, id) of pull_request runs of pr-environment.yml for the PR's head, newest
+        first."""
         path = f"/repos/{self._repo}/actions/runs"
         params: dict[str, str | int] = {
             "head_sha": pull.head_sha,
@@ -150,7 +169,7 @@ class GitHubPrLookup:
         runs = body.get("workflow_runs") if isinstance(body, dict) else None
         if not isinstance(runs, list):
             raise GitHubApiError(f"GET {path}: no workflow_runs list in the answer")
-        started = sorted(
+        return sorted(
             (
                 (_stamp(run.get("created_at"), f"GET {path}: created_at"), int(run["id"]))
                 for run in runs
@@ -160,26 +179,20 @@ class GitHubPrLookup:
             ),
             reverse=True,
         )
-        for created, run_id in started:
-            if created <= committed:
-                break
-            if self._deployed(run_id):
-                return created
-        return committed
 
-    def _deployed(self, run_id: int) -> bool:
-        """Whether the run's deploy job ran (or runs): it was not skipped by the label rules."""
+    def _up_conclusions(self, run_id: int) -> list[str | None]:
+        """Conclusions of the run's deploy job: "skipped" when the label rules skipped it,
+        None while it runs."""
         path = f"/repos/{self._repo}/actions/runs/{run_id}/jobs"
         body = self._api.request("GET", path, params={"per_page": 100}).json()
         jobs = body.get("jobs") if isinstance(body, dict) else None
         if not isinstance(jobs, list):
             raise GitHubApiError(f"GET {path}: no jobs list in the answer")
-        return any(
-            isinstance(job, dict)
-            and str(job.get("name") or "").startswith(UP_JOB_NAME)
-            and job.get("conclusion") != "skipped"
+        return [
+            job.get("conclusion")
             for job in jobs
-        )
+            if isinstance(job, dict) and str(job.get("name") or "").startswith(UP_JOB_NAME)
+        ]
 
     def _commit_date(self, sha: str) -> datetime:
         path = f"/repos/{self._repo}/commits/{sha}"

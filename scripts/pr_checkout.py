@@ -6,9 +6,14 @@ the one the PR deployed: an `up` of it would delete what the PR adds (with
 the data of any volume it added), and revert what the PR changes, until the
 PR's next push. So each PR's program is checked out on its own:
 
-- the ref is `refs/pull/<n>/merge`, the commit the PR's deploy job checks out
-  (actions/checkout's default for a pull_request event);
-- it is fetched shallowly and added as a detached git worktree in
+- the commit is the PR's head, and only once a deploy job succeeded for it:
+  that job ran in the `pr-environments` environment, so the commit passed its
+  gate (required reviewers, branch rules). A push still awaiting approval, or
+  whose deploy failed, is never run from a scheduled workflow, which would
+  bypass that gate (NotDeployed). The deploy ran the merge commit
+  `refs/pull/<n>/merge`; the head differs from it only by the base branch's
+  own changes;
+- it is fetched shallowly by its SHA and added as a detached git worktree in
   `$RUNNER_TEMP/tims-stack-prs/pr-<n>`; the Pulumi commands then run with
   `--cwd` there;
 - the worktree's `venv` links to the checkout's venv (`make setup` of the
@@ -25,10 +30,13 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from scripts.orphans import PullRequest
 
 WORKTREES = "tims-stack-prs"
 GitRunner = Callable[[Sequence[str]], None]
@@ -39,10 +47,11 @@ class CheckoutError(RuntimeError):
     pass
 
 
-def merge_ref(number: int) -> str:
-    if number < 1:
-        raise ValueError(f"not a pull request number: {number}")
-    return f"refs/pull/{number}/merge"
+class NotDeployed(CheckoutError):
+    """The PR's head commit has no successful deploy: its program is not run."""
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 def git_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -85,31 +94,47 @@ def worktree_root(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("RUNNER_TEMP") or tempfile.gettempdir()) / WORKTREES
 
 
-def checkout_pr(number: int, repo_dir: Path, into: Path, run: GitRunner) -> Path:
-    """Add PR `number`'s merge commit as a worktree under `into`; returns its directory."""
-    ref = merge_ref(number)
-    local = f"refs/remotes/pr/{number}"
+def checkout_pr(number: int, sha: str, repo_dir: Path, into: Path, run: GitRunner) -> Path:
+    """Add commit `sha` of PR `number` as a worktree under `into`; returns its directory."""
+    if number < 1 or not _SHA.fullmatch(sha):
+        raise ValueError(f"not a pull request number and commit: #{number} {sha!r}")
     directory = into / f"pr-{number}"
     git = ["git", "-C", str(repo_dir)]
     try:
-        run([*git, "fetch", "--no-tags", "--depth=1", "origin", f"+{ref}:{local}"])
+        run([*git, "fetch", "--no-tags", "--depth=1", "origin", sha])
     except CheckoutError as exc:
-        raise CheckoutError(
-            f"cannot fetch {ref} (a PR with merge conflicts has none): {exc}"
-        ) from exc
+        raise CheckoutError(f"cannot fetch commit {sha} of PR #{number}: {exc}") from exc
     if directory.exists():
         run([*git, "worktree", "remove", "--force", str(directory)])
     into.mkdir(parents=True, exist_ok=True)
-    run([*git, "worktree", "add", "--detach", str(directory), local])
+    run([*git, "worktree", "add", "--detach", str(directory), sha])
     venv = directory / "venv"
     if not venv.exists() and not venv.is_symlink():
         venv.symlink_to((repo_dir / "venv").absolute())
     return directory
 
 
-def checkout_for(environ: Mapping[str, str] | None = None) -> Callable[[int], Path]:
-    """`checkout(number)` for the scheduled workflows: this checkout, the run's token."""
+def gated(
+    deployed: Callable[[PullRequest], bool], checkout: Callable[[int, str], Path]
+) -> Callable[[PullRequest], Path]:
+    """`checkout(pr)`, refusing (NotDeployed) a head commit no deploy job succeeded for."""
+
+    def run(pr: PullRequest) -> Path:
+        if not deployed(pr):
+            raise NotDeployed(
+                f"PR #{pr.number}'s newest commit {pr.head_sha[:12]} has no successful deploy "
+                "(awaiting approval, failed, or not run yet), so its program is not run here"
+            )
+        return checkout(pr.number, pr.head_sha)
+
+    return run
+
+
+def checkout_for(
+    deployed: Callable[[PullRequest], bool], environ: Mapping[str, str] | None = None
+) -> Callable[[PullRequest], Path]:
+    """`checkout(pr)` for the scheduled workflows: this checkout, the run's token."""
     env = dict(os.environ if environ is None else environ)
-    run = git_runner(git_env(env))
+    git = git_runner(git_env(env))
     into = worktree_root(env)
-    return lambda number: checkout_pr(number, Path.cwd(), into, run)
+    return gated(deployed, lambda number, sha: checkout_pr(number, sha, Path.cwd(), into, git))

@@ -46,7 +46,7 @@ from scripts.orphans import (
     StackDecision,
     classify,
 )
-from scripts.pr_checkout import CheckoutError, checkout_for
+from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.stopstart import prepare_stack_file, set_stopped_commands
 from scripts.ttl import MARKER as TTL_MARKER
@@ -222,8 +222,8 @@ class Expiry:
     read_comment: Callable[[int], str | None]
     post_comment: Callable[[int, str], object]
     busy: Callable[[PullRequest], list[WorkflowRun]]
-    checkout: Callable[[int], Path]
-    """Checks out PR <n>'s own program (scripts/pr_checkout.py); returns its directory."""
+    checkout: Callable[[PullRequest], Path]
+    """Checks out the PR's own program (scripts/pr_checkout.py); returns its directory."""
     prepare: Callable[[str, str, Path], object]
     """Writes Pulumi.<stack>.yaml for (stack, build ref) in that directory, as the deploy does."""
     build_ref: str
@@ -298,17 +298,20 @@ def _expire_one(
             print(f"dry run, would run: {' '.join(command)}", file=out)
         return True
     try:
-        expiry.post_comment(pr.number, body)
+        commands = destroy_commands(stack)
         if stopping:
             # The PR's own program: the default branch's would undo what the PR deployed.
-            directory = expiry.checkout(pr.number)
+            # Checked out before the comment, which must not announce a stop that cannot run.
+            directory = expiry.checkout(pr)
             expiry.prepare(stack, expiry.build_ref or pr.head_ref, directory)
             commands = set_stopped_commands(stack, True, directory)
-        else:
-            commands = destroy_commands(stack)
+        expiry.post_comment(pr.number, body)
         for command in commands:
             print(f"+ {' '.join(command)}", file=out, flush=True)
             run(command)
+    except NotDeployed as exc:
+        print(f"{stack}: {exc} -> not stopped", file=out)
+        return True
     except (CommandError, CheckoutError, GitHubApiError, ValueError) as exc:
         print(f"failed: {exc}", file=out)
         return False
@@ -367,7 +370,7 @@ def _expiry(
             api, repo, number, body, marker=TTL_MARKER
         ),
         busy=busy,
-        checkout=checkout_for(),
+        checkout=checkout_for(lookup.deployed_head),
         prepare=prepare,
         build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
     )

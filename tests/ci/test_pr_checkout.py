@@ -1,15 +1,25 @@
-"""A scheduled stop runs the PR's own program: its merge commit, checked out with real git."""
+"""A scheduled stop runs the PR's own program: its deployed head commit, checked out with git."""
 
 from __future__ import annotations
 
 import base64
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from scripts.pr_checkout import CheckoutError, GitRunner, checkout_pr, git_env, git_runner
+from scripts.orphans import PrState, PullRequest
+from scripts.pr_checkout import (
+    CheckoutError,
+    GitRunner,
+    NotDeployed,
+    checkout_pr,
+    gated,
+    git_env,
+    git_runner,
+)
 from scripts.stopstart import prepare_stack_file
 
 GIT_IDENTITY = {
@@ -35,9 +45,14 @@ def git(*args: str, cwd: Path) -> str:
 
 
 @pytest.fixture
+def pr_head(scheduled_checkout: Path) -> str:
+    return (scheduled_checkout.parent / "pr-7-head").read_text(encoding="utf-8")
+
+
+@pytest.fixture
 def scheduled_checkout(tmp_path: Path) -> Path:
     """A shallow clone of the default branch, as the scheduled workflows have, whose
-    origin also has PR #7's merge commit under refs/pull/7/merge."""
+    origin also has PR #7's head commit under refs/pull/7/head."""
     work = tmp_path / "work"
     work.mkdir()
     git("init", "-q", "-b", "main", cwd=work)
@@ -51,7 +66,10 @@ def scheduled_checkout(tmp_path: Path) -> Path:
     git("commit", "-qm", "pr", cwd=work)
     origin = tmp_path / "origin.git"
     git("init", "-q", "--bare", str(origin), cwd=tmp_path)
-    git("push", "-q", str(origin), "main:main", "feature:refs/pull/7/merge", cwd=work)
+    # GitHub serves any commit reachable from a ref by its SHA (actions/checkout fetches so).
+    git("config", "uploadpack.allowReachableSHA1InWant", "true", cwd=origin)
+    git("push", "-q", str(origin), "main:main", "feature:refs/pull/7/head", cwd=work)
+    (tmp_path / "pr-7-head").write_text(git("rev-parse", "feature", cwd=work), encoding="utf-8")
     checkout = tmp_path / "checkout"
     git("clone", "-q", "-b", "main", "--depth=1", f"file://{origin}", str(checkout), cwd=tmp_path)
     (checkout / "venv").mkdir()
@@ -62,10 +80,10 @@ def runner() -> GitRunner:
     return git_runner({"PATH": os.environ["PATH"], **GIT_IDENTITY})
 
 
-def test_the_prs_merge_commit_is_checked_out_next_to_the_default_branch(
-    scheduled_checkout: Path, tmp_path: Path
+def test_the_prs_head_commit_is_checked_out_next_to_the_default_branch(
+    scheduled_checkout: Path, pr_head: str, tmp_path: Path
 ) -> None:
-    directory = checkout_pr(7, scheduled_checkout, tmp_path / "prs", runner())
+    directory = checkout_pr(7, pr_head, scheduled_checkout, tmp_path / "prs", runner())
     assert directory == tmp_path / "prs" / "pr-7"
     assert (directory / "__main__.py").read_text(encoding="utf-8") == "PR #7's program\n"
     main_program = scheduled_checkout / "__main__.py"
@@ -74,25 +92,55 @@ def test_the_prs_merge_commit_is_checked_out_next_to_the_default_branch(
     assert (directory / "venv").resolve() == (scheduled_checkout / "venv").resolve()
 
 
-def test_a_second_run_checks_the_pr_out_again(scheduled_checkout: Path, tmp_path: Path) -> None:
+def test_a_second_run_checks_the_pr_out_again(
+    scheduled_checkout: Path, pr_head: str, tmp_path: Path
+) -> None:
     run = runner()
-    checkout_pr(7, scheduled_checkout, tmp_path / "prs", run)
-    directory = checkout_pr(7, scheduled_checkout, tmp_path / "prs", run)
+    checkout_pr(7, pr_head, scheduled_checkout, tmp_path / "prs", run)
+    directory = checkout_pr(7, pr_head, scheduled_checkout, tmp_path / "prs", run)
     assert (directory / "__main__.py").read_text(encoding="utf-8") == "PR #7's program\n"
 
 
-def test_a_pr_without_a_merge_commit_fails_naming_the_ref(
+def test_a_commit_the_repository_does_not_have_fails_naming_it(
     scheduled_checkout: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(CheckoutError, match="cannot fetch refs/pull/8/merge"):
-        checkout_pr(8, scheduled_checkout, tmp_path / "prs", runner())
+    with pytest.raises(CheckoutError, match=f"cannot fetch commit {'b' * 40} of PR #8"):
+        checkout_pr(8, "b" * 40, scheduled_checkout, tmp_path / "prs", runner())
     assert not (tmp_path / "prs" / "pr-8").exists()
 
 
+def pr(sha: str) -> PullRequest:
+    return PullRequest(7, PrState.OPEN, "feature", sha, frozenset())
+
+
+def recording(calls: list[tuple[int, str]]) -> Callable[[int, str], Path]:
+    def checkout(number: int, sha: str) -> Path:
+        calls.append((number, sha))
+        return Path(sha)
+
+    return checkout
+
+
+def test_a_head_without_a_successful_deploy_is_never_checked_out() -> None:
+    # A push awaiting the environment's reviewers must not run from a scheduled workflow.
+    calls: list[tuple[int, str]] = []
+    checkout = gated(lambda p: False, recording(calls))
+    with pytest.raises(NotDeployed, match="no successful deploy"):
+        checkout(pr("c" * 40))
+    assert calls == []
+
+
+def test_a_deployed_head_is_checked_out_at_exactly_that_commit() -> None:
+    calls: list[tuple[int, str]] = []
+    checkout = gated(lambda p: True, recording(calls))
+    checkout(pr("c" * 40))
+    assert calls == [(7, "c" * 40)]
+
+
 def test_the_stack_file_is_written_from_the_prs_own_base(
-    scheduled_checkout: Path, tmp_path: Path
+    scheduled_checkout: Path, pr_head: str, tmp_path: Path
 ) -> None:
-    directory = checkout_pr(7, scheduled_checkout, tmp_path / "prs", runner())
+    directory = checkout_pr(7, pr_head, scheduled_checkout, tmp_path / "prs", runner())
     # Only the PR's checkout has this base: it must be read from there, not the cwd.
     written = prepare_stack_file("Pulumi.pr-base.yaml", "pr-7", "feature", directory)
     assert written == directory / "Pulumi.pr-7.yaml"

@@ -13,7 +13,7 @@ import pytest
 from scripts.locks import WorkflowRun
 from scripts.nightly import NightlyError, switch_environments
 from scripts.orphans import PrState, PullRequest
-from scripts.pr_checkout import CheckoutError
+from scripts.pr_checkout import CheckoutError, NotDeployed
 from scripts.schedule import ScheduleError, Switch, WorkingHours, due, parse_schedule, resolve
 from scripts.sweep import CommandError
 from scripts.ttl import TtlAction, TtlPolicy, comment_body
@@ -126,11 +126,17 @@ PR_CHECKOUTS = Path("/runner/temp/tims-stack-prs")
 
 
 class Recorder:
-    def __init__(self, fail_on: str | None = None, no_checkout: int | None = None) -> None:
+    def __init__(
+        self,
+        fail_on: str | None = None,
+        no_checkout: int | None = None,
+        not_deployed: int | None = None,
+    ) -> None:
         self.commands: list[list[str]] = []
         self.prepared: list[tuple[str, str, Path]] = []
         self.fail_on = fail_on
         self.no_checkout = no_checkout
+        self.not_deployed = not_deployed
 
     def __call__(self, command: Sequence[str]) -> str:
         self.commands.append(list(command))
@@ -138,10 +144,12 @@ class Recorder:
             raise CommandError(f"`{' '.join(command)}` exited with status 255")
         return ""
 
-    def checkout(self, number: int) -> Path:
-        if number == self.no_checkout:
-            raise CheckoutError(f"cannot fetch refs/pull/{number}/merge")
-        return PR_CHECKOUTS / f"pr-{number}"
+    def checkout(self, pull: PullRequest) -> Path:
+        if pull.number == self.no_checkout:
+            raise CheckoutError(f"cannot fetch commit {pull.head_sha}")
+        if pull.number == self.not_deployed:
+            raise NotDeployed(f"PR #{pull.number}'s newest commit has no successful deploy")
+        return PR_CHECKOUTS / f"pr-{pull.number}"
 
     def prepare(self, stack: str, ref: str, directory: Path) -> None:
         self.prepared.append((stack, ref, directory))
@@ -253,3 +261,13 @@ def test_a_failed_stack_does_not_stop_the_others_but_fails_the_run() -> None:
     with pytest.raises(NightlyError, match="could not stop: pr-1"):
         switch(["pr-1", "pr-2"], Switch.STOP, {1: pr(1), 2: pr(2)}, recorder=recorder)
     assert ["pulumi", "config", "set", "--stack", "pr-2"] in [c[:5] for c in recorder.commands]
+
+
+def test_a_pr_whose_newest_commit_was_not_deployed_is_skipped_not_failed() -> None:
+    # Its program has not passed the environment's gate: it is not run, and the
+    # nightly run stays green (the PR's own failed or pending deploy says why).
+    recorder = Recorder(not_deployed=1)
+    done, _, out = switch(["pr-1", "pr-2"], Switch.STOP, {1: pr(1), 2: pr(2)}, recorder=recorder)
+    assert done == ["pr-2"]
+    assert {c[c.index("--stack") + 1] for c in recorder.commands} == {"pr-2"}
+    assert "pr-1: PR #1's newest commit has no successful deploy -> skip" in out

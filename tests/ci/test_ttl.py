@@ -14,6 +14,7 @@ import pytest
 from scripts.github_api import GitHubApi, GitHubApiError
 from scripts.locks import WorkflowRun
 from scripts.orphans import GitHubPrLookup
+from scripts.pr_checkout import CheckoutError, NotDeployed
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.sweep import Expiry, SweepError, sweep
 from scripts.ttl import (
@@ -149,7 +150,7 @@ def expiry_for(
         read_comment=read,
         post_comment=lambda n, body: upsert_comment(api, REPO, n, body, marker=MARKER),
         busy=lambda pr: (busy or {}).get(pr.number, []),
-        checkout=lambda number: PR_CHECKOUTS / f"pr-{number}",
+        checkout=lambda pull: PR_CHECKOUTS / f"pr-{pull.number}",
         prepare=lambda stack, ref, directory: prepared.append((stack, ref, directory)),
         build_ref="",
     )
@@ -360,3 +361,60 @@ def test_an_api_error_listing_live_runs_stops_the_sweep_untouched(
             expiry=expiry,
         )
     assert (pulumi.commands, fake_github.comments) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("error", "fails"),
+    [
+        (NotDeployed("PR #4's newest commit has no successful deploy"), False),
+        (CheckoutError("cannot fetch commit"), True),
+    ],
+    ids=["not-deployed", "checkout-failed"],
+)
+def test_a_stop_that_cannot_run_the_prs_program_posts_no_comment(
+    fake_github: FakeGitHub, github_api: GitHubApi, error: CheckoutError, fails: bool
+) -> None:
+    idle_pr(fake_github, 4, days=9)
+
+    def checkout(pull: object) -> Path:
+        raise error
+
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    out = io.StringIO()
+    expiry = dataclasses.replace(expiry_for(fake_github, github_api, []), checkout=checkout)
+    lookup = GitHubPrLookup(github_api, REPO)
+    if fails:
+        with pytest.raises(SweepError, match="pr-4"):
+            sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry)
+    else:
+        sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry)
+        assert "pr-4: PR #4's newest commit has no successful deploy -> not stopped" in (
+            out.getvalue()
+        )
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("conclusions", "deployed"),
+    [
+        (["success"], True),
+        (["failure", "success"], True),
+        (["skipped"], False),
+        (["failure"], False),
+        ([None], False),
+        ([], False),
+    ],
+    ids=["deployed", "redeployed", "label-only", "failed", "awaiting-approval", "no-run"],
+)
+def test_only_a_head_with_a_successful_deploy_counts_as_deployed(
+    fake_github: FakeGitHub, github_api: GitHubApi, conclusions: list[str | None], deployed: bool
+) -> None:
+    idle_pr(fake_github, 4, days=1)
+    for run_id, conclusion in enumerate(conclusions, start=7):
+        fake_github.add_run(run_id, "pr-environment.yml", head_sha=SHA, prs=(4,))
+        fake_github.runs[-1]["jobs"][1]["conclusion"] = conclusion
+    fake_github.add_run(20, "pr-environment.yml", head_sha="b" * 40, prs=(4,))
+    lookup = GitHubPrLookup(github_api, REPO)
+    pull = lookup.pull(4)
+    assert pull is not None
+    assert lookup.deployed_head(pull) is deployed
