@@ -113,15 +113,29 @@ def live_runs(api: GitHubApi, repo: str, now: datetime) -> list[WorkflowRun]:
 
 
 def holders(
-    runs: Sequence[WorkflowRun], *, pr: int, head_ref: str | None, own_run_id: int | None
+    runs: Sequence[WorkflowRun],
+    *,
+    pr: int,
+    head_ref: str | None,
+    own_run_id: int | None,
+    own_workflow: str | None = None,
 ) -> list[WorkflowRun]:
     """The runs that may be running Pulumi on the PR's stack right now.
 
     GitHub lists a run's pull requests only while they are open, so a closed
     PR's runs are found by head branch. Without a head branch (a PR GitHub no
     longer knows), any PR run that names no pull request may be one of them.
+
+    `own_workflow` (sweep.yml or nightly.yml, asking for itself): other runs of
+    it are not holders. Its Pulumi job is in one fixed concurrency group, so
+    while this run works no other run of it can; counting them would make a
+    long stop skip every stack while the next hourly run checks its schedule.
     """
-    return [run for run in runs if run.id != own_run_id and _may_touch(run, pr, head_ref)]
+    return [
+        run
+        for run in runs
+        if run.id != own_run_id and run.workflow != own_workflow and _may_touch(run, pr, head_ref)
+    ]
 
 
 def _may_touch(run: WorkflowRun, pr: int, head_ref: str | None) -> bool:

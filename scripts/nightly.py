@@ -21,6 +21,7 @@ from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
 from scripts.labels import KEEP_RUNNING_LABEL
 from scripts.locks import WorkflowRun, holders, live_runs
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest
+from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked
 from scripts.schedule import ScheduleError, Switch, resolve
 from scripts.stack_names import pr_number_of
@@ -42,15 +43,18 @@ def switch_environments(
     ttl_comment: Callable[[int], str | None],
     busy: Callable[[PullRequest], list[WorkflowRun]],
     run: Runner,
-    prepare: Callable[[str, str], object],
+    checkout: Callable[[PullRequest], Path],
+    prepare: Callable[[str, str, Path], object],
     build_ref: str,
     dry_run: bool,
     out: TextIO,
 ) -> list[str]:
     """Stop or start each `pr-<n>` stack that qualifies; returns the stacks switched.
 
-    `prepare(stack, ref)` writes the stack file. A failed command is reported and
-    the others still run; NightlyError at the end names the failures.
+    `checkout(pr)` checks out the PR's own program and returns its directory;
+    `prepare(stack, ref, directory)` writes the stack file there; the Pulumi
+    commands run in it. A failed checkout or command is reported and the others
+    still run; NightlyError at the end names the failures.
     """
     switched: list[str] = []
     failed: list[str] = []
@@ -62,12 +66,21 @@ def switch_environments(
         if isinstance(reason, str):
             print(f"{stack}: {reason} -> skip", file=out)
             continue
-        commands = set_stopped_commands(stack, switch is Switch.STOP)
         if dry_run:
-            for command in commands:
+            for command in set_stopped_commands(stack, switch is Switch.STOP):
                 print(f"dry run, would run: {' '.join(command)}", file=out)
             continue
-        prepare(stack, build_ref or reason.head_ref)
+        try:
+            directory = checkout(reason)
+        except NotDeployed as exc:
+            print(f"{stack}: {exc} -> skip", file=out)
+            continue
+        except CheckoutError as exc:
+            print(f"{stack}: cannot check out the PR's program: {exc}", file=out)
+            failed.append(stack)
+            continue
+        prepare(stack, build_ref or reason.head_ref, directory)
+        commands = set_stopped_commands(stack, switch is Switch.STOP, directory)
         for command in commands:
             print(f"+ {' '.join(command)}", file=out, flush=True)
             try:
@@ -104,7 +117,25 @@ def _skip_reason(
     return pr
 
 
-def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) -> list[str]:
+def busy_check(
+    api: GitHubApi, repo: str, own_run_id: int | None
+) -> Callable[[PullRequest], list[WorkflowRun]]:
+    """The live runs that may hold a PR's stack, other nightly runs left out (locks.holders)."""
+
+    def busy(pr: PullRequest) -> list[WorkflowRun]:
+        runs = live_runs(api, repo, datetime.now(UTC))
+        return holders(
+            runs,
+            pr=pr.number,
+            head_ref=pr.head_ref,
+            own_run_id=own_run_id,
+            own_workflow="nightly.yml",
+        )
+
+    return busy
+
+
+def run_nightly(repo: str, switch: Switch, *, dry_run: bool) -> list[str]:
     base = os.environ.get("PR_BASE_CONFIG", "").strip()
     if not base:
         raise NightlyError(
@@ -121,13 +152,7 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) ->
             found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
             return None if found is None else found[1]
 
-        def busy(pr: PullRequest) -> list[WorkflowRun]:
-            runs = live_runs(api, repo, datetime.now(UTC))
-            return holders(
-                runs, pr=pr.number, head_ref=pr.head_ref, own_run_id=int(own) if own else None
-            )
-
-        def prepare(stack: str, ref: str) -> object:
+        def prepare(stack: str, ref: str, directory: Path) -> object:
             return prepare_stack_file(base, stack, ref, directory)
 
         try:
@@ -139,8 +164,9 @@ def run_nightly(repo: str, switch: Switch, *, dry_run: bool, directory: Path) ->
             switch,
             pull=lookup.pull,
             ttl_comment=ttl_comment,
-            busy=busy,
+            busy=busy_check(api, repo, int(own) if own else None),
             run=run,
+            checkout=checkout_for(lookup.deployed_head),
             prepare=prepare,
             build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
             dry_run=dry_run,
@@ -158,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         switch = resolve(args.action, os.environ, datetime.now(UTC), sys.stdout)
         if switch is None:
             return 0
-        run_nightly(args.repo, switch, dry_run=args.dry_run, directory=Path.cwd())
+        run_nightly(args.repo, switch, dry_run=args.dry_run)
     except (ScheduleError, NightlyError, GitHubApiError, ValueError) as exc:
         print(f"::error title=Nightly {args.action}::{exc}", file=sys.stderr)
         return 1

@@ -130,11 +130,90 @@ class GitHubPrLookup:
         )
 
     def last_push(self, pull: PullRequest) -> datetime:
-        """When the PR's head commit was committed: its last push, as far as the API shows."""
-        path = f"/repos/{self._repo}/commits/{pull.head_sha}"
+        """When the PR's head commit last arrived: the later of its committer date and
+        the newest pr-environment.yml run for that commit whose deploy job ran.
+
+        A committer date alone is not a push date: a branch committed three weeks
+        ago and opened as a PR today would be destroyed by the next sweep. A push,
+        open or reopen (or, in label mode, adding the `preview` label) runs the
+        deploy job for the PR's head commit. Runs whose deploy job was skipped,
+        such as adding `keep-running` or any other label, do not count.
+        """
+        committed = self._commit_date(pull.head_sha)
+        for created, run_id in self._head_runs(pull):
+            if created <= committed:
+                break
+            if any(c != "skipped" for c in self._up_conclusions(run_id)):
+                return created
+        return committed
+
+    def deployed_head(self, pull: PullRequest) -> bool:
+        """Whether a deploy job succeeded for the PR's current head commit.
+
+        Only then has that commit passed the `pr-environments` environment's
+        gate (required reviewers, branch rules): a scheduled run may run its
+        program. A push still waiting for approval, or whose deploy failed, may not.
+        """
+        return any("success" in self._up_conclusions(run_id) for _, run_id in self._head_runs(pull))
+
+    def _head_runs(self, pull: PullRequest) -> list[tuple[datetime, int]]:
+        """(created_at, id) of pull_request runs of pr-environment.yml for the PR's head, newest
+        first."""
+        path = f"/repos/{self._repo}/actions/runs"
+        params: dict[str, str | int] = {
+            "head_sha": pull.head_sha,
+            "event": "pull_request",
+            "per_page": 100,
+        }
+        body = self._api.request("GET", path, params=params).json()
+        runs = body.get("workflow_runs") if isinstance(body, dict) else None
+        if not isinstance(runs, list):
+            raise GitHubApiError(f"GET {path}: no workflow_runs list in the answer")
+        return sorted(
+            (
+                (_stamp(run.get("created_at"), f"GET {path}: created_at"), int(run["id"]))
+                for run in runs
+                if isinstance(run, dict)
+                and run.get("head_sha") == pull.head_sha
+                and str(run.get("path") or "").split("@", 1)[0] == PR_WORKFLOW_PATH
+            ),
+            reverse=True,
+        )
+
+    def _up_conclusions(self, run_id: int) -> list[str | None]:
+        """Conclusions of the run's deploy job: "skipped" when the label rules skipped it,
+        None while it runs."""
+        path = f"/repos/{self._repo}/actions/runs/{run_id}/jobs"
+        body = self._api.request("GET", path, params={"per_page": 100}).json()
+        jobs = body.get("jobs") if isinstance(body, dict) else None
+        if not isinstance(jobs, list):
+            raise GitHubApiError(f"GET {path}: no jobs list in the answer")
+        return [
+            job.get("conclusion")
+            for job in jobs
+            if isinstance(job, dict) and str(job.get("name") or "").startswith(UP_JOB_NAME)
+        ]
+
+    def _commit_date(self, sha: str) -> datetime:
+        path = f"/repos/{self._repo}/commits/{sha}"
         body = self._api.request("GET", path).json()
         try:
-            stamp = str(body["commit"]["committer"]["date"])
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except (KeyError, TypeError, ValueError) as exc:
+            return _stamp(body["commit"]["committer"]["date"], f"GET {path}: commit date")
+        except (KeyError, TypeError) as exc:
             raise GitHubApiError(f"GET {path}: no commit date in the answer ({exc})") from exc
+
+
+PR_WORKFLOW_PATH = ".github/workflows/pr-environment.yml"
+UP_JOB_NAME = "pulumi preview and up"
+"""How the deploy job's name in pr-environment.yml starts (then `pr-<n>`)."""
+
+
+def _stamp(value: object, what: str) -> datetime:
+    """An aware datetime from the API's ISO 8601 text; anything else raises GitHubApiError."""
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise GitHubApiError(f"{what} is not a date: {value!r}") from exc
+    if stamp.tzinfo is None:
+        raise GitHubApiError(f"{what} has no time zone: {value!r}")
+    return stamp

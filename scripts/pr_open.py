@@ -1,11 +1,15 @@
-"""Is the pull request still open? Asked right before `pulumi up` of its environment.
+"""Is the pull request still open? Asked right before `pulumi up` or `pulumi destroy`.
 
-    python -m scripts.pr_open --repo owner/name --pr 123
+    python -m scripts.pr_open --repo owner/name --pr 123 [--before up|destroy]
 
 The `up` job of pr-environment.yml can wait in its concurrency group behind a
 preview for a long time, while the close's `destroy` job runs in a group of
 its own. Without this check, an `up` queued before the close could start
 after the destroy and bring the environment back for a closed PR.
+
+The `destroy` job waits (up to 120 minutes) for runs still working on the
+stack. A PR reopened meanwhile has a new `up` of its own, which may already
+have deployed: with `--before destroy`, an open PR means "keep the stack".
 
 Writes `open=true` or `open=false` to the step outputs file named by
 GITHUB_OUTPUT (when set) and prints what it found; a closed or missing pull
@@ -28,12 +32,20 @@ from scripts.orphans import GitHubPrLookup, PrLookup, PrState
 from scripts.stack_names import stack_name_for_pr
 
 
-def check_pr_open(lookup: PrLookup, number: int, output: Path | None, out: TextIO) -> bool:
-    """Look PR `number` up now; record `open=<bool>` in `output` and say what happens."""
+def check_pr_open(
+    lookup: PrLookup, number: int, output: Path | None, out: TextIO, *, before: str = "up"
+) -> bool:
+    """Look PR `number` up now; record `open=<bool>` in `output` and say what happens.
+
+    `before` is the command that follows: `up` runs only for an open PR,
+    `destroy` only for one that is not open.
+    """
     stack = stack_name_for_pr(number)
     state = lookup(number)
     is_open = state is PrState.OPEN
-    if is_open:
+    if before == "destroy":
+        _say_before_destroy(number, stack, state, out)
+    elif is_open:
         print(f"PR #{number} is open: deploying {stack}", file=out)
     else:
         print(
@@ -47,10 +59,27 @@ def check_pr_open(lookup: PrLookup, number: int, output: Path | None, out: TextI
     return is_open
 
 
+def _say_before_destroy(number: int, stack: str, state: PrState, out: TextIO) -> None:
+    if state is PrState.OPEN:
+        print(
+            f"::notice title=PR environment kept::PR #{number} was reopened while this "
+            f"destroy waited, so {stack} is not destroyed: the reopen's own run deploys it.",
+            file=out,
+        )
+    else:
+        print(f"PR #{number} is {state.value}: destroying {stack}", file=out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repo", required=True, help="owner/name of the pull request")
     parser.add_argument("--pr", required=True, type=int, help="pull request number")
+    parser.add_argument(
+        "--before",
+        choices=("up", "destroy"),
+        default="up",
+        help="the command that follows (only the message differs)",
+    )
     args = parser.parse_args(argv)
     output_file = os.environ.get("GITHUB_OUTPUT", "")
     try:
@@ -61,11 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.pr,
                 Path(output_file) if output_file else None,
                 sys.stdout,
+                before=args.before,
             )
     except (GitHubApiError, ValueError) as exc:
         print(
             f"::error title=Cannot tell whether PR #{args.pr} is open::{exc}. "
-            "Nothing was deployed.",
+            f"Nothing was {'destroyed' if args.before == 'destroy' else 'deployed'}.",
             file=sys.stderr,
         )
         return 1

@@ -46,6 +46,7 @@ from scripts.orphans import (
     StackDecision,
     classify,
 )
+from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.stopstart import prepare_stack_file, set_stopped_commands
 from scripts.ttl import MARKER as TTL_MARKER
@@ -221,8 +222,10 @@ class Expiry:
     read_comment: Callable[[int], str | None]
     post_comment: Callable[[int, str], object]
     busy: Callable[[PullRequest], list[WorkflowRun]]
-    prepare: Callable[[str, str], object]
-    """Writes Pulumi.<stack>.yaml for (stack, build ref), as the PR's deploy does."""
+    checkout: Callable[[PullRequest], Path]
+    """Checks out the PR's own program (scripts/pr_checkout.py); returns its directory."""
+    prepare: Callable[[str, str, Path], object]
+    """Writes Pulumi.<stack>.yaml for (stack, build ref) in that directory, as the deploy does."""
     build_ref: str
     """PR_BUILD_REF; empty means the PR's head branch."""
 
@@ -259,7 +262,14 @@ def expire(
         print(f"{decision.stack}: last push {last_push:%Y-%m-%d} -> TTL {action.value}", file=out)
         if action is TtlAction.NONE:
             continue
-        if busy := expiry.busy(pr):
+        try:
+            busy = expiry.busy(pr)
+        except GitHubApiError as exc:
+            raise SweepError(
+                f"TTL: listing the runs that may hold {decision.stack} failed, so the sweep "
+                f"stopped before touching it: {exc}"
+            ) from exc
+        if busy:
             print(f"{decision.stack}: {busy[0].describe()} is working on it -> skip", file=out)
             continue
         if not _expire_one(decision.stack, pr, action, last_push, expiry, run, dry_run, out):
@@ -281,20 +291,28 @@ def _expire_one(
         action, stack=stack, policy=expiry.policy, last_push=last_push, head_sha=pr.head_sha
     )
     stopping = action is TtlAction.STOP
-    commands = set_stopped_commands(stack, True) if stopping else destroy_commands(stack)
     if dry_run:
+        commands = set_stopped_commands(stack, True) if stopping else destroy_commands(stack)
         print(f"dry run, would comment on PR #{pr.number}: {action.value}", file=out)
         for command in commands:
             print(f"dry run, would run: {' '.join(command)}", file=out)
         return True
     try:
-        expiry.post_comment(pr.number, body)
+        commands = destroy_commands(stack)
         if stopping:
-            expiry.prepare(stack, expiry.build_ref or pr.head_ref)
+            # The PR's own program: the default branch's would undo what the PR deployed.
+            # Checked out before the comment, which must not announce a stop that cannot run.
+            directory = expiry.checkout(pr)
+            expiry.prepare(stack, expiry.build_ref or pr.head_ref, directory)
+            commands = set_stopped_commands(stack, True, directory)
+        expiry.post_comment(pr.number, body)
         for command in commands:
             print(f"+ {' '.join(command)}", file=out, flush=True)
             run(command)
-    except (CommandError, GitHubApiError, ValueError) as exc:
+    except NotDeployed as exc:
+        print(f"{stack}: {exc} -> not stopped", file=out)
+        return True
+    except (CommandError, CheckoutError, GitHubApiError, ValueError) as exc:
         print(f"failed: {exc}", file=out)
         return False
     return True
@@ -309,7 +327,7 @@ def _lock_checks(
 
     def live(pr: int, head_ref: str | None) -> list[WorkflowRun]:
         runs = live_runs(api, repo, datetime.now(UTC))
-        return holders(runs, pr=pr, head_ref=head_ref, own_run_id=own)
+        return holders(runs, pr=pr, head_ref=head_ref, own_run_id=own, own_workflow="sweep.yml")
 
     def unlock(stack: str, pr: int) -> bool:
         # A closed PR's runs are found by its head branch (GitHub lists only open PRs on runs).
@@ -337,10 +355,10 @@ def _expiry(
         found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
         return None if found is None else found[1]
 
-    def prepare(stack: str, ref: str) -> Path:
+    def prepare(stack: str, ref: str, directory: Path) -> Path:
         if not base:
             raise ValueError("repository variable PR_BASE_CONFIG is not set: cannot stop")
-        return prepare_stack_file(base, stack, ref, Path.cwd())
+        return prepare_stack_file(base, stack, ref, directory)
 
     return Expiry(
         policy=policy,
@@ -352,6 +370,7 @@ def _expiry(
             api, repo, number, body, marker=TTL_MARKER
         ),
         busy=busy,
+        checkout=checkout_for(lookup.deployed_head),
         prepare=prepare,
         build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
     )

@@ -4,7 +4,9 @@ The sweep applies this to every stack whose pull request is open. The days
 come from the repository variables PR_STOP_AFTER_DAYS (default 7) and
 PR_DESTROY_AFTER_DAYS (default 21); `0` turns that step off. A pull request
 labelled `keep-running` is never stopped, but is still destroyed after M days
-without a push. "Last push" is the committer date of the PR's head commit.
+without a push. "Last push" is the later of the head commit's committer date
+and the newest pr-environment.yml run for that commit whose deploy job ran
+(GitHubPrLookup.last_push).
 
 Before each step the PR gets a comment (one per PR, edited in place), which
 also records the step and the head commit it applied to. That record is how

@@ -133,10 +133,20 @@ class FakeGitHub:
         if match and match.group(1) in self.commit_dates:
             date = self.commit_dates[match.group(1)]
             return httpx.Response(200, json={"commit": {"committer": {"date": date}}})
+        match = re.fullmatch(rf"{base}/actions/runs/(\d+)/jobs", path)
+        if match:
+            for run in self.runs:
+                if run["id"] == int(match.group(1)):
+                    jobs = run.get("jobs", [])
+                    return httpx.Response(200, json={"total_count": len(jobs), "jobs": jobs})
+            return httpx.Response(404, json={"message": "Not Found"})
         if path == f"{base}/actions/runs":
-            return httpx.Response(
-                200, json={"total_count": len(self.runs), "workflow_runs": self.runs}
-            )
+            runs = self.runs
+            # The real API filters by these; a fake that ignored them would hide a bad query.
+            for key in ("head_sha", "event"):
+                if key in request.url.params:
+                    runs = [r for r in runs if r.get(key) == request.url.params[key]]
+            return httpx.Response(200, json={"total_count": len(runs), "workflow_runs": runs})
         match = re.fullmatch(rf"{base}/issues/(\d+)/comments", path)
         if match and request.method == "GET":
             return self._comment_page(request)
@@ -176,14 +186,27 @@ class FakeGitHub:
         event: str = "pull_request",
         head_branch: str = "",
         prs: tuple[int, ...] = (),
+        head_sha: str = "",
+        created_at: str = "2026-12-01T00:00:00Z",
+        deployed: bool = True,
     ) -> None:
+        """`deployed`: whether the run's deploy job ran or was skipped by the label rules."""
+        up_job = {
+            "name": f"pulumi preview and up pr-{prs[0] if prs else 0}",
+            "status": "completed",
+            "conclusion": "success" if deployed else "skipped",
+        }
+        rules_job = {"name": "Does this event deploy or destroy?", "conclusion": "success"}
         self.runs.append(
             {
+                "jobs": [rules_job, up_job],
                 "id": run_id,
                 "path": f".github/workflows/{workflow}",
                 "event": event,
                 "status": status,
                 "head_branch": head_branch,
+                "head_sha": head_sha,
+                "created_at": created_at,
                 "pull_requests": [{"number": n} for n in prs],
                 "html_url": f"https://github.test/{self.repo}/actions/runs/{run_id}",
             }

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from scripts import locks
 from scripts.github_api import GitHubApi
 from scripts.locks import (
     LockError,
     LockState,
+    Probe,
     WorkflowRun,
     clear_if_stale,
     holders,
@@ -98,6 +100,19 @@ def test_runs_of_other_prs_do_not_hold_the_stack() -> None:
 def test_scheduled_pulumi_runs_may_hold_any_pr_stack(workflow: str) -> None:
     found = holders([run_of(1, workflow, event="schedule")], pr=7, head_ref="f", own_run_id=99)
     assert [r.id for r in found] == [1]
+
+
+@pytest.mark.parametrize(
+    ("own", "other"), [("nightly.yml", "sweep.yml"), ("sweep.yml", "nightly.yml")]
+)
+def test_a_scheduled_workflow_ignores_its_own_other_runs_but_not_the_other_workflow(
+    own: str, other: str
+) -> None:
+    # Its Pulumi job is in one fixed concurrency group: another run of it (the next
+    # hourly schedule check) cannot be running Pulumi meanwhile.
+    runs = [run_of(1, own, event="schedule"), run_of(2, other, event="schedule")]
+    found = holders(runs, pr=7, head_ref="f", own_run_id=99, own_workflow=own)
+    assert [r.id for r in found] == [2]
 
 
 def test_the_run_itself_is_not_a_holder() -> None:
@@ -214,6 +229,23 @@ def test_the_lock_of_a_live_run_is_never_cleared() -> None:
     assert pulumi.cancels() == []
 
 
+class StuckLock(FakePulumi):
+    """`pulumi cancel` exits 0 but the lock file stays (e.g. the bucket refused the delete)."""
+
+    def __call__(self, command: Sequence[str]) -> tuple[int, str]:
+        status, output = super().__call__(command)
+        if command[1] == "cancel":
+            self.locked = True
+        return status, output
+
+
+def test_a_lock_still_there_after_cancel_is_an_error() -> None:
+    pulumi = StuckLock([{"name": "pr-7"}], locked=True)
+    with pytest.raises(LockError, match="pr-7 is still locked after `pulumi cancel`"):
+        clear_if_stale(pulumi, "pr-7", lambda: [], io.StringIO())
+    assert len(pulumi.cancels()) == 1
+
+
 @pytest.mark.parametrize("entries", [[{"name": "pr-7"}], []], ids=["free", "missing"])
 def test_nothing_is_cancelled_without_a_lock(entries: list[dict[str, object]]) -> None:
     pulumi = FakePulumi(entries)
@@ -300,3 +332,46 @@ def test_waiting_too_long_clears_nothing() -> None:
     with pytest.raises(LockError, match="still runs on pr-7; nothing was cleared"):
         settle_with(pulumi, [[run_of(1, prs=(7,))]], only_if_locked=False)
     assert pulumi.cancels() == []
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize("warn", [True, False], ids=["destroy", "deploy"])
+def test_the_destroy_step_reports_a_missing_stack_and_says_it_does_not_exist(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    github_api: GitHubApi,
+    warn: bool,
+) -> None:
+    monkeypatch.setattr(locks, "GitHubApi", lambda token: github_api)
+    monkeypatch.setattr(locks, "settle", lambda *a, **k: Probe(LockState.MISSING))
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary"))
+    argv = ["--repo", REPO, "--stack", "pr-7", "--pr", "7"]
+    assert locks.main(argv + (["--missing-is-warning"] if warn else [])) == 0
+    assert (tmp_path / "output").read_text(encoding="utf-8") == "exists=false\n"
+    out = capsys.readouterr().out
+    assert ("::warning title=No stack pr-7::" in out) is warn
+    assert (tmp_path / "summary").exists() is warn
+
+
+def test_the_nightly_and_the_sweep_wait_for_each_other_but_not_for_themselves(
+    fake_github: FakeGitHub, github_api: GitHubApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.nightly import busy_check
+    from scripts.orphans import GitHubPrLookup, PrState, PullRequest
+    from scripts.sweep import _lock_checks
+
+    monkeypatch.setenv("GITHUB_RUN_ID", "1")
+    fake_github.add_run(1, "nightly.yml", event="schedule")
+    fake_github.add_run(2, "nightly.yml", event="schedule")
+    fake_github.add_run(3, "sweep.yml", event="schedule")
+    pr = PullRequest(7, PrState.OPEN, "feat", "a" * 40, frozenset())
+    assert [r.id for r in busy_check(github_api, REPO, 1)(pr)] == [3]
+    monkeypatch.setenv("GITHUB_RUN_ID", "3")
+    fake_github.add_run(4, "sweep.yml", event="schedule")
+    sweep_busy, _ = _lock_checks(github_api, REPO, GitHubPrLookup(github_api, REPO))
+    assert [r.id for r in sweep_busy(pr)] == [1, 2]

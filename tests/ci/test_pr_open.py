@@ -13,9 +13,9 @@ from scripts.pr_open import check_pr_open, main
 from tests.ci.conftest import REPO, TOKEN, FakeGitHub
 
 
-def run_check(api: GitHubApi, number: int, output: Path) -> tuple[bool, str]:
+def run_check(api: GitHubApi, number: int, output: Path, before: str = "up") -> tuple[bool, str]:
     out = io.StringIO()
-    result = check_pr_open(GitHubPrLookup(api, REPO), number, output, out)
+    result = check_pr_open(GitHubPrLookup(api, REPO), number, output, out, before=before)
     return result, out.getvalue()
 
 
@@ -83,4 +83,39 @@ def test_cli_without_token_fails_and_deploys_nothing(
     err = capsys.readouterr().err
     assert "Cannot tell whether PR #5 is open" in err
     assert "GITHUB_TOKEN is empty or unset" in err
+    assert not output.exists(), "an output was written without any lookup"
+
+
+def test_pr_reopened_before_its_destroy_keeps_its_stack_with_a_notice(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path
+) -> None:
+    fake_github.pulls = {5: "open"}
+    output = tmp_path / "github_output"
+    is_open, printed = run_check(github_api, 5, output, before="destroy")
+    assert is_open
+    assert output.read_text(encoding="utf-8") == "open=true\n", "pr-5 would be destroyed"
+    assert printed.startswith("::notice title=PR environment kept::PR #5 was reopened"), printed
+
+
+@pytest.mark.parametrize("state", ["closed", "missing"])
+def test_pr_still_closed_before_its_destroy_is_destroyed(
+    fake_github: FakeGitHub, github_api: GitHubApi, tmp_path: Path, state: str
+) -> None:
+    if state == "closed":
+        fake_github.pulls = {5: "closed"}
+    output = tmp_path / "github_output"
+    is_open, printed = run_check(github_api, 5, output, before="destroy")
+    assert not is_open
+    assert output.read_text(encoding="utf-8") == "open=false\n"
+    assert printed.strip() == f"PR #5 is {state}: destroying pr-5"
+
+
+def test_cli_before_destroy_without_token_destroys_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "github_output"
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    assert main(["--repo", REPO, "--pr", "5", "--before", "destroy"]) == 1
+    assert "Nothing was destroyed" in capsys.readouterr().err
     assert not output.exists(), "an output was written without any lookup"

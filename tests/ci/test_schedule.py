@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from scripts.locks import WorkflowRun
 from scripts.nightly import NightlyError, switch_environments
 from scripts.orphans import PrState, PullRequest
+from scripts.pr_checkout import CheckoutError, NotDeployed
 from scripts.schedule import ScheduleError, Switch, WorkingHours, due, parse_schedule, resolve
 from scripts.sweep import CommandError
 from scripts.ttl import TtlAction, TtlPolicy, comment_body
@@ -120,11 +122,21 @@ def pr(number: int, *, state: PrState = PrState.OPEN, labels: Sequence[str] = ()
     return PullRequest(number, state, f"branch-{number}", f"{number:040x}", frozenset(labels))
 
 
+PR_CHECKOUTS = Path("/runner/temp/tims-stack-prs")
+
+
 class Recorder:
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(
+        self,
+        fail_on: str | None = None,
+        no_checkout: int | None = None,
+        not_deployed: int | None = None,
+    ) -> None:
         self.commands: list[list[str]] = []
-        self.prepared: list[tuple[str, str]] = []
+        self.prepared: list[tuple[str, str, Path]] = []
         self.fail_on = fail_on
+        self.no_checkout = no_checkout
+        self.not_deployed = not_deployed
 
     def __call__(self, command: Sequence[str]) -> str:
         self.commands.append(list(command))
@@ -132,8 +144,15 @@ class Recorder:
             raise CommandError(f"`{' '.join(command)}` exited with status 255")
         return ""
 
-    def prepare(self, stack: str, ref: str) -> None:
-        self.prepared.append((stack, ref))
+    def checkout(self, pull: PullRequest) -> Path:
+        if pull.number == self.no_checkout:
+            raise CheckoutError(f"cannot fetch commit {pull.head_sha}")
+        if pull.number == self.not_deployed:
+            raise NotDeployed(f"PR #{pull.number}'s newest commit has no successful deploy")
+        return PR_CHECKOUTS / f"pr-{pull.number}"
+
+    def prepare(self, stack: str, ref: str, directory: Path) -> None:
+        self.prepared.append((stack, ref, directory))
 
 
 def switch(
@@ -155,6 +174,7 @@ def switch(
         ttl_comment=(ttl or {}).get,
         busy=lambda p: (busy or {}).get(p.number, []),
         run=recorder,
+        checkout=recorder.checkout,
         prepare=recorder.prepare,
         build_ref="",
         dry_run=dry_run,
@@ -166,16 +186,35 @@ def switch(
 def test_stop_sets_the_programs_stopped_key_then_runs_up() -> None:
     done, recorder, _ = switch(["pr-1", "dev"], Switch.STOP, {1: pr(1)})
     assert done == ["pr-1"]
-    assert recorder.prepared == [("pr-1", "branch-1")]
+    here = ["--cwd", str(PR_CHECKOUTS / "pr-1")]
+    assert recorder.prepared == [("pr-1", "branch-1", PR_CHECKOUTS / "pr-1")]
     assert recorder.commands == [
-        ["pulumi", "config", "set", "--stack", "pr-1", "tims-stack:stopped", "true"],
-        ["pulumi", "up", "--stack", "pr-1", "--yes", "--non-interactive", "--skip-preview"],
+        ["pulumi", "config", "set", "--stack", "pr-1", "tims-stack:stopped", "true", *here],
+        ["pulumi", "up", "--stack", "pr-1", "--yes", "--non-interactive", "--skip-preview", *here],
     ]
+
+
+def test_the_switch_runs_the_prs_own_program_not_the_default_branchs() -> None:
+    # The scheduled run checks out main; main's `up` would undo what the PR deployed.
+    _, recorder, _ = switch(["pr-1", "pr-2"], Switch.STOP, {1: pr(1), 2: pr(2)})
+    for command in recorder.commands:
+        stack = command[command.index("--stack") + 1]
+        assert command[-2:] == ["--cwd", str(PR_CHECKOUTS / stack)], (
+            f"`{' '.join(command)}` does not run {stack}'s own program"
+        )
+    assert [p[2] for p in recorder.prepared] == [PR_CHECKOUTS / "pr-1", PR_CHECKOUTS / "pr-2"]
+
+
+def test_a_pr_whose_program_cannot_be_checked_out_is_not_switched() -> None:
+    recorder = Recorder(no_checkout=1)
+    with pytest.raises(NightlyError, match="could not stop: pr-1"):
+        switch(["pr-1", "pr-2"], Switch.STOP, {1: pr(1), 2: pr(2)}, recorder=recorder)
+    assert {c[c.index("--stack") + 1] for c in recorder.commands} == {"pr-2"}
 
 
 def test_start_sets_stopped_false() -> None:
     _, recorder, _ = switch(["pr-1"], Switch.START, {1: pr(1)})
-    assert recorder.commands[0][-2:] == ["tims-stack:stopped", "false"]
+    assert recorder.commands[0][5:7] == ["tims-stack:stopped", "false"]
 
 
 def test_keep_running_label_is_left_alone() -> None:
@@ -222,3 +261,13 @@ def test_a_failed_stack_does_not_stop_the_others_but_fails_the_run() -> None:
     with pytest.raises(NightlyError, match="could not stop: pr-1"):
         switch(["pr-1", "pr-2"], Switch.STOP, {1: pr(1), 2: pr(2)}, recorder=recorder)
     assert ["pulumi", "config", "set", "--stack", "pr-2"] in [c[:5] for c in recorder.commands]
+
+
+def test_a_pr_whose_newest_commit_was_not_deployed_is_skipped_not_failed() -> None:
+    # Its program has not passed the environment's gate: it is not run, and the
+    # nightly run stays green (the PR's own failed or pending deploy says why).
+    recorder = Recorder(not_deployed=1)
+    done, _, out = switch(["pr-1", "pr-2"], Switch.STOP, {1: pr(1), 2: pr(2)}, recorder=recorder)
+    assert done == ["pr-2"]
+    assert {c[c.index("--stack") + 1] for c in recorder.commands} == {"pr-2"}
+    assert "pr-1: PR #1's newest commit has no successful deploy -> skip" in out

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from scripts.github_api import GitHubApi
+from scripts.github_api import GitHubApi, GitHubApiError
+from scripts.locks import WorkflowRun
 from scripts.orphans import GitHubPrLookup
+from scripts.pr_checkout import CheckoutError, NotDeployed
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.sweep import Expiry, SweepError, sweep
 from scripts.ttl import (
@@ -123,7 +127,15 @@ class FakePulumi:
         return ""
 
 
-def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str]]) -> Expiry:
+PR_CHECKOUTS = Path("/runner/temp/tims-stack-prs")
+
+
+def expiry_for(
+    fake: FakeGitHub,
+    api: GitHubApi,
+    prepared: list[tuple[str, str, Path]],
+    busy: dict[int, list[WorkflowRun]] | None = None,
+) -> Expiry:
     lookup = GitHubPrLookup(api, REPO)
 
     def read(number: int) -> str | None:
@@ -137,8 +149,9 @@ def expiry_for(fake: FakeGitHub, api: GitHubApi, prepared: list[tuple[str, str]]
         last_push=lookup.last_push,
         read_comment=read,
         post_comment=lambda n, body: upsert_comment(api, REPO, n, body, marker=MARKER),
-        busy=lambda pr: [],
-        prepare=lambda stack, ref: prepared.append((stack, ref)),
+        busy=lambda pr: (busy or {}).get(pr.number, []),
+        checkout=lambda pull: PR_CHECKOUTS / f"pr-{pull.number}",
+        prepare=lambda stack, ref, directory: prepared.append((stack, ref, directory)),
         build_ref="",
     )
 
@@ -151,7 +164,7 @@ def idle_pr(fake: FakeGitHub, number: int, days: int, sha: str = SHA) -> None:
 
 def run(fake: FakeGitHub, api: GitHubApi, stacks: Sequence[str]) -> tuple[FakePulumi, str]:
     pulumi = FakePulumi(stacks, fake)
-    prepared: list[tuple[str, str]] = []
+    prepared: list[tuple[str, str, Path]] = []
     out = io.StringIO()
     lookup = GitHubPrLookup(api, REPO)
     sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry_for(fake, api, prepared))
@@ -217,3 +230,191 @@ def test_dry_run_neither_comments_nor_runs(fake_github: FakeGitHub, github_api: 
     sweep(lookup, pulumi, dry_run=True, out=out, expiry=expiry_for(fake_github, github_api, []))
     assert (pulumi.commands, fake_github.comments) == ([], [])
     assert "would comment on PR #4: stop" in out.getvalue()
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_an_old_commit_opened_as_a_pr_today_is_not_expired(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # Committed 25 days ago, but the PR (and so its environment) was opened an hour ago.
+    idle_pr(fake_github, 4, days=25)
+    fake_github.add_run(
+        7, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(hours=1))
+    )
+    pulumi, out = run(fake_github, github_api, ["pr-4"])
+    assert (pulumi.commands, fake_github.comments) == ([], []), out
+    assert "pr-4: last push 2026-12-02 -> TTL none" in out
+
+
+def test_last_push_ignores_other_commits_and_workflows(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    recent = _iso(NOW - timedelta(hours=1))
+    fake_github.add_run(7, "pr-environment.yml", head_sha="b" * 40, created_at=recent)
+    fake_github.add_run(8, "ci.yml", head_sha=SHA, created_at=recent)
+    fake_github.add_run(9, "pr-environment.yml", head_sha=SHA, event="push", created_at=recent)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[1] for c in pulumi.commands] == ["destroy", "stack"]
+
+
+def test_last_push_is_the_commit_date_when_it_is_newer_than_any_run(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=2)
+    fake_github.add_run(
+        7, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(days=30))
+    )
+    pr = GitHubPrLookup(github_api, REPO).pull(4)
+    assert pr is not None
+    assert GitHubPrLookup(github_api, REPO).last_push(pr) == NOW.replace(
+        second=0, microsecond=0
+    ) - timedelta(days=2)
+
+
+def test_an_api_error_listing_runs_stops_the_sweep_untouched(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=30)
+    fake_github.faults = {rf"/repos/{REPO}/actions/runs": 502}
+    with pytest.raises(SweepError, match="TTL: looking up PR #4 failed"):
+        run(fake_github, github_api, ["pr-4"])
+    assert fake_github.comments == []
+
+
+def test_the_ttl_stop_runs_the_prs_own_program(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=9)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[-2:] for c in pulumi.commands] == [["--cwd", str(PR_CHECKOUTS / "pr-4")]] * 2
+
+
+def test_an_environment_another_run_works_on_is_left_to_the_next_sweep(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "feat-4", (4,), "")
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    out = io.StringIO()
+    expiry = expiry_for(fake_github, github_api, [], busy={4: [live]})
+    sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, expiry=expiry)
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+    assert "pr-4: pr-environment.yml run 5" in out.getvalue()
+
+
+def test_a_label_added_since_does_not_reset_the_time_to_live(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # Adding keep-running (or any label but `preview`) runs the workflow, but not its
+    # deploy job: it prevents the stop, and must not postpone the destroy.
+    idle_pr(fake_github, 4, days=25)
+    recent = _iso(NOW - timedelta(hours=1))
+    fake_github.add_run(7, "pr-environment.yml", head_sha=SHA, created_at=recent, deployed=False)
+    pulumi, _ = run(fake_github, github_api, ["pr-4"])
+    assert [c[1] for c in pulumi.commands] == ["destroy", "stack"]
+
+
+def test_a_reopen_with_the_same_head_restarts_the_time_to_live(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+    fake_github.add_run(
+        7, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(days=24))
+    )
+    fake_github.add_run(
+        8, "pr-environment.yml", head_sha=SHA, created_at=_iso(NOW - timedelta(days=2))
+    )
+    fake_github.add_run(
+        9,
+        "pr-environment.yml",
+        head_sha=SHA,
+        created_at=_iso(NOW - timedelta(hours=3)),
+        deployed=False,
+    )
+    pr = GitHubPrLookup(github_api, REPO).pull(4)
+    assert pr is not None
+    assert GitHubPrLookup(github_api, REPO).last_push(pr) == NOW.replace(
+        second=0, microsecond=0
+    ) - timedelta(days=2)
+
+
+def test_an_api_error_listing_live_runs_stops_the_sweep_untouched(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    idle_pr(fake_github, 4, days=25)
+
+    def busy(pr: object) -> list[WorkflowRun]:
+        raise GitHubApiError("GET /repos/acme/tims-stack/actions/runs: 502")
+
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    expiry = dataclasses.replace(expiry_for(fake_github, github_api, []), busy=busy)
+    with pytest.raises(SweepError, match="TTL: listing the runs that may hold pr-4 failed"):
+        sweep(
+            GitHubPrLookup(github_api, REPO),
+            pulumi,
+            dry_run=False,
+            out=io.StringIO(),
+            expiry=expiry,
+        )
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("error", "fails"),
+    [
+        (NotDeployed("PR #4's newest commit has no successful deploy"), False),
+        (CheckoutError("cannot fetch commit"), True),
+    ],
+    ids=["not-deployed", "checkout-failed"],
+)
+def test_a_stop_that_cannot_run_the_prs_program_posts_no_comment(
+    fake_github: FakeGitHub, github_api: GitHubApi, error: CheckoutError, fails: bool
+) -> None:
+    idle_pr(fake_github, 4, days=9)
+
+    def checkout(pull: object) -> Path:
+        raise error
+
+    pulumi = FakePulumi(["pr-4"], fake_github)
+    out = io.StringIO()
+    expiry = dataclasses.replace(expiry_for(fake_github, github_api, []), checkout=checkout)
+    lookup = GitHubPrLookup(github_api, REPO)
+    if fails:
+        with pytest.raises(SweepError, match="pr-4"):
+            sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry)
+    else:
+        sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry)
+        assert "pr-4: PR #4's newest commit has no successful deploy -> not stopped" in (
+            out.getvalue()
+        )
+    assert (pulumi.commands, fake_github.comments) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("conclusions", "deployed"),
+    [
+        (["success"], True),
+        (["failure", "success"], True),
+        (["skipped"], False),
+        (["failure"], False),
+        ([None], False),
+        ([], False),
+    ],
+    ids=["deployed", "redeployed", "label-only", "failed", "awaiting-approval", "no-run"],
+)
+def test_only_a_head_with_a_successful_deploy_counts_as_deployed(
+    fake_github: FakeGitHub, github_api: GitHubApi, conclusions: list[str | None], deployed: bool
+) -> None:
+    idle_pr(fake_github, 4, days=1)
+    for run_id, conclusion in enumerate(conclusions, start=7):
+        fake_github.add_run(run_id, "pr-environment.yml", head_sha=SHA, prs=(4,))
+        fake_github.runs[-1]["jobs"][1]["conclusion"] = conclusion
+    fake_github.add_run(20, "pr-environment.yml", head_sha="b" * 40, prs=(4,))
+    lookup = GitHubPrLookup(github_api, REPO)
+    pull = lookup.pull(4)
+    assert pull is not None
+    assert lookup.deployed_head(pull) is deployed

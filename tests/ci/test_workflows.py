@@ -212,6 +212,13 @@ def test_up_sets_environment_and_build_ref_from_the_pr(
     )
 
 
+def test_the_ttl_recognises_the_deploy_job_by_its_name(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    # scripts/orphans.py tells a deploy from a skipped label event by this job's name.
+    from scripts.orphans import UP_JOB_NAME
+
+    assert pr_jobs["up"]["name"] == f"{UP_JOB_NAME} {PR_STACK}"
+
+
 def test_up_posts_the_comment_from_the_stack_outputs(pr_jobs: dict[str, dict[str, Any]]) -> None:
     job = pr_jobs["up"]
     step = step_running(job, "scripts.pr_comment")
@@ -256,12 +263,15 @@ def test_pr_check_step_passes_repository_and_number(
 # Defect 2: a destroy never creates a stack, and says when there was none.
 
 
+STILL_CLOSED = "steps.pr-open.outputs.open == 'false'"
+
+
 def test_destroy_never_creates_a_stack(pr_jobs: dict[str, dict[str, Any]]) -> None:
     step = pulumi_command(pr_jobs["destroy"], "destroy")
     assert step["with"]["upsert"] is False
     assert step["with"]["remove"] is True
     assert step["with"]["stack-name"] == PR_STACK
-    assert step["if"] == "steps.lock.outputs.exists == 'true'"
+    assert step["if"] == f"steps.lock.outputs.exists == 'true' && {STILL_CLOSED}"
 
 
 def test_destroy_comments_destroyed_only_when_there_was_a_stack(
@@ -270,11 +280,38 @@ def test_destroy_comments_destroyed_only_when_there_was_a_stack(
     job = pr_jobs["destroy"]
     destroyed = step_running(job, "--destroyed")
     not_found = step_running(job, "--not-found")
-    assert destroyed["if"] == "steps.lock.outputs.exists == 'true'"
-    assert not_found["if"] == "steps.lock.outputs.exists == 'false'"
+    assert destroyed["if"] == f"steps.lock.outputs.exists == 'true' && {STILL_CLOSED}"
+    assert not_found["if"] == f"steps.lock.outputs.exists == 'false' && {STILL_CLOSED}"
     lock = step_running(job, "scripts.locks")
     assert lock["id"] == "lock"
     assert "--missing-is-warning" in lock["run"], "a missing stack must be a visible warning"
+
+
+def test_destroy_rechecks_the_pr_after_waiting_and_before_destroying(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    # The destroy may wait 120 minutes for a live up; a PR reopened meanwhile
+    # gets a new up, whose fresh environment this destroy must not remove.
+    job = pr_jobs["destroy"]
+    steps = job["steps"]
+    check = step_running(job, "scripts.pr_open")
+    assert check["id"] == "pr-open"
+    assert steps.index(step_running(job, "scripts.locks")) < steps.index(check)
+    assert steps.index(check) < steps.index(pulumi_command(job, "destroy"))
+    assert check["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    for step in steps[steps.index(check) + 1 :]:
+        assert STILL_CLOSED in str(step.get("if", "")), (
+            f"destroy step {step.get('name')!r} runs even when the PR was reopened"
+        )
+
+
+def test_destroy_pr_check_step_passes_repository_number_and_purpose(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    check = step_running(pr_jobs["destroy"], "scripts.pr_open")
+    done = run_step_script(check, fake_venv, {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ARGS: -m scripts.pr_open --repo a/b --pr 7 --before destroy"
 
 
 # Defects 4 and 5: waiting for live runs, clearing stale locks.
@@ -321,7 +358,7 @@ def test_lock_step_passes_the_pr_and_its_branch(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "ARGS: -m scripts.locks --repo a/b --stack pr-7 --pr 7 --head-ref feat/x "
-        "--wait-minutes 100 --missing-is-warning"
+        "--wait-minutes 120 --missing-is-warning"
     )
     assert lock["env"]["HEAD_REF"] == "${{ github.event.pull_request.head.ref }}"
 
@@ -422,6 +459,14 @@ def test_sweep_runs_on_a_schedule_and_by_hand_with_a_dry_run_input(
     dry_run = triggers["workflow_dispatch"]["inputs"]["dry-run"]
     assert dry_run["type"] == "boolean"
     assert dry_run["default"] is True, "a manual sweep should be a dry run unless asked"
+
+
+def test_sweeps_never_overlap_and_a_running_one_is_never_cancelled(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    # One fixed group: a run-specific group would let two sweeps destroy the same stack.
+    job = workflows["sweep.yml"]["jobs"]["sweep"]
+    assert job["concurrency"] == {"group": "tims-stack-sweep", "cancel-in-progress": False}
 
 
 @pytest.fixture
@@ -547,27 +592,37 @@ def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
 ) -> None:
     """A job timeout shorter than what `pulumi up` may wait would kill it and leave a lock.
 
-    The waits that follow one another: the image build and the databases (in parallel),
-    then the migration Job (it needs the image, Postgres and Redis), then the backend's
-    rollout (it depends on the Job). The frontend and the route wait beside them.
+    The waits that follow each other with the default config: the database (a
+    StatefulSet or a CloudNativePG Cluster) and the image build run side by
+    side; the migration Job needs both; the backend's rollout waits for the
+    Job; the route's wait is counted on top, to be safe.
     """
     from components import timeouts
-    from stack.config import BuildConfig, MigrationsConfig
+    from stack.config import BuildConfig
+    from stack.models import MigrationsConfig
 
     up = workflows["pr-environment.yml"]["jobs"]["up"]
     build = BuildConfig.model_fields["timeout"].default
-    databases = max(
+    database = max(
         timeouts.await_seconds(timeouts.POSTGRES_STARTUP_SECONDS),
         timeouts.CNPG_READY_SECONDS,
-        PULUMI_K8S_DEFAULT_AWAIT_SECONDS,
+        PULUMI_K8S_DEFAULT_AWAIT_SECONDS,  # Redis: the provider's default wait
     )
-    job = timeouts.job_await_seconds(MigrationsConfig.model_fields["timeout"].default)
-    backend = timeouts.await_seconds(timeouts.BACKEND_STARTUP_SECONDS)
-    beside = max(
-        timeouts.await_seconds(timeouts.FRONTEND_STARTUP_SECONDS), timeouts.ROUTE_ACCEPT_SECONDS
+    migrations = timeouts.job_await_seconds(MigrationsConfig.model_fields["timeout"].default)
+    rollout = max(
+        timeouts.await_seconds(s)
+        for s in (timeouts.BACKEND_STARTUP_SECONDS, timeouts.FRONTEND_STARTUP_SECONDS)
     )
     lock_wait = wait_minutes(step_running(up, "scripts.locks")) * 60
-    needed = lock_wait + max(max(build, databases) + job + backend, build + beside)
+    setup_and_preview = 10 * 60
+    needed = (
+        setup_and_preview
+        + lock_wait
+        + max(build, database)
+        + migrations
+        + rollout
+        + timeouts.ROUTE_ACCEPT_SECONDS
+    )
     assert up["timeout-minutes"] * 60 > needed, (
         f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
     )

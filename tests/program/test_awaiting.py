@@ -146,7 +146,10 @@ def route_ready(annotation: str, status: dict[str, Any]) -> bool:
     """What pulumi-kubernetes concludes from the waitFor list for a route with `status`.
 
     Only the one JSONPath shape the program uses is understood: a condition
-    type looked up in every parent's conditions, whose status must be "True".
+    type looked up in the parents' conditions. As in pulumi-kubernetes
+    (provider/pkg/jsonpath/jsonpath.go, `Parsed.Matches`), only the FIRST value
+    the path selects is compared with "True"; every expression of the JSON list
+    must hold (provider/pkg/await/condition/all.go).
     """
     expressions = json.loads(annotation)
     for expression in expressions:
@@ -158,7 +161,7 @@ def route_ready(annotation: str, status: dict[str, Any]) -> bool:
             for c in parent.get("conditions", [])
             if c.get("type") == match.group(1)
         ]
-        if not values or any(v != "True" for v in values):
+        if not values or values[0] != "True":
             return False
     return True
 
@@ -205,6 +208,15 @@ def test_httproute_is_awaited_for_accepted_and_resolved_refs(
 def test_a_rejected_or_unresolved_route_is_not_ready(status: dict[str, Any]) -> None:
     annotation = httproute_wait_for()[WAIT_FOR_ANNOTATION]
     assert not route_ready(annotation, status), f"route counted ready with status {status}"
+
+
+def test_route_has_one_parent_so_the_awaited_conditions_are_its_own(
+    route: tuple[str, dict[str, Any]],
+) -> None:
+    # pulumi-kubernetes compares only the first value a JSONPath selects: with a
+    # second parentRef, a Gateway rejecting the route would go unnoticed.
+    _, manifest = route
+    assert len(manifest["spec"]["parentRefs"]) == 1, manifest["spec"]["parentRefs"]
 
 
 def test_route_waits_name_both_gateway_conditions() -> None:
