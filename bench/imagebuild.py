@@ -28,7 +28,7 @@ import httpx
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from components.github_client import ImageBuildError
+from components.imagebuild.base import ImageBuildError
 from components.image_build_provider import PROVIDER_VERSION, ImageBuildProvider
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RunPlan

@@ -2,8 +2,7 @@
 
 The program wires `ImageBuild(name, ImageBuildArgs(...), opts)` and reads the
 typed outputs below. The provider (create/diff/read/delete) lives in
-`components/image_build_provider.py`; the GitHub client in
-`components/github_client.py`.
+`components/imagebuild/` (see docs/imagebuild.md).
 
 Output property names in state are camelCase: runId, runUrl, commitSha,
 requestedSha, tag, images, imageRepositories, skipped, missingImages. The

@@ -55,6 +55,7 @@ from openapi_core import OpenAPI
 
 from tests.github.clock import FakeClock, RealClock
 from tests.github.openapi_check import Exchange, SpecChecker, checker_for
+from tests.github.registry import RegistryEmulation
 
 DEFAULT_TOKEN = "ghp_emulatortoken0000000000000000000000"
 HTML_BASE = "https://github.com"
@@ -77,7 +78,7 @@ _LAST_TAGGED_VERSION = (
 _RUN_NAME_EXPR = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}")
 
 Clock = FakeClock | RealClock
-ReturnRunDetails = Literal["supported", "reject_400", "ignore_204"]
+ReturnRunDetails = Literal["supported", "reject_400", "reject_422", "ignore_204"]
 
 
 def iso(epoch: float) -> str:
@@ -142,6 +143,8 @@ class RecordedRequest:
     operation_id: str | None = None
     fault: bool = False
     """True when an injected fault answered instead of the emulated API."""
+    registry: bool = False
+    """True for a container registry request (`/v2/...`, `/token`; see `tests.github.registry`)."""
 
 
 @dataclass
@@ -325,6 +328,16 @@ class GitHubEmulator:
         """operationIds whose answers were validated against the description."""
         self.authenticated_login: str | None = None
         """Login the token belongs to; default: the first User account added."""
+        self.oauth_scopes: str | None = None
+        """`X-OAuth-Scopes` of the token (a classic PAT), e.g. "repo, read:packages"; None
+        sends no header (a fine-grained token). Packages answer 404 without a read scope, and
+        deletes 403 without `delete:packages`."""
+        self.registry = RegistryEmulation(
+            token=lambda: self.token,
+            can_read=lambda: self._has_scope("read:packages", "write:packages"),
+            lookup=self._registry_lookup,
+        )
+        """The container registry, served at the server's root (`/v2/`, `/token`)."""
 
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -369,7 +382,9 @@ class GitHubEmulator:
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}{self.path_prefix}"
+        self.registry_url = f"http://127.0.0.1:{server.server_address[1]}"
+        """Root of the emulated registry (ghcr.io, or containers.<host> on GHES)."""
+        self.base_url = self.registry_url + self.path_prefix
         self._thread = threading.Thread(
             # A short poll keeps stop() (and so every test's teardown) quick.
             target=server.serve_forever,
@@ -690,6 +705,8 @@ class GitHubEmulator:
         method = method.upper()
         split = urlsplit(target)
         path = split.path
+        if path == "/token" or path.startswith("/v2/"):
+            return self._handle_registry(method, path, split.query, headers)
         if self.path_prefix:
             # Outside the prefix is not the API: checked as an unknown path.
             path = (
@@ -852,6 +869,8 @@ class GitHubEmulator:
                 "x-github-request-id": f"EMU:{next(self._ids):08X}",
             }
         )
+        if self.oauth_scopes is not None and not unauthenticated:
+            out["x-oauth-scopes"] = self.oauth_scopes
         if answer.status in (204, 304) or (answer.body is None and answer.raw is None):
             out.pop("content-type")
         # Headers of the answer itself (Link, or an injected fault's) win.
@@ -1583,10 +1602,12 @@ class GitHubEmulator:
         found = self._repo(owner, repo)
         workflow = self._workflow(found, workflow_id)
         body = ctx.body if isinstance(ctx.body, dict) else {}
-        if "return_run_details" in body and self.return_run_details == "reject_400":
-            # GitHub Enterprise Server <= 3.20 knows no such field.
+        if "return_run_details" in body and self.return_run_details in ("reject_400", "reject_422"):
+            # GitHub Enterprise Server before the feature knows no such field: 3.20 answers
+            # 400, 3.19 was observed answering 422. No run is created.
             raise _HttpError(
-                400, 'Invalid request.\n\n"return_run_details" is not a permitted key.'
+                400 if self.return_run_details == "reject_400" else 422,
+                'Invalid request.\n\n"return_run_details" is not a permitted key.',
             )
         ref = body.get("ref")
         if not isinstance(ref, str) or not ref:
@@ -1697,9 +1718,56 @@ class GitHubEmulator:
                 # GitHub keeps user and organisation packages apart: the wrong
                 # endpoint for the owner finds nothing.
                 raise _HttpError(404, "Package not found." if args else "Not Found")
+            if not self._has_scope("read:packages", "write:packages"):
+                # What makes a 404 ambiguous: a token that may not see packages.
+                raise _HttpError(404, "Package not found.")
+            if ctx.method == "DELETE" and not self._has_scope("delete:packages"):
+                raise _HttpError(403, "You need the delete:packages scope to delete packages.")
             return handler(ctx, account, **args)
 
         return route
+
+    def _has_scope(self, *accepted: str) -> bool:
+        if self.oauth_scopes is None:
+            return True
+        granted = {scope.strip() for scope in self.oauth_scopes.split(",")}
+        return bool(granted & set(accepted))
+
+    def _registry_lookup(self, owner: str, name: str, reference: str) -> str | None:
+        with self._lock:
+            self._settle(self.clock.time())
+            package = self._packages.get((owner.lower(), name))
+            if package is None or package.deleted_at is not None:
+                return None
+            for version in package.active():
+                if reference in version.tags or reference == version.name:
+                    return version.name
+            return None
+
+    def _handle_registry(
+        self, method: str, path: str, query_text: str, headers: dict[str, str]
+    ) -> _Answer | None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        query: dict[str, list[str]] = {}
+        for key, value in parse_qsl(query_text, keep_blank_values=True):
+            query.setdefault(key, []).append(value)
+        record = RecordedRequest(method, path, query, _redacted(lowered), None, registry=True)
+        with self._lock:
+            self.requests.append(record)
+            fault = self._take_fault(method, path)
+        if fault is not None:
+            record.fault = True
+            if fault.reset_connection:
+                return None
+            answer = self._fault_answer(fault)
+        else:
+            with self._lock:
+                found = self.registry.handle(method, path, query, lowered)
+            answer = _Answer(found.status, found.body, dict(found.headers))
+        record.status = answer.status
+        if method == "HEAD":
+            answer = _Answer(answer.status, None, answer.headers)
+        return answer
 
     def _package(self, account: _Account, package_type: str, package_name: str) -> _Package:
         package = self._packages.get((account.login.lower(), package_name))
@@ -1930,7 +1998,7 @@ class _EmulatorHandler(BaseHTTPRequestHandler):
         if payload:
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
     def finish(self) -> None:
         with self.owner._lock:
@@ -1948,6 +2016,10 @@ class _EmulatorHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is `GitHubEmulator.requests`
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The `Date` header tells GitHub's time: the emulator's clock, not the machine's.
+        return super().date_time_string(self.owner.clock.time() if timestamp is None else timestamp)
 
 
 def parse_link_header(value: str) -> dict[str, str]:

@@ -115,16 +115,42 @@ class Harness:
         return self.calls("POST", "/dispatches")
 
 
+GHES_HOST = "ghe.example.com"
+REGISTRY_HOSTS = ("ghcr.io", f"containers.{GHES_HOST}")
+
+
+class RegistryRouter(httpx.BaseTransport):
+    """Sends what the provider addresses to ghcr.io (or the GHES registry host) to the
+    emulator's registry, so the provider runs unchanged, with no test hook of its own."""
+
+    def __init__(self, registry_url: str, inner: httpx.BaseTransport | None = None) -> None:
+        self._target = httpx.URL(registry_url)
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host in REGISTRY_HOSTS:
+            request.url = request.url.copy_with(
+                scheme=self._target.scheme, host=self._target.host, port=self._target.port
+            )
+        return self._inner.handle_request(request)
+
+
 def make_provider(
     clock: Any,
     lines: list[str],
     *,
+    registry: str,
     poll: PollPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> ImageBuildProvider:
-    """A provider on `clock` with seeded jitter, printing into `lines`."""
+    """A provider on `clock` with seeded jitter, printing into `lines`; its registry
+    requests go to `registry` (the emulator's `registry_url`)."""
     return ImageBuildProvider(
-        clock=clock, rng=random.Random(7), out=lines.append, poll=poll, transport=transport
+        clock=clock,
+        rng=random.Random(7),
+        out=lines.append,
+        poll=poll,
+        transport=RegistryRouter(registry, transport),
     )
 
 
@@ -132,7 +158,7 @@ def make_provider(
 def harness(emulator: GitHubEmulator, fake_clock: FakeClock) -> Harness:  # noqa: F811
     """A provider on virtual time, configured with the emulator's token and URL."""
     lines: list[str] = []
-    provider = make_provider(fake_clock, lines)
+    provider = make_provider(fake_clock, lines, registry=emulator.registry_url)
     configure(provider, emulator.token, emulator.base_url)
     return Harness(provider, emulator, fake_clock, lines)
 
@@ -157,10 +183,14 @@ def stale_checkout(tmp_path: Path) -> Path:
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
-@pytest.fixture
-def golden_provider_v1() -> str:
-    """The serialized provider of release "1", as state holds it (see golden/README.md)."""
-    return (GOLDEN_DIR / "provider-v1.b64").read_text(encoding="ascii").strip()
+GOLDEN_VERSIONS = sorted(
+    path.stem.removeprefix("provider-v") for path in GOLDEN_DIR.glob("provider-v*.b64")
+)
+
+
+def golden_provider(version: str) -> str:
+    """The serialized provider of release `version`, as state holds it (golden/README.md)."""
+    return (GOLDEN_DIR / f"provider-v{version}.b64").read_text(encoding="ascii").strip()
 
 
 @dataclass
@@ -228,7 +258,7 @@ def ghes(fake_clock: FakeClock, github_openapi: Any) -> Iterator[Harness]:  # no
     server.return_run_details = "reject_400"
     with server:
         lines: list[str] = []
-        provider = make_provider(fake_clock, lines)
+        provider = make_provider(fake_clock, lines, registry=server.registry_url)
         configure(provider, server.token, server.base_url + "/")
         yield Harness(provider, server, fake_clock, lines)
     assert_no_spec_violations(server)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.github_client import ImageBuildError
+from components.imagebuild.base import ImageBuildError
 from components.image_build_provider import PollPolicy
 from tests.github.emulator import RunPlan
 from tests.provider.conftest import (
@@ -348,7 +348,7 @@ def test_successful_run_that_pushed_no_image_fails_naming_the_missing_images(
     harness: Harness,
 ) -> None:
     harness.plan(duration=60, push={})
-    with pytest.raises(ImageBuildError, match="succeeded, but GHCR has no") as error:
+    with pytest.raises(ImageBuildError, match="succeeded, but the registry has no") as error:
         harness.create()
     assert f"ghcr.io/acme/app-backend:{TAG}" in str(error.value)
     assert "tims-stack:images.backend" in str(error.value), "names the config key to check"
@@ -363,7 +363,7 @@ def test_error_after_the_dispatch_cancels_the_run(harness: Harness) -> None:
 
 
 def test_without_a_token_create_fails_saying_how_to_set_one(harness: Harness) -> None:
-    provider = make_provider(harness.clock, [])
+    provider = make_provider(harness.clock, [], registry=harness.emulator.registry_url)
     with pytest.raises(ImageBuildError, match="pulumi config set --secret github:token"):
         provider.create(base_props())
 
@@ -372,7 +372,9 @@ def test_token_falls_back_to_the_github_token_environment_variable(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", harness.emulator.token)
-    provider = make_provider(harness.clock, [], poll=PollPolicy())
+    provider = make_provider(
+        harness.clock, [], registry=harness.emulator.registry_url, poll=PollPolicy()
+    )
     configure(provider, "", harness.emulator.base_url)
     harness.plan(duration=60)
     result = provider.create(provider.check({}, base_props()).inputs)

@@ -59,10 +59,14 @@ def configure(host: ProviderHost, emulator: GitHubEmulator) -> None:
     )
 
 
-def check(host: ProviderHost, **overrides: Any) -> Any:
-    # Exactly what pulumi.dynamic.Resource sends: the inputs plus the serialized provider.
-    news = {**base_props(**overrides), "__provider": serialize_provider(ImageBuildProvider())}
-    return host.stub.Check(provider_pb2.CheckRequest(urn=URN, olds=struct({}), news=struct(news)))
+def check(host: ProviderHost, emulator: GitHubEmulator, olds: Any = None, **overrides: Any) -> Any:
+    # Exactly what pulumi.dynamic.Resource sends: the inputs plus the serialized provider,
+    # here one whose registry requests for ghcr.io go to the emulator.
+    provider = ImageBuildProvider(registry_urls={"ghcr.io": emulator.registry_url})
+    news = {**base_props(**overrides), "__provider": serialize_provider(provider)}
+    return host.stub.Check(
+        provider_pb2.CheckRequest(urn=URN, olds=olds or struct({}), news=struct(news))
+    )
 
 
 def test_host_creates_a_build_and_shows_its_progress(
@@ -72,7 +76,7 @@ def test_host_creates_a_build_and_shows_its_progress(
         APP_REPO, WORKFLOW_FILE, RunPlan(duration=1.5, queued_for=0.3, push=dict(PUSH))
     )
     configure(provider_host, real_emulator)
-    checked = check(provider_host)
+    checked = check(provider_host, real_emulator)
     assert list(checked.failures) == []
     created = provider_host.stub.Create(
         provider_pb2.CreateRequest(urn=URN, properties=checked.inputs)
@@ -102,7 +106,7 @@ def test_host_create_failure_reaches_the_grpc_status(
         ),
     )
     configure(provider_host, real_emulator)
-    checked = check(provider_host)
+    checked = check(provider_host, real_emulator)
     with pytest.raises(grpc.RpcError) as error:
         provider_host.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
     details = error.value.details()
@@ -116,26 +120,26 @@ def test_host_check_returns_failures_for_bad_inputs(
     provider_host: ProviderHost, real_emulator: GitHubEmulator
 ) -> None:
     configure(provider_host, real_emulator)
-    checked = check(provider_host, repository="not a repo", timeoutSeconds=-1.0)
+    checked = check(provider_host, real_emulator, repository="not a repo", timeoutSeconds=-1.0)
     assert sorted(f.property for f in checked.failures) == ["repository", "timeoutSeconds"]
     assert real_emulator.requests == [], "check calls nothing"
 
 
-def test_host_no_change_diff_costs_no_call_and_delete_cleans_ghcr(
+def test_host_no_change_diff_costs_no_call_and_a_skipped_build_deletes_nothing(
     provider_host: ProviderHost, real_emulator: GitHubEmulator
 ) -> None:
     # The images exist already, so create takes the skip path: quick, and a real state.
     real_emulator.add_package("acme", "app-backend", [[TAG], ["staging-1"]])
     real_emulator.add_package("acme", "app-frontend", [[TAG]])
     configure(provider_host, real_emulator)
-    checked = check(provider_host)
+    checked = check(provider_host, real_emulator)
     created = provider_host.stub.Create(
         provider_pb2.CreateRequest(urn=URN, properties=checked.inputs)
     )
     assert plain(created.properties)["skipped"] is True
 
     before = len(real_emulator.requests)
-    again = check(provider_host)
+    again = check(provider_host, real_emulator)
     diff = provider_host.stub.Diff(
         provider_pb2.DiffRequest(id=created.id, urn=URN, olds=created.properties, news=again.inputs)
     )
@@ -145,5 +149,7 @@ def test_host_no_change_diff_costs_no_call_and_delete_cleans_ghcr(
     provider_host.stub.Delete(
         provider_pb2.DeleteRequest(id=created.id, urn=URN, properties=created.properties)
     )
-    assert real_emulator.package_versions("acme", "app-backend") == [["staging-1"]]
-    assert real_emulator.package_versions("acme", "app-frontend") is None
+    assert real_emulator.package_versions("acme", "app-backend") == [[TAG], ["staging-1"]], (
+        "a create that found the images owns none of them: destroy must keep them"
+    )
+    assert real_emulator.package_versions("acme", "app-frontend") == [[TAG]]
