@@ -602,6 +602,15 @@ class GitHubEmulator:
         with self._lock:
             return list(self._cancelled)
 
+    def package_digests(self, owner: str, name: str) -> dict[str, list[str]]:
+        """Digest -> tags of each remaining version (empty when the package is gone)."""
+        with self._lock:
+            self._settle(self.clock.time())
+            package = self._packages.get((owner.lower(), name))
+            if package is None or package.deleted_at is not None:
+                return {}
+            return {v.name: list(v.tags) for v in package.active()}
+
     def package_versions(self, owner: str, name: str) -> list[list[str]] | None:
         """Tags of each remaining version, oldest first; None when the package is gone."""
         with self._lock:

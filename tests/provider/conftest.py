@@ -34,6 +34,7 @@ from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RecordedRequest, RunPlan
 from tests.github.fixtures import APP_REPO as APP_REPO
 from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
+from tests.github.fixtures import GHES_REGISTRY, enterprise_server
 from tests.github.fixtures import (  # noqa: F401
     assert_no_spec_violations,
     emulator,
@@ -89,6 +90,8 @@ class Harness:
     emulator: GitHubEmulator
     clock: FakeClock
     lines: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=lambda: dict(IMAGES))
+    """The `images` input `create` passes (GHES: on the instance's registry host)."""
 
     @property
     def output(self) -> str:
@@ -100,6 +103,7 @@ class Harness:
         self.emulator.plan_next_run(APP_REPO, WORKFLOW_FILE, RunPlan(**kwargs))
 
     def create(self, **overrides: Any) -> CreateResult:
+        overrides.setdefault("images", dict(self.images))
         checked = self.provider.check({}, base_props(**overrides))
         assert not checked.failures, [f.reason for f in checked.failures]
         return self.provider.create(checked.inputs)
@@ -115,22 +119,25 @@ class Harness:
         return self.calls("POST", "/dispatches")
 
 
-GHES_HOST = "ghe.example.com"
-REGISTRY_HOSTS = ("ghcr.io", f"containers.{GHES_HOST}")
+REGISTRY_HOSTS = ("ghcr.io", GHES_REGISTRY)
 
 
 class RegistryRouter(httpx.BaseTransport):
     """Sends what the provider addresses to ghcr.io (or the GHES registry host) to the
     emulator's registry, so the provider runs unchanged, with no test hook of its own."""
 
-    def __init__(self, registry_url: str, inner: httpx.BaseTransport | None = None) -> None:
-        self._target = httpx.URL(registry_url)
+    def __init__(
+        self, registry: str | dict[str, str], inner: httpx.BaseTransport | None = None
+    ) -> None:
+        routes = registry if isinstance(registry, dict) else dict.fromkeys(REGISTRY_HOSTS, registry)
+        self._routes = {host: httpx.URL(url) for host, url in routes.items()}
         self._inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host in REGISTRY_HOSTS:
+        target = self._routes.get(request.url.host)
+        if target is not None:
             request.url = request.url.copy_with(
-                scheme=self._target.scheme, host=self._target.host, port=self._target.port
+                scheme=target.scheme, host=target.host, port=target.port
             )
         return self._inner.handle_request(request)
 
@@ -139,12 +146,12 @@ def make_provider(
     clock: Any,
     lines: list[str],
     *,
-    registry: str,
+    registry: str | dict[str, str],
     poll: PollPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> ImageBuildProvider:
     """A provider on `clock` with seeded jitter, printing into `lines`; its registry
-    requests go to `registry` (the emulator's `registry_url`)."""
+    requests go to `registry` (an emulator's `registry_url`, or one per registry host)."""
     return ImageBuildProvider(
         clock=clock,
         rng=random.Random(7),
@@ -248,17 +255,21 @@ def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def ghes(fake_clock: FakeClock, github_openapi: Any) -> Iterator[Harness]:  # noqa: F811
-    """A provider against an emulated GitHub Enterprise Server 3.20: the API below /api/v3,
-    and dispatch rejects `return_run_details` with 400."""
-    server = standard_world(
-        GitHubEmulator(clock=fake_clock, spec=github_openapi, path_prefix="/api/v3")
-    )
-    server.return_run_details = "reject_400"
+GHES_IMAGES = {name: repo.replace("ghcr.io", GHES_REGISTRY) for name, repo in IMAGES.items()}
+
+
+@pytest.fixture(params=["3.19", "3.20"])
+def ghes(
+    request: pytest.FixtureRequest,
+    fake_clock: FakeClock,  # noqa: F811
+    github_openapi: Any,  # noqa: F811
+) -> Iterator[Harness]:
+    """A provider against an emulated GitHub Enterprise Server (see `enterprise_server`):
+    3.19 refuses `return_run_details` with 422, 3.20 with 400; images on its registry host."""
+    server = enterprise_server({"clock": fake_clock, "spec": github_openapi}, version=request.param)
     with server:
         lines: list[str] = []
         provider = make_provider(fake_clock, lines, registry=server.registry_url)
         configure(provider, server.token, server.base_url + "/")
-        yield Harness(provider, server, fake_clock, lines)
+        yield Harness(provider, server, fake_clock, lines, images=GHES_IMAGES)
     assert_no_spec_violations(server)
