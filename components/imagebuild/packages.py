@@ -147,8 +147,12 @@ class Packages:
         *,
         deadline: float,
         say: Callable[[str], None],
+        untagged_unknown: bool = True,
     ) -> None:
-        """Delete the versions `owns` selects; never another tag's version."""
+        """Delete the versions `owns` selects; never another tag's version. The package goes
+        (when GitHub refuses to delete its last version) only if nothing else is left in it;
+        `untagged_unknown=False` (state from before ownership was recorded) counts untagged
+        versions as nobody's."""
         ref = f"{image.repository}:{tag}"
         self.require_scope("read:packages", _READ_SCOPES, image)
         try:
@@ -171,7 +175,9 @@ class Packages:
             return
         self.require_scope("delete:packages", ("delete:packages",), image)
         for version in ours:
-            if self._delete_version(scope, image, version, tag, owns, deadline, say):
+            if self._delete_version(
+                scope, image, version, tag, owns, untagged_unknown, deadline, say
+            ):
                 return
         say(f"{ref}: deleted {len(ours)} version(s) this build pushed")
 
@@ -202,6 +208,7 @@ class Packages:
         version: PackageVersion,
         tag: str,
         owns: Callable[[PackageVersion], bool],
+        untagged_unknown: bool,
         deadline: float,
         say: Callable[[str], None],
     ) -> bool:
@@ -222,8 +229,22 @@ class Packages:
             if left is None:
                 say(f"{image.repository}: package already gone")
                 return True
-            if not [v for v in left if v.tags and not _deletable(v, tag, owns)]:
+            blockers = [
+                v
+                for v in left
+                if not _deletable(v, tag, owns) and (v.tags or untagged_unknown)
+            ]
+            if not blockers:
                 self._delete_package(path, image, deadline, say)
+                return True
+            if not any(v.tags for v in blockers):
+                # Deleting the package would take versions this build did not push.
+                say(
+                    f"{image.repository}: leaving version {version.id} ({version.name}): GitHub "
+                    "deletes the last tagged version only with its package, which also holds "
+                    f"untagged versions this build did not push ({len(blockers)}); delete it "
+                    "by hand once those are no longer used"
+                )
                 return True
         return False
 

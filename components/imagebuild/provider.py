@@ -222,14 +222,20 @@ class ImageBuildProvider(ResourceProvider):
             run = driver.build(deadline)
             after = self._verify_pushed(spec, registry, packages, run.html_url, deadline)
             say(f"build succeeded: {run.html_url}")
-        owned = {name: d for name, d in after.items() if d and d != before.get(name)}
+        # What the run pushed: a digest the tag did not have before the dispatch.
+        owned = {name: d for name, d in after.items() if d and d[0] != before.get(name)}
         return self._created(spec, props, run, owned=owned)
 
     def _sayer(self, environment: str) -> Callable[[str], None]:
         return lambda message: self._say(environment, message)
 
     def _created(
-        self, spec: BuildSpec, props: Mapping[str, Any], run: Any, *, owned: dict[str, str]
+        self,
+        spec: BuildSpec,
+        props: Mapping[str, Any],
+        run: Any,
+        *,
+        owned: dict[str, list[str]],
     ) -> CreateResult:
         # The run's head_sha is where its workflow file came from; it is the built commit only
         # when no {sha} tells the workflow what to check out (e.g. the seed's workflow).
@@ -266,6 +272,23 @@ class ImageBuildProvider(ResourceProvider):
             self._say(spec.environment, f"{exc}; asking the Packages API instead")
         return packages.digest_of_tag(image, spec.tag, deadline=deadline)
 
+    def _image_digests(
+        self,
+        spec: BuildSpec,
+        image: ImageRepo,
+        registry: Registry,
+        packages: Packages,
+        deadline: float,
+    ) -> list[str]:
+        try:
+            return registry.image_digests(image, spec.tag, deadline=deadline)
+        except RegistryError as exc:
+            if exc.denied:
+                raise
+            self._say(spec.environment, f"{exc}; asking the Packages API instead")
+        digest = packages.digest_of_tag(image, spec.tag, deadline=deadline)
+        return [digest] if digest else []
+
     def _digests(
         self,
         spec: BuildSpec,
@@ -298,15 +321,16 @@ class ImageBuildProvider(ResourceProvider):
         packages: Packages,
         run_url: str,
         deadline: float,
-    ) -> dict[str, str | None]:
-        """Digest of each pushed image; an error naming those missing after a few looks."""
-        found: dict[str, str | None] = {}
+    ) -> dict[str, list[str]]:
+        """Digests of each pushed image (its index first, then the manifests it lists); an
+        error naming those missing after a few looks."""
+        found: dict[str, list[str]] = {}
         for attempt in range(self._poll.verify_attempts):
             if attempt:
                 self._clock.sleep(self._poll.verify_interval)
             try:
                 for name, image in spec.images.items():
-                    found[name] = found.get(name) or self._tag_digest(
+                    found[name] = found.get(name) or self._image_digests(
                         spec, image, registry, packages, deadline
                     )
             except (GitHubApiError, RegistryError) as exc:
@@ -399,6 +423,7 @@ class ImageBuildProvider(ResourceProvider):
                         owns,
                         deadline=deadline,
                         say=self._sayer(environment),
+                        untagged_unknown="ownedImages" in props,
                     )
                 except ImageBuildError as exc:
                     errors.append(f"{repository}:{tag}: {exc}")
@@ -428,6 +453,7 @@ class ImageBuildProvider(ResourceProvider):
             self._say(environment, "this resource pushed no image: nothing to delete")
             return {}
         digests: dict[str, set[str]] = {}
-        for name, digest in owned.items():
-            digests.setdefault(repositories[name], set()).add(str(digest))
+        for name, pushed in owned.items():
+            mine = [pushed] if isinstance(pushed, str) else list(pushed)
+            digests.setdefault(repositories[name], set()).update(str(d) for d in mine)
         return {repo: (lambda v, mine=frozenset(d): v.name in mine) for repo, d in digests.items()}

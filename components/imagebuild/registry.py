@@ -118,6 +118,26 @@ class Registry:
 
     def digest(self, image: ImageRepo, reference: str, *, deadline: float) -> str | None:
         """Digest of `image:reference` (tag or digest), or None when the registry has none."""
+        response = self._manifest("HEAD", image, reference, deadline)
+        return None if response is None else response.headers["docker-content-digest"]
+
+    def image_digests(self, image: ImageRepo, reference: str, *, deadline: float) -> list[str]:
+        """The digest of `image:reference` and of every manifest its index lists (platform
+        images, attestations: GHCR shows each as an untagged version); [] when absent."""
+        response = self._manifest("GET", image, reference, deadline)
+        if response is None:
+            return []
+        digests = [response.headers["docker-content-digest"]]
+        try:
+            listed = response.json().get("manifests") or []
+        except ValueError:
+            listed = []
+        digests += [str(m["digest"]) for m in listed if isinstance(m, dict) and m.get("digest")]
+        return digests
+
+    def _manifest(
+        self, method: str, image: ImageRepo, reference: str, deadline: float
+    ) -> httpx.Response | None:
         url = f"{self.base(image.host)}/v2/{image.path}/manifests/{quote(reference, safe=':')}"
         if image.repository not in self._pull_tokens:
             self._authenticate(image, url, deadline)
@@ -125,13 +145,14 @@ class Registry:
         headers = {"Accept": MANIFEST_ACCEPT}
         if pull is not None:
             headers["Authorization"] = f"Bearer {pull.reveal()}"
-        response = self._send("HEAD", url, deadline, headers=headers)
+        response = self._send(method, url, deadline, headers=headers)
         if response.status_code == 404:
             return None
         if response.status_code == 200 and response.headers.get("docker-content-digest"):
-            return response.headers["docker-content-digest"]
+            return response
         raise RegistryError(
-            f"the registry answered {response.status_code} to HEAD {image.repository}:{reference}",
+            f"the registry answered {response.status_code} to {method} "
+            f"{image.repository}:{reference}",
             status=response.status_code,
         )
 

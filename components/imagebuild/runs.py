@@ -182,7 +182,10 @@ class RunDriver:
                 if actions.refuses_run_details(exc):
                     self._run_details_refused(exc, correlation_id)
                     continue
-                raise self._dispatch_error(inputs, exc, deadline) from exc
+                explained = self._dispatch_error(inputs, exc, deadline)
+                if explained is exc:
+                    raise
+                raise explained from exc
             except AmbiguousRequestError as exc:
                 dispatched_at = self._gh.server_time()
                 first_uncertain = first_uncertain or dispatched_at

@@ -113,6 +113,9 @@ class RunPlan:
     """On success: package name -> input holding the tag pushed to it."""
     jobs: list[str] | None = None
     """Job names; default DEFAULT_JOBS (plus any job named in failed_jobs)."""
+    platforms: int = 0
+    """Manifests each pushed image index lists (platform images, attestations): GHCR shows
+    each as an untagged version of the package, next to the tagged index."""
 
     def __post_init__(self) -> None:
         allowed = ("success", "failure", "cancelled", "timed_out")
@@ -252,6 +255,8 @@ class _Version:
     created_at: float
     updated_at: float
     deleted_at: float | None = None
+    children: list[str] = field(default_factory=list)
+    """Digests of the manifests an image index lists (platform images, attestations)."""
 
 
 @dataclass
@@ -683,9 +688,11 @@ class GitHubEmulator:
             for package_name, input_name in run.plan.push.items():
                 tag = run.inputs.get(input_name)
                 if tag:
-                    self._push(run.repo, package_name, tag, state.ends_at)
+                    self._push(run.repo, package_name, tag, state.ends_at, run.plan.platforms)
 
-    def _push(self, repo: _Repo, package_name: str, tag: str, at: float) -> None:
+    def _push(
+        self, repo: _Repo, package_name: str, tag: str, at: float, platforms: int = 0
+    ) -> None:
         owner = self._accounts[repo.owner.lower()]
         key = (owner.login.lower(), package_name)
         package = self._packages.get(key)
@@ -698,7 +705,11 @@ class GitHubEmulator:
             if tag in version.tags:
                 version.tags.remove(tag)
                 version.updated_at = at
-        package.versions.append(self._new_version(package, [tag], at))
+        children = [self._new_version(package, [], at) for _ in range(platforms)]
+        package.versions.extend(children)
+        index = self._new_version(package, [tag], at)
+        index.children = [child.name for child in children]
+        package.versions.append(index)
         package.updated_at = at
 
     def _visible_runs(self, repo: _Repo, now: float) -> list[_Run]:
@@ -1742,7 +1753,8 @@ class GitHubEmulator:
         granted = {scope.strip() for scope in self.oauth_scopes.split(",")}
         return bool(granted & set(accepted))
 
-    def _registry_lookup(self, owner: str, name: str, reference: str) -> str | None:
+    def _registry_lookup(self, owner: str, name: str, reference: str) -> tuple[str, list[str]] | None:
+        """(digest, digests of the manifests it lists) of a tag or digest."""
         with self._lock:
             self._settle(self.clock.time())
             package = self._packages.get((owner.lower(), name))
@@ -1750,7 +1762,7 @@ class GitHubEmulator:
                 return None
             for version in package.active():
                 if reference in version.tags or reference == version.name:
-                    return version.name
+                    return version.name, list(version.children)
             return None
 
     def _handle_registry(

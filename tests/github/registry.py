@@ -10,7 +10,9 @@ token flow GHCR follows (https://distribution.github.io/distribution/spec/auth/t
     service="<service>",scope="repository:<owner>/<name>:pull"` and an
     `{"errors": [{"code": "UNAUTHORIZED", ...}]}` body (GET only; HEAD has no body);
   - with one: 200 and `Docker-Content-Digest: sha256:...` (the package version's `name`,
-    as GHCR lists it), `Content-Type` of an OCI image index; or 404 `MANIFEST_UNKNOWN`.
+    as GHCR lists it), `Content-Type` of an OCI image index whose `manifests` (GET) list
+    the platform images and attestations GHCR shows as untagged versions; or 404
+    `MANIFEST_UNKNOWN`.
 - `GET /token?service=<service>&scope=repository:<owner>/<name>:pull` with HTTP Basic
   credentials whose password is the GitHub token (GHCR ignores the user name): 200
   `{"token": ..., "access_token": ...}`; wrong or missing credentials: 401 `UNAUTHORIZED`;
@@ -51,9 +53,10 @@ class RegistryEmulation:
         *,
         token: Callable[[], str],
         can_read: Callable[[], bool],
-        lookup: Callable[[str, str, str], str | None],
+        lookup: Callable[[str, str, str], tuple[str, list[str]] | None],
     ) -> None:
-        """`lookup(owner, package, reference)` gives the digest a tag or digest names."""
+        """`lookup(owner, package, reference)` gives the digest a tag or digest names, and
+        the digests of the manifests that image index lists."""
         self._github_token = token
         self._can_read = can_read
         self._lookup = lookup
@@ -89,12 +92,17 @@ class RegistryEmulation:
                 _errors("UNAUTHORIZED", "authentication required"),
                 {"www-authenticate": challenge},
             )
-        digest = self._lookup(found["owner"], found["name"], found["reference"])
-        if digest is None:
+        known = self._lookup(found["owner"], found["name"], found["reference"])
+        if known is None:
             return RegistryAnswer(404, _errors("MANIFEST_UNKNOWN", "manifest unknown"))
+        digest, children = known
+        manifests = [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": 1}
+            for d in children
+        ]
         return RegistryAnswer(
             200,
-            {"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []},
+            {"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests},
             {"docker-content-digest": digest, "content-type": INDEX_MEDIA_TYPE},
         )
 

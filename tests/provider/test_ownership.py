@@ -40,9 +40,22 @@ def another_stack_builds_the_same_tag(harness: Harness) -> None:
 def test_a_build_records_the_digests_its_run_pushed(harness: Harness) -> None:
     outs = build(harness)
     pushed = harness.emulator.package_digests(*BACKEND)
-    assert outs["ownedImages"]["backend"] in pushed, f"{BACKEND}: {pushed}"
-    assert pushed[outs["ownedImages"]["backend"]] == [TAG]
+    index = outs["ownedImages"]["backend"][0]
+    assert pushed[index] == [TAG], f"{BACKEND}: {pushed}"
     assert set(outs["ownedImages"]) == {"backend", "frontend"}
+
+
+def test_a_build_owns_the_untagged_manifests_its_image_index_lists(harness: Harness) -> None:
+    # buildx pushes platform images and attestations: GHCR lists them as untagged versions.
+    harness.plan(duration=60, platforms=2)
+    outs = harness.create().outs
+    assert outs is not None
+    pushed = harness.emulator.package_digests(*BACKEND)
+    assert sorted(outs["ownedImages"]["backend"]) == sorted(pushed), (
+        f"the index and both manifests it lists belong to this build: {pushed}"
+    )
+    harness.provider.delete("id", outs)
+    assert harness.emulator.package_versions(*BACKEND) is None, "all of it goes on destroy"
 
 
 def test_destroy_leaves_the_same_tag_another_stack_pushed(harness: Harness) -> None:
@@ -51,7 +64,7 @@ def test_destroy_leaves_the_same_tag_another_stack_pushed(harness: Harness) -> N
     theirs = {d for d, tags in harness.emulator.package_digests(*BACKEND).items() if tags}
     harness.provider.delete("id", ours)
     left = harness.emulator.package_digests(*BACKEND)
-    assert ours["ownedImages"]["backend"] not in left, "our own version is deleted"
+    assert ours["ownedImages"]["backend"][0] not in left, "our own version is deleted"
     assert set(left) == theirs, f"the other stack's {TAG} must survive our destroy: {left}"
     assert left[next(iter(theirs))] == [TAG]
 
@@ -65,11 +78,14 @@ def test_destroying_the_other_of_two_same_tag_builds_leaves_ours(harness: Harnes
     assert second is not None
     assert second["skipped"] is False
     assert second["ownedImages"]["backend"] != first["ownedImages"]["backend"]
+    # The other stack's tagged version is GitHub's "last tagged version" of the package:
+    # it goes only with the package, which would take our untagged version too.
     harness.provider.delete("id", second)
     left = harness.emulator.package_digests(*BACKEND)
-    assert list(left) == [first["ownedImages"]["backend"]], (
+    assert first["ownedImages"]["backend"][0] in left, (
         f"destroying one stack must not take the other's {BACKEND} version: {left}"
     )
+    assert "leaving version" in harness.output, "the version left behind is reported"
 
 
 def test_a_skipped_create_owns_nothing_and_its_destroy_keeps_the_images(
@@ -114,7 +130,7 @@ def test_a_replacement_keeping_the_tag_builds_anew_then_the_old_delete_keeps_it(
     assert new["skipped"] is False, "the images exist, yet the replacement must build its own"
     harness.provider.delete("id", old)  # Pulumi deletes the old resource only now
     left = harness.emulator.package_digests(*BACKEND)
-    assert left == {new["ownedImages"]["backend"]: [TAG]}, (
+    assert left == {new["ownedImages"]["backend"][0]: [TAG]}, (
         f"after the replacement, {BACKEND}:{TAG} is the new build's image: {left}"
     )
 
