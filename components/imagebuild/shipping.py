@@ -70,18 +70,18 @@ _BOOTSTRAP = "exec(_loader, globals()) or _load(_sources, _order, _state)"
 
 
 def module_sources() -> dict[str, str]:
+    """Sources by module name, sorted by name (state round trips keep no other order)."""
     if _SERIALIZED_SOURCES:
-        return dict(_SERIALIZED_SOURCES)
+        return dict(sorted(_SERIALIZED_SOURCES.items()))
     here = Path(__file__).parent
-    return {name: (here / f"{name}.py").read_text(encoding="utf-8") for name in MODULES}
+    return {name: (here / f"{name}.py").read_text(encoding="utf-8") for name in sorted(MODULES)}
 
 
 def reduce(state: dict[str, Any]) -> tuple[Any, ...]:
     """`__reduce__` value of a provider: the code and `state`, never runtime objects."""
-    namespace = {
-        "_loader": _LOADER,
-        "_sources": module_sources(),
-        "_order": list(MODULES),
-        "_state": state,
-    }
+    sources = module_sources()
+    # The import order made of the sources' own keys: the same objects whether this code was
+    # imported or loaded from state, so both pickle to the same bytes.
+    order = sorted(sources, key=MODULES.index)
+    namespace = {"_loader": _LOADER, "_sources": sources, "_order": order, "_state": state}
     return (eval, (_BOOTSTRAP, namespace))
