@@ -230,9 +230,7 @@ class Packages:
                 say(f"{image.repository}: package already gone")
                 return True
             blockers = [
-                v
-                for v in left
-                if not _deletable(v, tag, owns) and (v.tags or untagged_unknown)
+                v for v in left if not _deletable(v, tag, owns) and (v.tags or untagged_unknown)
             ]
             if not blockers:
                 self._delete_package(path, image, deadline, say)

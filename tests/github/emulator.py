@@ -1753,7 +1753,9 @@ class GitHubEmulator:
         granted = {scope.strip() for scope in self.oauth_scopes.split(",")}
         return bool(granted & set(accepted))
 
-    def _registry_lookup(self, owner: str, name: str, reference: str) -> tuple[str, list[str]] | None:
+    def _registry_lookup(
+        self, owner: str, name: str, reference: str
+    ) -> tuple[str, list[str]] | None:
         """(digest, digests of the manifests it lists) of a tag or digest."""
         with self._lock:
             self._settle(self.clock.time())

@@ -40,9 +40,7 @@ GHES_HOST = "ghe.example.com"
 GHES_REGISTRY = f"containers.{GHES_HOST}"
 
 
-def enterprise_server(
-    emulator_args: dict[str, Any], *, version: str = "3.19"
-) -> GitHubEmulator:
+def enterprise_server(emulator_args: dict[str, Any], *, version: str = "3.19") -> GitHubEmulator:
     """An emulated GitHub Enterprise Server (standard world) as GHES answers:
     - the REST API below `/api/v3`;
     - dispatch refuses `return_run_details` (before the feature): 3.19 with 422, 3.20 with

@@ -410,7 +410,10 @@ def test_the_run_details_refusal_is_remembered_per_api_base_url(
     ghes: Harness, emulator: GitHubEmulator
 ) -> None:
     # One provider (one host process) serving a GHES stack, then a github.com stack.
-    routes = {"containers.ghe.example.com": ghes.emulator.registry_url, "ghcr.io": emulator.registry_url}
+    routes = {
+        "containers.ghe.example.com": ghes.emulator.registry_url,
+        "ghcr.io": emulator.registry_url,
+    }
     provider = make_provider(ghes.clock, ghes.lines, registry=routes)
     configure(provider, ghes.emulator.token, ghes.emulator.base_url)
     ghes.provider = provider

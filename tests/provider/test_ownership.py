@@ -13,7 +13,15 @@ import pytest
 
 from components.imagebuild.base import ImageBuildError
 from tests.github.emulator import RunPlan
-from tests.provider.conftest import APP_REPO, MAIN_SHA, PUSH, TAG, WORKFLOW_FILE, Harness, base_props
+from tests.provider.conftest import (
+    APP_REPO,
+    MAIN_SHA,
+    PUSH,
+    TAG,
+    WORKFLOW_FILE,
+    Harness,
+    base_props,
+)
 
 BACKEND = ("acme", "app-backend")
 FRONTEND = ("acme", "app-frontend")
