@@ -1332,6 +1332,19 @@ def _given(raw: Mapping[str, str], name: str, field: str) -> bool:
     return isinstance(value, dict) and value.get(field) is not None
 
 
+# --- begin issue 8: GHES container registry ---------------------------------------------
+def _github_registry_hosts(raw: Mapping[str, str]) -> tuple[str, ...]:
+    """Registries GitHub serves: ghcr.io, plus `containers.<host>` (GitHub Enterprise
+    Server with subdomain isolation) when github:baseUrl is that server's `/api/v3`."""
+    parts = urlsplit((raw.get("github:baseUrl") or DEFAULT_GITHUB_API).rstrip("/"))
+    if parts.path == "/api/v3" and parts.hostname:
+        return (GHCR, f"containers.{parts.hostname}")
+    return (GHCR,)
+
+
+# --- end issue 8 --------------------------------------------------------------------------
+
+
 def _images(
     c: _Checker,
     raw: Mapping[str, str],
@@ -1382,21 +1395,25 @@ def _images(
     private: bool = source == "build"
     if "private" in fields and (flag := c.boolean(f"{key}.private", fields["private"])) is not None:
         private = flag
+    # --- begin issue 8: GHES container registry (port as one rule to the new schema) ---
+    hosts = _github_registry_hosts(raw)
+    where = " or ".join(hosts)
     for image, repo in repos.items():
-        on_ghcr = repo.startswith(GHCR + "/")
+        on_ghcr = repo.split("/", 1)[0] in hosts
+        # --- end issue 8 ---
         if source == "build" and not on_ghcr:
             c.error(
                 f"{key}.{image}",
-                f"got {c.show(key, repo)}; with source 'build' images go to {GHCR} (the workflow "
-                "pushes there and destroy deletes them there)",
-                allowed=f"a repository on {GHCR} with source 'build'",
+                f"got {c.show(key, repo)}; with source 'build' images go to {where} (the "
+                "workflow pushes there and destroy deletes them there)",
+                allowed=f"a repository on {where} with source 'build'",
             )
         elif private and not on_ghcr:
             c.error(
                 f"{key}.{image}",
-                f"got {c.show(key, repo)}; private images must be on {GHCR} "
-                f"(the pull secret is for {GHCR})",
-                allowed=f"a repository on {GHCR} for private images",
+                f"got {c.show(key, repo)}; private images must be on {where} "
+                f"(the pull secret is for {where})",
+                allowed=f"a repository on {where} for private images",
             )
     tag: str | None = None
     if "tag" in fields:
