@@ -44,6 +44,6 @@ def test_a_ghes_registry_host_is_refused_without_a_ghes_base_url(config_error: E
     values = with_overrides(ghes_build(), {"github:baseUrl": None})
     error = config_error(values, env={"GITHUB_TOKEN": FAKE_TOKEN})
     assert "tims-stack:images.backend" in str(error)
-    assert "a repository on ghcr.io with source 'build'" in str(error), (
+    assert "images go to ghcr.io (the workflow" in str(error), (
         "on github.com only ghcr.io is allowed"
     )
