@@ -19,6 +19,7 @@ from typing import Any
 # Import order: each module imports only modules before it.
 MODULES = (
     "base",
+    "retry",
     "rest",
     "actions",
     "registry",

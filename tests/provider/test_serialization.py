@@ -206,8 +206,9 @@ UNSTABLE_RETRY_STATE_ATTRIBUTES = {
 }
 
 
-def test_the_serialized_code_uses_only_tenacitys_public_names() -> None:
-    client = serialized_sources()["rest"]
+@pytest.mark.parametrize("module", ["retry", "rest"])
+def test_the_serialized_code_uses_only_tenacitys_public_names(module: str) -> None:
+    client = serialized_sources()[module]
     used = {
         node.attr
         for node in ast.walk(client)
@@ -216,7 +217,7 @@ def test_the_serialized_code_uses_only_tenacitys_public_names() -> None:
         and node.value.id == "tenacity"
     }
     private = sorted(used - set(tenacity.__all__))
-    assert not private, f"rest uses tenacity names outside tenacity.__all__: {private}"
+    assert not private, f"{module} uses tenacity names outside tenacity.__all__: {private}"
     attributes = {node.attr for node in ast.walk(client) if isinstance(node, ast.Attribute)}
     unstable = attributes & UNSTABLE_RETRY_STATE_ATTRIBUTES
-    assert not unstable, f"rest reads RetryCallState internals {sorted(unstable)}"
+    assert not unstable, f"{module} reads RetryCallState internals {sorted(unstable)}"
