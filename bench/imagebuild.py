@@ -256,7 +256,7 @@ def run_many_environments(count: int = ENVIRONMENTS) -> tuple[int, int, bool]:
                 APP_REPO, WORKFLOW_FILE, RunPlan(duration=60 + 7.3 * index, push=dict(PUSH))
             )
         threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-        for thread in threads:
+        for _ in threads:
             clock.join()
         for thread in threads:
             thread.start()

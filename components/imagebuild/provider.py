@@ -47,6 +47,7 @@ from .base import (
     Secret,
     SystemClock,
 )
+from .images import BuildImages
 from .packages import Packages, PackageVersion
 from .registry import ImageRepo, Registry, RegistryError
 from .rest import GitHubClient
@@ -71,6 +72,10 @@ PROVIDER_VERSION = "3"
 """Bump on every behaviour change: the change rolls out as an in-place update (no rebuild)."""
 
 __all__ = ["DEFAULT_INPUTS", "PROVIDER_VERSION", "ImageBuildProvider", "PollPolicy"]
+
+
+def _by_digest(digests: frozenset[str]) -> Callable[[PackageVersion], bool]:
+    return lambda version: version.name in digests
 
 
 def _restore_provider(state: Mapping[str, Any]) -> ImageBuildProvider:
@@ -201,8 +206,15 @@ class ImageBuildProvider(ResourceProvider):
         deadline = self._clock.monotonic() + spec.timeout_seconds
         client, registry = self._connect(spec.environment)
         with client, registry:
-            packages = Packages(client, registry)
-            before = self._digests(spec, registry, packages, deadline)
+            images = BuildImages(
+                spec,
+                registry,
+                Packages(client, registry),
+                clock=self._clock,
+                poll=self._poll,
+                say=say,
+            )
+            before = images.before_build(deadline)
             if all(before.values()) and not spec.rebuild:
                 say(f"every image already has tag {spec.tag}: no build needed (owns none)")
                 return self._created(spec, props, None, owned={})
@@ -220,7 +232,7 @@ class ImageBuildProvider(ResourceProvider):
                 no_run_details=self._no_run_details,
             )
             run = driver.build(deadline)
-            after = self._verify_pushed(spec, registry, packages, run.html_url, deadline)
+            after = images.pushed(run.html_url, deadline)
             say(f"build succeeded: {run.html_url}")
         # What the run pushed: a digest the tag did not have before the dispatch.
         owned = {name: d for name, d in after.items() if d and d[0] != before.get(name)}
@@ -254,106 +266,6 @@ class ImageBuildProvider(ResourceProvider):
             ownedImages=owned,
         )
         return CreateResult(f"{spec.tag}@{run.id if run else 'existing'}", outs)
-
-    def _tag_digest(
-        self,
-        spec: BuildSpec,
-        image: ImageRepo,
-        registry: Registry,
-        packages: Packages,
-        deadline: float,
-    ) -> str | None:
-        """Digest of the tag: the registry first; if it cannot answer, the Packages API."""
-        try:
-            return registry.digest(image, spec.tag, deadline=deadline)
-        except RegistryError as exc:
-            if exc.denied:
-                raise
-            self._say(spec.environment, f"{exc}; asking the Packages API instead")
-        return packages.digest_of_tag(image, spec.tag, deadline=deadline)
-
-    def _image_digests(
-        self,
-        spec: BuildSpec,
-        image: ImageRepo,
-        registry: Registry,
-        packages: Packages,
-        deadline: float,
-    ) -> list[str]:
-        try:
-            return registry.image_digests(image, spec.tag, deadline=deadline)
-        except RegistryError as exc:
-            if exc.denied:
-                raise
-            self._say(spec.environment, f"{exc}; asking the Packages API instead")
-        digest = packages.digest_of_tag(image, spec.tag, deadline=deadline)
-        return [digest] if digest else []
-
-    def _digests(
-        self,
-        spec: BuildSpec,
-        registry: Registry,
-        packages: Packages,
-        deadline: float,
-    ) -> dict[str, str | None]:
-        """Digest of each image's tag (None: absent), stopping at the first absent one."""
-        found: dict[str, str | None] = {}
-        try:
-            for name, image in spec.images.items():
-                found[name] = self._tag_digest(spec, image, registry, packages, deadline)
-                if found[name] is None:
-                    break  # one missing image means a build: no need to ask about the rest
-        except (GitHubApiError, RegistryError) as exc:
-            if getattr(exc, "status", 0) not in (401, 403):
-                raise
-            self._say(
-                spec.environment,
-                f"WARNING: cannot read the images with this token ({exc}), so existing images "
-                "cannot be reused; building. Give the token `read:packages`.",
-            )
-            return {name: None for name in spec.images}
-        return found
-
-    def _verify_pushed(
-        self,
-        spec: BuildSpec,
-        registry: Registry,
-        packages: Packages,
-        run_url: str,
-        deadline: float,
-    ) -> dict[str, list[str]]:
-        """Digests of each pushed image (its index first, then the manifests it lists); an
-        error naming those missing after a few looks."""
-        found: dict[str, list[str]] = {}
-        for attempt in range(self._poll.verify_attempts):
-            if attempt:
-                self._clock.sleep(self._poll.verify_interval)
-            try:
-                for name, image in spec.images.items():
-                    found[name] = found.get(name) or self._image_digests(
-                        spec, image, registry, packages, deadline
-                    )
-            except (GitHubApiError, RegistryError) as exc:
-                if getattr(exc, "status", 0) not in (401, 403):
-                    raise
-                self._say(
-                    spec.environment,
-                    f"WARNING: cannot read the images with this token ({exc}), so the pushed "
-                    "images are not checked, and `pulumi destroy` will not know them to delete. "
-                    "Give the token `read:packages`.",
-                )
-                return {}
-            if all(found.values()):
-                return found
-        refs = ", ".join(
-            f"{spec.images[name].repository}:{spec.tag}" for name, d in found.items() if not d
-        )
-        raise ImageBuildError(
-            f"The workflow run {run_url} succeeded, but the registry has no {refs}. Check that "
-            "the workflow pushes to exactly the repositories in tims-stack:images.backend and "
-            "tims-stack:images.frontend and tags them with the tag input it receives "
-            "(tims-stack:build.inputs)."
-        )
 
     # --- read (refresh) -----------------------------------------------------------------
 
@@ -456,4 +368,4 @@ class ImageBuildProvider(ResourceProvider):
         for name, pushed in owned.items():
             mine = [pushed] if isinstance(pushed, str) else list(pushed)
             digests.setdefault(repositories[name], set()).update(str(d) for d in mine)
-        return {repo: (lambda v, mine=frozenset(d): v.name in mine) for repo, d in digests.items()}
+        return {repo: _by_digest(frozenset(d)) for repo, d in digests.items()}

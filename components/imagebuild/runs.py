@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from . import actions
 from .actions import WorkflowRun
 from .base import DEFAULT_API_URL, AmbiguousRequestError, GitHubApiError, ImageBuildError
-from .base import NotFoundError as NotFound
 from .rest import GitHubClient
+from .run_errors import NO_CORRELATION_MESSAGE, dispatch_error, failure_error
 from .spec import BuildSpec, expand_inputs
-
-_FAILED_CONCLUSIONS = ("failure", "cancelled", "timed_out", "startup_failure", "action_required")
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ class RunDriver:
             final = self._wait(run, current, deadline)
             run.completed = True
             if final.conclusion != "success":
-                raise self._failure(final, deadline)
+                raise failure_error(self._gh, spec, final, deadline)
             return final
         except ImageBuildError as exc:
             if run.completed:
@@ -182,7 +180,7 @@ class RunDriver:
                 if actions.refuses_run_details(exc):
                     self._run_details_refused(exc, correlation_id)
                     continue
-                explained = self._dispatch_error(inputs, exc, deadline)
+                explained = dispatch_error(self._gh, spec, inputs, exc, deadline)
                 if explained is exc:
                     raise
                 raise explained from exc
@@ -210,7 +208,7 @@ class RunDriver:
                 f"GitHub refused to dispatch {spec.workflow} in {spec.repository} "
                 f"({exc.status}: {exc.github_message or 'no message'}): this server cannot "
                 "return run details (GitHub Enterprise Server before the feature), and no run "
-                f"was started. {self.no_correlation_message}"
+                f"was started. {NO_CORRELATION_MESSAGE}"
             ) from exc
         self._say(
             f"GitHub answered {exc.status} ({exc.github_message or 'no message'}): no "
@@ -252,7 +250,7 @@ class RunDriver:
         if not spec.uses_correlation_id:
             raise ImageBuildError(
                 "GitHub started the workflow but did not say which run it is (no run details "
-                f"in its answer), and nothing identifies our run. {self.no_correlation_message} "
+                f"in its answer), and nothing identifies our run. {NO_CORRELATION_MESSAGE} "
                 f"Meanwhile, find the run this dispatch started at {self.actions_page} and "
                 "cancel it if needed."
             )
@@ -388,35 +386,6 @@ class RunDriver:
             "tims-stack:build.timeout (seconds); then run `pulumi up` again."
         )
 
-    def _failure(self, run: WorkflowRun, deadline: float) -> ImageBuildError:
-        spec = self._spec
-        details: list[str] = []
-        try:
-            jobs = actions.list_jobs(self._gh, spec.repository, run.id, deadline=deadline)
-        except ImageBuildError as exc:
-            details.append(f"(could not list the run's jobs: {exc})")
-            jobs = []
-        for job in jobs:
-            if job.conclusion not in _FAILED_CONCLUSIONS:
-                continue
-            where = (
-                f"failed step(s): {', '.join(repr(s) for s in job.failed_steps)}"
-                if job.failed_steps
-                else "no failed step reported"
-            )
-            details.append(f"job {job.name!r} {job.conclusion}: {where}")
-        if not details:
-            details.append("no failed job reported")
-        what = {
-            "cancelled": "was cancelled (by someone or something other than this deployment)",
-            "timed_out": "timed out on GitHub",
-        }.get(run.conclusion or "", f"ended with conclusion {run.conclusion!r}")
-        return ImageBuildError(
-            f"The image build for {spec.environment} {what}: workflow run {run.html_url}\n  - "
-            + "\n  - ".join(details)
-            + "\nOpen the run to read the logs, fix the cause, then run `pulumi up` again."
-        )
-
     def cancel_quietly(self, run: _Run, deadline: float) -> str:
         """Best-effort cancel so no run outlives a failed create; says what happened."""
         try:
@@ -429,45 +398,3 @@ class RunDriver:
             return (
                 f"Cancelling the workflow run {run.html_url} failed too ({exc}); cancel it by hand."
             )
-
-    @property
-    def no_correlation_message(self) -> str:
-        return (
-            "This server cannot return run details, so the run must be found by a correlation id: "
-            "declare a `correlation_id` input in the workflow, echo it in its name with "
-            "`run-name: Build ${{ inputs.tag }} [${{ inputs.correlation_id }}]`, and map it in "
-            "tims-stack:build.inputs as `correlation_id: '{correlation_id}'`."
-        )
-
-    def _dispatch_error(
-        self, inputs: Mapping[str, str], exc: GitHubApiError, deadline: float
-    ) -> ImageBuildError:
-        spec = self._spec
-        if isinstance(exc, NotFound):
-            try:
-                self._gh.get(f"/repos/{spec.repository}", deadline=deadline)
-            except NotFound:
-                return ImageBuildError(
-                    f"Repository {spec.repository} was not found (GitHub answered 404). Check "
-                    "tims-stack:build.repository (owner/name) and that the token can see the "
-                    "repository (a classic token with `repo`, or a fine-grained token granted "
-                    "access to it)."
-                )
-            except ImageBuildError:
-                pass
-            return ImageBuildError(
-                f"Workflow {spec.workflow} was not found in {spec.repository} (GitHub answered "
-                f"404 to the dispatch). Check tims-stack:build.workflow, that "
-                f".github/workflows/{spec.workflow} exists on the default branch with an "
-                "`on: workflow_dispatch` trigger, and that the token has Actions write access "
-                "to the repository."
-            )
-        if exc.status == 422:
-            return ImageBuildError(
-                f"GitHub refused to dispatch {spec.workflow} in {spec.repository} on "
-                f"{spec.ref!r} (422: {exc.github_message}). Inputs sent: "
-                f"{', '.join(sorted(inputs)) or 'none'}. Map only the inputs the workflow "
-                "declares under on.workflow_dispatch.inputs in tims-stack:build.inputs, and "
-                "check that the ref exists and its copy of the workflow has the trigger."
-            )
-        return exc

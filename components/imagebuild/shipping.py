@@ -25,7 +25,9 @@ MODULES = (
     "registry",
     "packages",
     "spec",
+    "run_errors",
     "runs",
+    "images",
     "shipping",
     "provider",
 )

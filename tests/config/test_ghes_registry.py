@@ -37,7 +37,8 @@ def test_the_registry_of_another_ghes_is_refused_naming_the_allowed_hosts(
     )
     text = str(error)
     assert "tims-stack:images.backend" in text
-    assert "containers.ghe.example.com" in text and "ghcr.io" in text, text
+    assert "containers.ghe.example.com" in text, text
+    assert "ghcr.io" in text, text
 
 
 def test_a_ghes_registry_host_is_refused_without_a_ghes_base_url(config_error: ErrorFn) -> None:

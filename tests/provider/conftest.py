@@ -33,16 +33,17 @@ from components.image_build_provider import (
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RecordedRequest, RunPlan
 from tests.github.fixtures import APP_REPO as APP_REPO
-from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
-from tests.github.fixtures import GHES_REGISTRY, enterprise_server
 from tests.github.fixtures import (  # noqa: F401
+    GHES_REGISTRY,
     assert_no_spec_violations,
     emulator,
+    enterprise_server,
     fake_clock,
     github_openapi,
     real_emulator,
     standard_world,
 )
+from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
 
 MAIN_SHA = "5d0c4a9f2e8b7c6d1a3f4e5b6c7d8e9f0a1b2c3d"  # head of acme/app main in the world
 TAG = "dev-5d0c4a9f2e8b"

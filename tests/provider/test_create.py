@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.imagebuild.base import ImageBuildError
 from components.image_build_provider import PollPolicy
+from components.imagebuild.base import ImageBuildError
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import (
     APP_REPO,
@@ -396,7 +396,8 @@ def test_github_enterprise_server_below_api_v3_builds_and_cleans_up(ghes: Harnes
     assert outside == [], f"requests missed the /api/v3 prefix: {outside}"
     assert result.outs["images"]["backend"] == f"containers.ghe.example.com/acme/app-backend:{TAG}"
     checked = [r.headers["host"] for r in ghes.emulator.requests if r.registry]
-    assert checked and set(checked) == {"containers.ghe.example.com"}, (
+    assert checked, "the images are checked in the registry"
+    assert set(checked) == {"containers.ghe.example.com"}, (
         f"the images are checked on the instance's registry host: {checked}"
     )
     ghes.provider.delete(result.id, result.outs)

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from components.image_build_provider import PollPolicy
 from components.imagebuild.base import ImageBuildError
 from components.imagebuild.packages import Packages
 from components.imagebuild.registry import Registry
 from components.imagebuild.rest import GitHubClient
-from components.image_build_provider import PollPolicy
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import APP_REPO, MAIN_SHA, PUSH, TAG, WORKFLOW_FILE, Harness

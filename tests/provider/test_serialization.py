@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import pytest
 import tenacity
 from pulumi.dynamic.dynamic import serialize_provider
 
-import pytest
 from components.imagebuild import provider as image_build_provider
 from components.imagebuild.provider import ImageBuildProvider
 from tests.provider.conftest import GOLDEN_VERSIONS, TAG, Harness, clean_env, golden_provider
