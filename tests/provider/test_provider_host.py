@@ -153,3 +153,39 @@ def test_host_no_change_diff_costs_no_call_and_a_skipped_build_deletes_nothing(
         "a create that found the images owns none of them: destroy must keep them"
     )
     assert real_emulator.package_versions("acme", "app-frontend") == [[TAG]]
+
+
+def test_host_replacement_keeping_the_tag_builds_first_and_the_old_delete_keeps_the_new(
+    provider_host: ProviderHost, real_emulator: GitHubEmulator
+) -> None:
+    for _ in range(2):
+        real_emulator.plan_next_run(
+            APP_REPO, WORKFLOW_FILE, RunPlan(duration=1.0, queued_for=0.2, push=dict(PUSH))
+        )
+    configure(provider_host, real_emulator)
+    first = check(provider_host, real_emulator)
+    old = provider_host.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=first.inputs))
+    old_digest = plain(old.properties)["ownedImages"]["backend"][0]
+
+    # The workflow inputs change, the tag stays: a replacement.
+    news = check(
+        provider_host, real_emulator, olds=first.inputs, inputs={"tag": "{tag}", "sha": "{sha}"}
+    )
+    assert plain(news.inputs)["rebuild"] is True
+    diff = provider_host.stub.Diff(
+        provider_pb2.DiffRequest(id=old.id, urn=URN, olds=old.properties, news=news.inputs)
+    )
+    assert list(diff.replaces) == ["inputs"]
+    assert diff.deleteBeforeReplace is False, "the engine must create the new build first"
+
+    new = provider_host.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=news.inputs))
+    new_outs = plain(new.properties)
+    assert new_outs["skipped"] is False, "the images existed, yet the replacement built its own"
+    provider_host.stub.Delete(
+        provider_pb2.DeleteRequest(id=old.id, urn=URN, properties=old.properties)
+    )
+    left = real_emulator.package_digests("acme", "app-backend")
+    assert old_digest not in left, "the old build's own version is deleted"
+    assert left == {new_outs["ownedImages"]["backend"][0]: [TAG]}, (
+        f"ghcr.io/acme/app-backend:{TAG} must still pull the new build's image: {left}"
+    )
