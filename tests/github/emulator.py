@@ -8,6 +8,12 @@ gives is checked against GitHub's description (see `openapi_check`); problems
 land in `spec_violations`, and answers the description cannot judge (a status
 it does not document for that operation) land in `unvalidated`.
 
+It also serves the container registry at its root (`/v2/.../manifests/...` and
+`/token`; see `tests.github.registry`), outside GitHub's description and rate limit,
+and sends a `Date` header from its clock (GitHub's time, which clients must trust
+over their own). `oauth_scopes` plays a classic token's `X-OAuth-Scopes`; GitHub
+Enterprise Server is `tests.github.fixtures.enterprise_server`.
+
 World set-up happens in Python (`add_account`, `add_repo`, `add_workflow`,
 `plan_next_run`, `add_package`); behaviour switches are plain attributes
 (`return_run_details`, `rate_limit_total`, `cancel_latency`); faults are
