@@ -184,8 +184,12 @@ def test_a_classic_token_missing_a_package_scope_fails_naming_it(
 ) -> None:
     outs = build(harness)
     harness.emulator.oauth_scopes = scopes
-    with pytest.raises(ImageBuildError, match=f"lacks the `{named}` scope"):
+    with pytest.raises(ImageBuildError) as error:
         harness.provider.delete("id", outs)
+    for repository in ("ghcr.io/acme/app-backend", "ghcr.io/acme/app-frontend"):
+        assert f"{repository}: the token lacks the `{named}` scope" in str(error.value), (
+            f"{repository}: {error.value}"
+        )
     assert harness.emulator.package_versions(*BACKEND) == [[TAG]], "nothing was deleted"
 
 

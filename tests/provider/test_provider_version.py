@@ -25,7 +25,7 @@ SOURCE_SHA256: dict[str, dict[str, str]] = {
         "actions": "e183bbfebaf53cad00105a612c565708177841782f48d19a219a3fd5e95826fd",
         "base": "fb6c5bccd56d1b381d94632ca182503c9b4d9eb23d62d6b7bead51a3da28a137",
         "images": "78f590983ee483255fd55febc8f728b27984cdd480bf865a3f800efee01b0e65",
-        "packages": "e0e195afa7794676d8b9fb80c12f63112a74145c5154495427e7512d1a0a1a95",
+        "packages": "35d59b7ad5d6054b32ac122d02dfb533f7aa05d270ca285d040cadb8bcf7f810",
         "provider": "92a5af16d603d4cf00c28452d84e83e3409a3ef527af91342d40d229c95dea80",
         "registry": "8e83cfbb77bcac9de0b3b66c3ab25dbf8f9451cd3210580a24cf031ddafb293e",
         "rest": "524a834b0823cc6f8fbbd19a8259b20a4c6040409ca6389f72045b40b1eb8fef",
