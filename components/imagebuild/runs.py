@@ -232,7 +232,13 @@ class RunDriver:
                 "for a run it may have started and cancel it, then run `pulumi up` again."
             ) from exc
         # GitHub may have started a run: give it as long to show up as any dispatched run.
-        found = self._find_by_correlation(correlation_id, self._gh.server_time(), deadline)
+        try:
+            found = self._find_by_correlation(correlation_id, self._gh.server_time(), deadline)
+        except ImageBuildError as error:
+            raise ImageBuildError(
+                f"{error} An uncertain dispatch ({exc}) may have started a run: find the run "
+                f"carrying correlation id {correlation_id} at {self.actions_page} and cancel it."
+            ) from error
         if found is not None:
             return found
         if attempts >= 3:

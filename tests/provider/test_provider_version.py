@@ -31,7 +31,7 @@ SOURCE_SHA256: dict[str, dict[str, str]] = {
         "rest": "524a834b0823cc6f8fbbd19a8259b20a4c6040409ca6389f72045b40b1eb8fef",
         "retry": "5c63a078f24ca00948d3fb9ef5e5262a1c4e2fecc1169c712621cb021630436b",
         "run_errors": "b5cb22ca70dd4b44bc3135a27858e23aa87b6f7499dee21c5af58b85c28466ba",
-        "runs": "57e183e9c3c07492b3968654b1c9ef238ac250a41a814bcddad032cab9abb552",
+        "runs": "37443f913cdb419faf817ec50c2762559ee021e71b517a8396ea16bc0cd490b6",
         "shipping": "1224fd7bdf7192503529849332ff907afc66e11df704502d24c160e20fdc177e",
         "spec": "32741396a99499c669b6369ae6a42fd53890f0eaa8a828c9397d9d14c74769db",
     },

@@ -95,3 +95,15 @@ def test_a_failure_before_the_run_is_identified_names_the_run_to_cancel(
     assert sent in message, f"the error names the correlation id of the dispatched run: {message}"
     assert "cancel it" in message, message
     assert "actions/workflows/build-images.yml" in message, message
+
+
+def test_a_failure_after_an_uncertain_dispatch_names_the_run_to_cancel(
+    harness: Harness, emulator: GitHubEmulator
+) -> None:
+    emulator.inject("POST", r"/dispatches$", status=502)
+    emulator.inject("GET", r"/workflows/[^/]+/runs$", status=503, times=100)
+    with pytest.raises(ImageBuildError) as error:
+        harness.create(timeoutSeconds=300.0)
+    sent = harness.dispatches()[0].json["inputs"]["correlation_id"]
+    assert sent in str(error.value), f"the error names the correlation id: {error.value}"
+    assert "cancel it" in str(error.value)
