@@ -10,6 +10,7 @@ only work from the code serialized into its properties.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import grpc
@@ -188,4 +189,32 @@ def test_host_replacement_keeping_the_tag_builds_first_and_the_old_delete_keeps_
     assert old_digest not in left, "the old build's own version is deleted"
     assert left == {new_outs["ownedImages"]["backend"][0]: [TAG]}, (
         f"ghcr.io/acme/app-backend:{TAG} must still pull the new build's image: {left}"
+    )
+
+
+def test_host_destroy_keeps_the_same_tag_another_stack_pushed(
+    provider_host: ProviderHost, real_emulator: GitHubEmulator
+) -> None:
+    real_emulator.plan_next_run(
+        APP_REPO, WORKFLOW_FILE, RunPlan(duration=1.0, queued_for=0.2, push=dict(PUSH))
+    )
+    configure(provider_host, real_emulator)
+    checked = check(provider_host, real_emulator)
+    ours = provider_host.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=checked.inputs))
+    # Another person's `dev` stack (own state backend) builds the same commit: same tag.
+    real_emulator.start_foreign_run(
+        APP_REPO,
+        WORKFLOW_FILE,
+        RunPlan(duration=0.2, queued_for=0.1, push=dict(PUSH)),
+        {"ref": "main", "tag": TAG, "correlation_id": "other-stack"},
+    )
+    time.sleep(0.5)
+    theirs = {d for d, t in real_emulator.package_digests("acme", "app-backend").items() if t}
+    provider_host.stub.Delete(
+        provider_pb2.DeleteRequest(id=ours.id, urn=URN, properties=ours.properties)
+    )
+    left = real_emulator.package_digests("acme", "app-backend")
+    assert plain(ours.properties)["ownedImages"]["backend"][0] not in left
+    assert {d for d, t in left.items() if t} == theirs, (
+        f"our destroy must keep the other stack's ghcr.io/acme/app-backend:{TAG}: {left}"
     )
