@@ -8,7 +8,7 @@ from components.app_images import AppImages, AppImagesArgs
 from components.backend import Backend, BackendArgs, PublicEndpoint
 from components.database import DatabaseArgs, database
 from components.frontend import Frontend, FrontendArgs
-from components.images import registry_owner
+from components.images import image_registries, registry_owner
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.redis import PORT as REDIS_PORT
@@ -42,6 +42,7 @@ if config.images.private:
             environment=env,
             owner=registry_owner(config),
             token=secrets.require_github_token(),
+            registries=image_registries(config.images),
         ),
     ).name
 

@@ -2,11 +2,11 @@
 
 The program wires `ImageBuild(name, ImageBuildArgs(...), opts)` and reads the
 typed outputs below. The provider (create/diff/read/delete) lives in
-`components/image_build_provider.py`; the GitHub client in
-`components/github_client.py`.
+`components/imagebuild/` (see docs/imagebuild.md).
 
 Output property names in state are camelCase: runId, runUrl, commitSha,
-requestedSha, tag, images, imageRepositories, skipped, missingImages. The
+requestedSha, tag, images, imageRepositories, skipped, missingImages,
+ownedImages. The
 inputs are recorded in the outputs too (the provider diffs against them).
 Credentials never pass through here: the provider reads `github:token` (or the
 GITHUB_TOKEN environment variable) and `github:baseUrl` in `configure()`.
@@ -124,6 +124,12 @@ class ImageBuild(pulumi.dynamic.Resource, module="tims-stack", name="ImageBuild"
         """Images a refresh found without the tag; the next `pulumi up` rebuilds them."""
         return self._state("missingImages")
 
+    @property
+    def owned_images(self) -> pulumi.Output[dict[str, list[str]]]:
+        """Image name -> digests this build's run pushed (empty when skipped): all that
+        `pulumi destroy` deletes (see docs/imagebuild.md)."""
+        return self._state("ownedImages")
+
     def __init__(
         self,
         name: str,
@@ -149,5 +155,6 @@ class ImageBuild(pulumi.dynamic.Resource, module="tims-stack", name="ImageBuild"
             "requestedSha": None,
             "imageRepositories": None,
             "missingImages": None,
+            "ownedImages": None,
         }
         super().__init__(ImageBuildProvider(), name, props, opts)

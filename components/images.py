@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stack.config import ImagesConfig, StackConfig
+from stack.rules import github_registry_hosts
 
 IMAGE_NAMES = ("backend", "frontend")
 """The images one build produces; keys of ImageBuild's `images` output."""
@@ -19,21 +20,26 @@ def prebuilt_images(images: ImagesConfig) -> dict[str, str]:
 
 
 def registry_owner(config: StackConfig) -> str:
-    """Owner of the GHCR packages, the pull secret's username.
+    """Owner of the packages, the pull secret's username.
 
     `github:owner`, else the owner of `build.repository`, else the owner in a
-    `ghcr.io/<owner>/...` image repository.
+    `<registry>/<owner>/...` image repository on one of GitHub's registries.
     """
     if config.github.owner:
         return config.github.owner
     if config.build.repository:
         return split_repository(config.build.repository)[0]
     parts = config.images.backend.split("/")
-    if len(parts) >= 3 and parts[0] == "ghcr.io":
+    if len(parts) >= 3 and parts[0] in github_registry_hosts(config.github.base_url):
         return parts[1]
     raise ValueError(
-        "set github:owner: the ghcr.io pull secret for private images needs the packages' owner"
+        "set github:owner: the registry pull secret for private images needs the packages' owner"
     )
+
+
+def image_registries(images: ImagesConfig) -> tuple[str, ...]:
+    """The registry hosts the images are pulled from, for the pull secret."""
+    return tuple(sorted({repo.split("/", 1)[0] for repo in (images.backend, images.frontend)}))
 
 
 def split_repository(repository: str) -> tuple[str, str]:

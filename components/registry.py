@@ -1,10 +1,12 @@
-"""The image pull secret for private images on ghcr.io."""
+"""The image pull secret for private images on ghcr.io (or a GitHub Enterprise Server's
+`containers.<host>` registry)."""
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_kubernetes.core.v1 import Secret
@@ -14,13 +16,11 @@ from components.pods import labels, metadata
 REGISTRY = "ghcr.io"
 
 
-def dockerconfigjson(registry: str, username: str, token: str) -> str:
-    """The `.dockerconfigjson` document the kubelet reads to log in to `registry`."""
+def dockerconfigjson(registries: Sequence[str], username: str, token: str) -> str:
+    """The `.dockerconfigjson` document the kubelet reads to log in to each of `registries`."""
     auth = base64.b64encode(f"{username}:{token}".encode()).decode()
-    return json.dumps(
-        {"auths": {registry: {"username": username, "password": token, "auth": auth}}},
-        sort_keys=True,
-    )
+    entry = {"username": username, "password": token, "auth": auth}
+    return json.dumps({"auths": {registry: entry for registry in registries}}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,13 @@ class RegistryPullSecretArgs:
     """GitHub user or organisation that owns the packages (the registry username)."""
     token: pulumi.Output[str]
     """GitHub token with `read:packages`; a secret Output."""
+    registries: Sequence[str] = field(default=(REGISTRY,))
+    """Registry hosts of the images: ghcr.io, or GitHub Enterprise Server's `containers.<host>`."""
 
 
 class RegistryPullSecret(pulumi.ComponentResource):
-    """A `kubernetes.io/dockerconfigjson` Secret for ghcr.io, created only for private images."""
+    """A `kubernetes.io/dockerconfigjson` Secret for the images' registry, created only for
+    private images."""
 
     name: pulumi.Output[str]
 
@@ -45,8 +48,9 @@ class RegistryPullSecret(pulumi.ComponentResource):
         # Built inside apply so the token is only ever combined with the owner as
         # a secret Output; Output.secret keeps the result secret even if a caller
         # passed a plain Output by mistake.
+        registries = tuple(args.registries)
         document: pulumi.Output[str] = pulumi.Output.all(args.owner, args.token).apply(
-            lambda values: dockerconfigjson(REGISTRY, str(values[0]), str(values[1]))
+            lambda values: dockerconfigjson(registries, str(values[0]), str(values[1]))
         )
         config_json: pulumi.Output[str] = pulumi.Output.secret(document)
         secret = Secret(

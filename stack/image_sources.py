@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from stack import rules
 from stack.contract import GHCR, NS, PROJECT
 from stack.errors import Reporter
 from stack.models import BuildConfig, ImagesSettings
@@ -49,7 +50,7 @@ class Judging:
 
 
 def resolve_images(
-    s: ImagesSettings, build: BuildConfig, owner: str | None, run: Judging
+    s: ImagesSettings, build: BuildConfig, owner: str | None, base_url: str, run: Judging
 ) -> ImagesConfig | None:
     if run.hit("images.source"):
         return None
@@ -64,7 +65,7 @@ def resolve_images(
         )
     repos = _repositories(s, build, owner, repo_broken, run)
     private = s.private if s.private is not None else source == "build"
-    _check_registry(repos, source, private, run)
+    _check_registry(repos, source, private, rules.github_registry_hosts(base_url), run)
     key = NS + "images.tag"
     if s.tag is not None and source == "build":
         run.report.add(
@@ -109,21 +110,26 @@ def _repositories(
     return repos
 
 
-def _check_registry(repos: Mapping[str, str], source: str, private: bool, run: Judging) -> None:
+def _check_registry(
+    repos: Mapping[str, str], source: str, private: bool, hosts: tuple[str, ...], run: Judging
+) -> None:
+    """Built and private images must be on a registry of the configured GitHub: the workflow
+    pushes there, destroy deletes there, and the pull secret logs in there."""
+    where = " or ".join(hosts)
     for image, repo in repos.items():
         key = f"{NS}images.{image}"
-        if repo.startswith(GHCR + "/"):
+        if repo.split("/", 1)[0] in hosts:
             continue
         if source == "build":
             why, allowed = (
-                f"with source 'build' images go to {GHCR} (the workflow pushes there and "
+                f"with source 'build' images go to {where} (the workflow pushes there and "
                 "destroy deletes them there)",
-                f"a repository on {GHCR} with source 'build'",
+                f"a repository on {where} with source 'build'",
             )
         elif private:
             why, allowed = (
-                f"private images must be on {GHCR} (the pull secret is for {GHCR})",
-                f"a repository on {GHCR} for private images",
+                f"private images must be on {where} (the pull secret is for {where})",
+                f"a repository on {where} for private images",
             )
         else:
             continue

@@ -258,7 +258,7 @@ def _resolve(
             "tims-stack:routing is set but tims-stack:domain is not: no Ingress or HTTPRoute "
             "is created and URLs are cluster-internal"
         )
-    images = resolve_images(s.images, s.build, github.owner, run)
+    images = resolve_images(s.images, s.build, github.owner, github.base_url, run)
     if images is not None and (images.private or images.source == "build") and not has_token:
         reason = "images.source is build" if images.source == "build" else "images.private is true"
         run.report.add(

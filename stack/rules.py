@@ -308,3 +308,15 @@ def origins_problem(value: str) -> str | None:
         return None
     entries = ", ".join(map(repr, bad))
     return f"has entries {entries} that Django refuses or never matches; expected {ORIGINS_RULE}"
+
+
+def github_registry_hosts(base_url: str) -> tuple[str, ...]:
+    """Container registries GitHub serves for `base_url` (the API root, github:baseUrl).
+
+    ghcr.io always; with a GitHub Enterprise Server API root (`https://<host>/api/v3`)
+    also `containers.<host>`, its registry with subdomain isolation.
+    """
+    parts = urlsplit(base_url.rstrip("/"))
+    if parts.path == "/api/v3" and parts.hostname:
+        return ("ghcr.io", f"containers.{parts.hostname}")
+    return ("ghcr.io",)

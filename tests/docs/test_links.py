@@ -69,11 +69,6 @@ def test_the_scan_finds_the_readmes_links() -> None:
     assert any("#" in target for target in found), f"no anchor link found: {found}"
 
 
-KNOWN_BROKEN = {("docs/architecture.md", "bench/README.md")}
-"""Left for the engineer rewriting architecture.md's ImageBuild section (it should read
-../bench/README.md). Each entry must still be broken: a fixed one fails the test below."""
-
-
 def _problem(doc: Path, target: str) -> str | None:
     file_part, _, anchor = target.partition("#")
     linked = (doc.parent / file_part).resolve() if file_part else doc
@@ -87,16 +82,5 @@ def _problem(doc: Path, target: str) -> str | None:
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_every_relative_link_resolves(doc: Path) -> None:
     name = str(doc.relative_to(REPO_ROOT))
-    broken = [
-        problem
-        for target in links(doc)
-        if (name, target) not in KNOWN_BROKEN and (problem := _problem(doc, target))
-    ]
+    broken = [problem for target in links(doc) if (problem := _problem(doc, target))]
     assert broken == [], f"{name}: broken links: {broken}"
-
-
-@pytest.mark.parametrize("entry", sorted(KNOWN_BROKEN), ids=lambda e: f"{e[0]}->{e[1]}")
-def test_known_broken_links_are_still_there_and_broken(entry: tuple[str, str]) -> None:
-    doc, target = REPO_ROOT / entry[0], entry[1]
-    assert target in links(doc), f"{entry}: gone from {entry[0]}: remove it from KNOWN_BROKEN"
-    assert _problem(doc, target), f"{entry}: resolves now: remove it from KNOWN_BROKEN"

@@ -8,6 +8,12 @@ gives is checked against GitHub's description (see `openapi_check`); problems
 land in `spec_violations`, and answers the description cannot judge (a status
 it does not document for that operation) land in `unvalidated`.
 
+It also serves the container registry at its root (`/v2/.../manifests/...` and
+`/token`; see `tests.github.registry`), outside GitHub's description and rate limit,
+and sends a `Date` header from its clock (GitHub's time, which clients must trust
+over their own). `oauth_scopes` plays a classic token's `X-OAuth-Scopes`; GitHub
+Enterprise Server is `tests.github.fixtures.enterprise_server`.
+
 World set-up happens in Python (`add_account`, `add_repo`, `add_workflow`,
 `plan_next_run`, `add_package`); behaviour switches are plain attributes
 (`return_run_details`, `rate_limit_total`, `cancel_latency`); faults are
@@ -55,6 +61,7 @@ from openapi_core import OpenAPI
 
 from tests.github.clock import FakeClock, RealClock
 from tests.github.openapi_check import Exchange, SpecChecker, checker_for
+from tests.github.registry import RegistryEmulation
 
 DEFAULT_TOKEN = "ghp_emulatortoken0000000000000000000000"
 HTML_BASE = "https://github.com"
@@ -77,7 +84,7 @@ _LAST_TAGGED_VERSION = (
 _RUN_NAME_EXPR = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}")
 
 Clock = FakeClock | RealClock
-ReturnRunDetails = Literal["supported", "reject_400", "ignore_204"]
+ReturnRunDetails = Literal["supported", "reject_400", "reject_422", "ignore_204"]
 
 
 def iso(epoch: float) -> str:
@@ -112,6 +119,9 @@ class RunPlan:
     """On success: package name -> input holding the tag pushed to it."""
     jobs: list[str] | None = None
     """Job names; default DEFAULT_JOBS (plus any job named in failed_jobs)."""
+    platforms: int = 0
+    """Manifests each pushed image index lists (platform images, attestations): GHCR shows
+    each as an untagged version of the package, next to the tagged index."""
 
     def __post_init__(self) -> None:
         allowed = ("success", "failure", "cancelled", "timed_out")
@@ -142,6 +152,8 @@ class RecordedRequest:
     operation_id: str | None = None
     fault: bool = False
     """True when an injected fault answered instead of the emulated API."""
+    registry: bool = False
+    """True for a container registry request (`/v2/...`, `/token`; see `tests.github.registry`)."""
 
 
 @dataclass
@@ -249,6 +261,8 @@ class _Version:
     created_at: float
     updated_at: float
     deleted_at: float | None = None
+    children: list[str] = field(default_factory=list)
+    """Digests of the manifests an image index lists (platform images, attestations)."""
 
 
 @dataclass
@@ -325,6 +339,16 @@ class GitHubEmulator:
         """operationIds whose answers were validated against the description."""
         self.authenticated_login: str | None = None
         """Login the token belongs to; default: the first User account added."""
+        self.oauth_scopes: str | None = None
+        """`X-OAuth-Scopes` of the token (a classic PAT), e.g. "repo, read:packages"; None
+        sends no header (a fine-grained token). Packages answer 404 without a read scope, and
+        deletes 403 without `delete:packages`."""
+        self.registry = RegistryEmulation(
+            token=lambda: self.token,
+            can_read=lambda: self._has_scope("read:packages", "write:packages"),
+            lookup=self._registry_lookup,
+        )
+        """The container registry, served at the server's root (`/v2/`, `/token`)."""
 
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -369,7 +393,9 @@ class GitHubEmulator:
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}{self.path_prefix}"
+        self.registry_url = f"http://127.0.0.1:{server.server_address[1]}"
+        """Root of the emulated registry (ghcr.io, or containers.<host> on GHES)."""
+        self.base_url = self.registry_url + self.path_prefix
         self._thread = threading.Thread(
             # A short poll keeps stop() (and so every test's teardown) quick.
             target=server.serve_forever,
@@ -587,6 +613,15 @@ class GitHubEmulator:
         with self._lock:
             return list(self._cancelled)
 
+    def package_digests(self, owner: str, name: str) -> dict[str, list[str]]:
+        """Digest -> tags of each remaining version (empty when the package is gone)."""
+        with self._lock:
+            self._settle(self.clock.time())
+            package = self._packages.get((owner.lower(), name))
+            if package is None or package.deleted_at is not None:
+                return {}
+            return {v.name: list(v.tags) for v in package.active()}
+
     def package_versions(self, owner: str, name: str) -> list[list[str]] | None:
         """Tags of each remaining version, oldest first; None when the package is gone."""
         with self._lock:
@@ -659,9 +694,11 @@ class GitHubEmulator:
             for package_name, input_name in run.plan.push.items():
                 tag = run.inputs.get(input_name)
                 if tag:
-                    self._push(run.repo, package_name, tag, state.ends_at)
+                    self._push(run.repo, package_name, tag, state.ends_at, run.plan.platforms)
 
-    def _push(self, repo: _Repo, package_name: str, tag: str, at: float) -> None:
+    def _push(
+        self, repo: _Repo, package_name: str, tag: str, at: float, platforms: int = 0
+    ) -> None:
         owner = self._accounts[repo.owner.lower()]
         key = (owner.login.lower(), package_name)
         package = self._packages.get(key)
@@ -674,7 +711,11 @@ class GitHubEmulator:
             if tag in version.tags:
                 version.tags.remove(tag)
                 version.updated_at = at
-        package.versions.append(self._new_version(package, [tag], at))
+        children = [self._new_version(package, [], at) for _ in range(platforms)]
+        package.versions.extend(children)
+        index = self._new_version(package, [tag], at)
+        index.children = [child.name for child in children]
+        package.versions.append(index)
         package.updated_at = at
 
     def _visible_runs(self, repo: _Repo, now: float) -> list[_Run]:
@@ -690,6 +731,8 @@ class GitHubEmulator:
         method = method.upper()
         split = urlsplit(target)
         path = split.path
+        if path == "/token" or path.startswith("/v2/"):
+            return self._handle_registry(method, path, split.query, headers)
         if self.path_prefix:
             # Outside the prefix is not the API: checked as an unknown path.
             path = (
@@ -852,6 +895,8 @@ class GitHubEmulator:
                 "x-github-request-id": f"EMU:{next(self._ids):08X}",
             }
         )
+        if self.oauth_scopes is not None and not unauthenticated:
+            out["x-oauth-scopes"] = self.oauth_scopes
         if answer.status in (204, 304) or (answer.body is None and answer.raw is None):
             out.pop("content-type")
         # Headers of the answer itself (Link, or an injected fault's) win.
@@ -1583,10 +1628,12 @@ class GitHubEmulator:
         found = self._repo(owner, repo)
         workflow = self._workflow(found, workflow_id)
         body = ctx.body if isinstance(ctx.body, dict) else {}
-        if "return_run_details" in body and self.return_run_details == "reject_400":
-            # GitHub Enterprise Server <= 3.20 knows no such field.
+        if "return_run_details" in body and self.return_run_details in ("reject_400", "reject_422"):
+            # GitHub Enterprise Server before the feature knows no such field: 3.20 answers
+            # 400, 3.19 was observed answering 422. No run is created.
             raise _HttpError(
-                400, 'Invalid request.\n\n"return_run_details" is not a permitted key.'
+                400 if self.return_run_details == "reject_400" else 422,
+                'Invalid request.\n\n"return_run_details" is not a permitted key.',
             )
         ref = body.get("ref")
         if not isinstance(ref, str) or not ref:
@@ -1697,9 +1744,59 @@ class GitHubEmulator:
                 # GitHub keeps user and organisation packages apart: the wrong
                 # endpoint for the owner finds nothing.
                 raise _HttpError(404, "Package not found." if args else "Not Found")
+            if not self._has_scope("read:packages", "write:packages"):
+                # What makes a 404 ambiguous: a token that may not see packages.
+                raise _HttpError(404, "Package not found.")
+            if ctx.method == "DELETE" and not self._has_scope("delete:packages"):
+                raise _HttpError(403, "You need the delete:packages scope to delete packages.")
             return handler(ctx, account, **args)
 
         return route
+
+    def _has_scope(self, *accepted: str) -> bool:
+        if self.oauth_scopes is None:
+            return True
+        granted = {scope.strip() for scope in self.oauth_scopes.split(",")}
+        return bool(granted & set(accepted))
+
+    def _registry_lookup(
+        self, owner: str, name: str, reference: str
+    ) -> tuple[str, list[str]] | None:
+        """(digest, digests of the manifests it lists) of a tag or digest."""
+        with self._lock:
+            self._settle(self.clock.time())
+            package = self._packages.get((owner.lower(), name))
+            if package is None or package.deleted_at is not None:
+                return None
+            for version in package.active():
+                if reference in version.tags or reference == version.name:
+                    return version.name, list(version.children)
+            return None
+
+    def _handle_registry(
+        self, method: str, path: str, query_text: str, headers: dict[str, str]
+    ) -> _Answer | None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        query: dict[str, list[str]] = {}
+        for key, value in parse_qsl(query_text, keep_blank_values=True):
+            query.setdefault(key, []).append(value)
+        record = RecordedRequest(method, path, query, _redacted(lowered), None, registry=True)
+        with self._lock:
+            self.requests.append(record)
+            fault = self._take_fault(method, path)
+        if fault is not None:
+            record.fault = True
+            if fault.reset_connection:
+                return None
+            answer = self._fault_answer(fault)
+        else:
+            with self._lock:
+                found = self.registry.handle(method, path, query, lowered)
+            answer = _Answer(found.status, found.body, dict(found.headers))
+        record.status = answer.status
+        if method == "HEAD":
+            answer = _Answer(answer.status, None, answer.headers)
+        return answer
 
     def _package(self, account: _Account, package_type: str, package_name: str) -> _Package:
         package = self._packages.get((account.login.lower(), package_name))
@@ -1930,7 +2027,7 @@ class _EmulatorHandler(BaseHTTPRequestHandler):
         if payload:
             self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
     def finish(self) -> None:
         with self.owner._lock:
@@ -1948,6 +2045,10 @@ class _EmulatorHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is `GitHubEmulator.requests`
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The `Date` header tells GitHub's time: the emulator's clock, not the machine's.
+        return super().date_time_string(self.owner.clock.time() if timestamp is None else timestamp)
 
 
 def parse_link_header(value: str) -> dict[str, str]:

@@ -36,6 +36,23 @@ def standard_world(emulator: GitHubEmulator) -> GitHubEmulator:
     return emulator
 
 
+GHES_HOST = "ghe.example.com"
+GHES_REGISTRY = f"containers.{GHES_HOST}"
+
+
+def enterprise_server(emulator_args: dict[str, Any], *, version: str = "3.19") -> GitHubEmulator:
+    """An emulated GitHub Enterprise Server (standard world) as GHES answers:
+    - the REST API below `/api/v3`;
+    - dispatch refuses `return_run_details` (before the feature): 3.19 with 422, 3.20 with
+      400, message `"return_run_details" is not a permitted key.`, no run created;
+    - the container registry on its own host `containers.<host>` (subdomain isolation),
+      its packages in the instance's own Packages API."""
+    emulator = standard_world(GitHubEmulator(path_prefix="/api/v3", **emulator_args))
+    emulator.return_run_details = "reject_422" if version == "3.19" else "reject_400"
+    emulator.registry.service = GHES_REGISTRY
+    return emulator
+
+
 def client_for(emulator: GitHubEmulator, token: str | None = None) -> httpx.Client:
     """An httpx client for the emulator, authenticated like a GitHub client."""
     return httpx.Client(

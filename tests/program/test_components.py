@@ -14,7 +14,7 @@ from components.backend import url_settings
 from components.backend import with_extra_env as backend_extra_env
 from components.frontend import websocket_protocol
 from components.frontend import with_extra_env as frontend_extra_env
-from components.images import prebuilt_images, registry_owner, split_repository
+from components.images import image_registries, prebuilt_images, registry_owner, split_repository
 from components.namespace import Namespace, NamespaceArgs
 from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
 from components.official_images import (
@@ -198,7 +198,7 @@ def test_prebuilt_images_are_repository_colon_tag() -> None:
 
 
 def test_dockerconfigjson_has_the_auth_field_kubelet_reads() -> None:
-    document = json.loads(dockerconfigjson("ghcr.io", "acme", "t0ken"))
+    document = json.loads(dockerconfigjson(("ghcr.io",), "acme", "t0ken"))
     assert document == {
         "auths": {"ghcr.io": {"username": "acme", "password": "t0ken", "auth": "YWNtZTp0MGtlbg=="}}
     }
@@ -334,6 +334,39 @@ def test_registry_pull_secret_component(run_component: RunComponent) -> None:
     assert is_secret(secret.inputs["stringData"])
     document = json.loads(secret.manifest()["stringData"][".dockerconfigjson"])
     assert set(document["auths"]) == {"ghcr.io"}
+
+
+def test_registry_pull_secret_logs_in_to_a_github_enterprise_registry(
+    run_component: RunComponent,
+) -> None:
+    def body() -> None:
+        RegistryPullSecret(
+            "pull",
+            RegistryPullSecretArgs(
+                namespace=NS,
+                environment="test",
+                owner="acme",
+                token=pulumi.Output.secret("MOCKSECRET-token"),
+                registries=("containers.ghe.example.com",),
+            ),
+        )
+
+    (secret,) = [r for r in run_component(body).kubernetes_objects() if r.kind == "Secret"]
+    document = json.loads(secret.manifest()["stringData"][".dockerconfigjson"])
+    assert set(document["auths"]) == {"containers.ghe.example.com"}, (
+        f"pull secret {secret.name} must log in where the images are"
+    )
+
+
+def test_image_registries_are_the_hosts_of_both_repositories() -> None:
+    images = ImagesConfig(
+        source="prebuilt",
+        backend="containers.ghe.example.com/acme/b",
+        frontend="containers.ghe.example.com/acme/f",
+        tag="1",
+        private=True,
+    )
+    assert image_registries(images) == ("containers.ghe.example.com",)
 
 
 def test_app_service_selects_by_name_and_instance(run_component: RunComponent) -> None:

@@ -33,15 +33,17 @@ from components.image_build_provider import (
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RecordedRequest, RunPlan
 from tests.github.fixtures import APP_REPO as APP_REPO
-from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
 from tests.github.fixtures import (  # noqa: F401
+    GHES_REGISTRY,
     assert_no_spec_violations,
     emulator,
+    enterprise_server,
     fake_clock,
     github_openapi,
     real_emulator,
     standard_world,
 )
+from tests.github.fixtures import WORKFLOW_FILE as WORKFLOW_FILE
 
 MAIN_SHA = "5d0c4a9f2e8b7c6d1a3f4e5b6c7d8e9f0a1b2c3d"  # head of acme/app main in the world
 TAG = "dev-5d0c4a9f2e8b"
@@ -89,6 +91,8 @@ class Harness:
     emulator: GitHubEmulator
     clock: FakeClock
     lines: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=lambda: dict(IMAGES))
+    """The `images` input `create` passes (GHES: on the instance's registry host)."""
 
     @property
     def output(self) -> str:
@@ -100,6 +104,7 @@ class Harness:
         self.emulator.plan_next_run(APP_REPO, WORKFLOW_FILE, RunPlan(**kwargs))
 
     def create(self, **overrides: Any) -> CreateResult:
+        overrides.setdefault("images", dict(self.images))
         checked = self.provider.check({}, base_props(**overrides))
         assert not checked.failures, [f.reason for f in checked.failures]
         return self.provider.create(checked.inputs)
@@ -115,16 +120,45 @@ class Harness:
         return self.calls("POST", "/dispatches")
 
 
+REGISTRY_HOSTS = ("ghcr.io", GHES_REGISTRY)
+
+
+class RegistryRouter(httpx.BaseTransport):
+    """Sends what the provider addresses to ghcr.io (or the GHES registry host) to the
+    emulator's registry, so the provider runs unchanged, with no test hook of its own."""
+
+    def __init__(
+        self, registry: str | dict[str, str], inner: httpx.BaseTransport | None = None
+    ) -> None:
+        routes = registry if isinstance(registry, dict) else dict.fromkeys(REGISTRY_HOSTS, registry)
+        self._routes = {host: httpx.URL(url) for host, url in routes.items()}
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = self._routes.get(request.url.host)
+        if target is not None:
+            request.url = request.url.copy_with(
+                scheme=target.scheme, host=target.host, port=target.port
+            )
+        return self._inner.handle_request(request)
+
+
 def make_provider(
     clock: Any,
     lines: list[str],
     *,
+    registry: str | dict[str, str],
     poll: PollPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> ImageBuildProvider:
-    """A provider on `clock` with seeded jitter, printing into `lines`."""
+    """A provider on `clock` with seeded jitter, printing into `lines`; its registry
+    requests go to `registry` (an emulator's `registry_url`, or one per registry host)."""
     return ImageBuildProvider(
-        clock=clock, rng=random.Random(7), out=lines.append, poll=poll, transport=transport
+        clock=clock,
+        rng=random.Random(7),
+        out=lines.append,
+        poll=poll,
+        transport=RegistryRouter(registry, transport),
     )
 
 
@@ -132,7 +166,7 @@ def make_provider(
 def harness(emulator: GitHubEmulator, fake_clock: FakeClock) -> Harness:  # noqa: F811
     """A provider on virtual time, configured with the emulator's token and URL."""
     lines: list[str] = []
-    provider = make_provider(fake_clock, lines)
+    provider = make_provider(fake_clock, lines, registry=emulator.registry_url)
     configure(provider, emulator.token, emulator.base_url)
     return Harness(provider, emulator, fake_clock, lines)
 
@@ -157,10 +191,14 @@ def stale_checkout(tmp_path: Path) -> Path:
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
-@pytest.fixture
-def golden_provider_v1() -> str:
-    """The serialized provider of release "1", as state holds it (see golden/README.md)."""
-    return (GOLDEN_DIR / "provider-v1.b64").read_text(encoding="ascii").strip()
+GOLDEN_VERSIONS = sorted(
+    path.stem.removeprefix("provider-v") for path in GOLDEN_DIR.glob("provider-v*.b64")
+)
+
+
+def golden_provider(version: str) -> str:
+    """The serialized provider of release `version`, as state holds it (golden/README.md)."""
+    return (GOLDEN_DIR / f"provider-v{version}.b64").read_text(encoding="ascii").strip()
 
 
 @dataclass
@@ -218,17 +256,21 @@ def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def ghes(fake_clock: FakeClock, github_openapi: Any) -> Iterator[Harness]:  # noqa: F811
-    """A provider against an emulated GitHub Enterprise Server 3.20: the API below /api/v3,
-    and dispatch rejects `return_run_details` with 400."""
-    server = standard_world(
-        GitHubEmulator(clock=fake_clock, spec=github_openapi, path_prefix="/api/v3")
-    )
-    server.return_run_details = "reject_400"
+GHES_IMAGES = {name: repo.replace("ghcr.io", GHES_REGISTRY) for name, repo in IMAGES.items()}
+
+
+@pytest.fixture(params=["3.19", "3.20"])
+def ghes(
+    request: pytest.FixtureRequest,
+    fake_clock: FakeClock,  # noqa: F811
+    github_openapi: Any,  # noqa: F811
+) -> Iterator[Harness]:
+    """A provider against an emulated GitHub Enterprise Server (see `enterprise_server`):
+    3.19 refuses `return_run_details` with 422, 3.20 with 400; images on its registry host."""
+    server = enterprise_server({"clock": fake_clock, "spec": github_openapi}, version=request.param)
     with server:
         lines: list[str] = []
-        provider = make_provider(fake_clock, lines)
+        provider = make_provider(fake_clock, lines, registry=server.registry_url)
         configure(provider, server.token, server.base_url + "/")
-        yield Harness(provider, server, fake_clock, lines)
+        yield Harness(provider, server, fake_clock, lines, images=GHES_IMAGES)
     assert_no_spec_violations(server)

@@ -28,3 +28,15 @@ def test_bench_provider_run_takes_its_own_run_and_counts_requests() -> None:
 
 def test_bench_counts_zero_calls_for_a_no_change_up() -> None:
     assert imagebuild.calls_for_no_change_up() == 0
+
+
+def test_bench_twenty_environments_each_take_their_own_run_within_the_budget() -> None:
+    counted, _total, own = imagebuild.run_many_environments(20)
+    assert own, "each of the 20 environments must get its own run"
+    assert counted < 120, f"20 builds spent {counted} rate-limited requests (budget: under 120)"
+
+
+def test_bench_a_build_costs_at_most_five_rate_limited_requests() -> None:
+    for duration in (60.0, 600.0):
+        measured = imagebuild.run_provider(duration, 0)
+        assert measured.rate_limited <= 5, f"a {duration:.0f} s build: {measured}"

@@ -183,7 +183,7 @@ def test_images_found_missing_by_a_refresh_are_rebuilt(harness: Harness) -> None
     olds["missingImages"] = ["backend"]
     diff = harness.provider.diff("id", olds, checked(harness.provider))
     assert diff.replaces == ["images"]
-    assert diff.delete_before_replace is True, "same tag: the old images go before the new"
+    assert diff.delete_before_replace is False, "the old images serve until the new exist"
 
 
 def test_a_replacement_with_a_new_tag_creates_before_deleting(harness: Harness) -> None:
@@ -195,11 +195,37 @@ def test_a_replacement_with_a_new_tag_creates_before_deleting(harness: Harness) 
     assert diff.delete_before_replace is False, "the old images serve until the new exist"
 
 
-def test_a_replacement_keeping_the_tag_deletes_first(harness: Harness) -> None:
-    # Otherwise deleting the old resource would remove the images the new one just made.
+def test_a_replacement_keeping_the_tag_also_creates_before_deleting(harness: Harness) -> None:
+    # The old resource's delete removes only the versions its run pushed, never the new ones.
     olds = created_outputs(harness)
     diff = harness.provider.diff("id", olds, checked(harness.provider, workflow="other.yml"))
-    assert diff.delete_before_replace is True
+    assert diff.replaces == ["workflow"]
+    assert diff.delete_before_replace is False, "a failed rebuild must leave the old images"
+
+
+def test_check_marks_a_replacement_keeping_the_tag_as_a_rebuild() -> None:
+    provider = ImageBuildProvider()
+    olds = provider.check({}, base_props()).inputs
+    result = provider.check(olds, base_props(workflow="other.yml"))
+    assert result.inputs.get("rebuild") is True, (
+        "the new build must push its own images, not take the ones the old resource deletes"
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"tag": "dev-new", "commitSha": "f" * 40}, {"timeoutSeconds": 60.0}],
+    ids=["no change", "new tag", "in-place update"],
+)
+def test_check_does_not_mark_a_rebuild_otherwise(overrides: dict[str, Any]) -> None:
+    provider = ImageBuildProvider()
+    olds = provider.check({}, base_props()).inputs
+    assert "rebuild" not in provider.check(olds, base_props(**overrides)).inputs
+
+
+def test_the_rebuild_mark_alone_is_no_change(harness: Harness) -> None:
+    olds = {**created_outputs(harness), "rebuild": True}
+    assert harness.provider.diff("id", olds, checked(harness.provider)).changes is False
 
 
 def test_diff_and_check_of_a_no_change_up_make_zero_github_calls(harness: Harness) -> None:

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from components.github_client import ImageBuildError
 from components.image_build_provider import PollPolicy
-from tests.github.emulator import RunPlan
+from components.imagebuild.base import ImageBuildError
+from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import (
     APP_REPO,
     IMAGES,
     MAIN_SHA,
+    PUSH,
     TAG,
     WORKFLOW_FILE,
     Harness,
@@ -348,7 +349,7 @@ def test_successful_run_that_pushed_no_image_fails_naming_the_missing_images(
     harness: Harness,
 ) -> None:
     harness.plan(duration=60, push={})
-    with pytest.raises(ImageBuildError, match="succeeded, but GHCR has no") as error:
+    with pytest.raises(ImageBuildError, match="succeeded, but the registry has no") as error:
         harness.create()
     assert f"ghcr.io/acme/app-backend:{TAG}" in str(error.value)
     assert "tims-stack:images.backend" in str(error.value), "names the config key to check"
@@ -363,7 +364,7 @@ def test_error_after_the_dispatch_cancels_the_run(harness: Harness) -> None:
 
 
 def test_without_a_token_create_fails_saying_how_to_set_one(harness: Harness) -> None:
-    provider = make_provider(harness.clock, [])
+    provider = make_provider(harness.clock, [], registry=harness.emulator.registry_url)
     with pytest.raises(ImageBuildError, match="pulumi config set --secret github:token"):
         provider.create(base_props())
 
@@ -372,7 +373,9 @@ def test_token_falls_back_to_the_github_token_environment_variable(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", harness.emulator.token)
-    provider = make_provider(harness.clock, [], poll=PollPolicy())
+    provider = make_provider(
+        harness.clock, [], registry=harness.emulator.registry_url, poll=PollPolicy()
+    )
     configure(provider, "", harness.emulator.base_url)
     harness.plan(duration=60)
     result = provider.create(provider.check({}, base_props()).inputs)
@@ -385,9 +388,47 @@ def test_github_enterprise_server_below_api_v3_builds_and_cleans_up(ghes: Harnes
     result = ghes.create()
     assert result.outs is not None
     run = only_run(ghes)
-    assert result.outs["runId"] == run["id"], "found by correlation id after the 400"
+    assert result.outs["runId"] == run["id"], "found by correlation id after the refusal"
+    bodies = [r.json for r in ghes.dispatches()]
+    assert [("return_run_details" in b) for b in bodies] == [True, False], bodies
     # The emulator records paths below its prefix; one outside it shows as "/-...".
     outside = [r.path for r in ghes.emulator.requests if r.path.startswith("/-")]
     assert outside == [], f"requests missed the /api/v3 prefix: {outside}"
+    assert result.outs["images"]["backend"] == f"containers.ghe.example.com/acme/app-backend:{TAG}"
+    checked = [r.headers["host"] for r in ghes.emulator.requests if r.registry]
+    assert checked, "the images are checked in the registry"
+    assert set(checked) == {"containers.ghe.example.com"}, (
+        f"the images are checked on the instance's registry host: {checked}"
+    )
     ghes.provider.delete(result.id, result.outs)
-    assert ghes.emulator.package_versions("acme", "app-backend") is None
+    assert ghes.emulator.package_versions("acme", "app-backend") is None, (
+        "deleted through the instance's own Packages API"
+    )
+    assert ghes.calls("DELETE"), "the deletes went to the instance's API below /api/v3"
+
+
+def test_the_run_details_refusal_is_remembered_per_api_base_url(
+    ghes: Harness, emulator: GitHubEmulator
+) -> None:
+    # One provider (one host process) serving a GHES stack, then a github.com stack.
+    routes = {
+        "containers.ghe.example.com": ghes.emulator.registry_url,
+        "ghcr.io": emulator.registry_url,
+    }
+    provider = make_provider(ghes.clock, ghes.lines, registry=routes)
+    configure(provider, ghes.emulator.token, ghes.emulator.base_url)
+    ghes.provider = provider
+    ghes.plan(duration=60)
+    ghes.create()
+    ghes.plan(duration=60)
+    ghes.create(tag="dev-second")
+    assert [("return_run_details" in r.json) for r in ghes.dispatches()] == [True, False, False], (
+        "GHES refused once: its later dispatches go without the key"
+    )
+    configure(provider, emulator.token, emulator.base_url)
+    emulator.plan_next_run(APP_REPO, WORKFLOW_FILE, RunPlan(duration=60, push=dict(PUSH)))
+    provider.create(provider.check({}, base_props()).inputs)
+    sent = [r.json for r in emulator.requests if r.path.endswith("/dispatches")]
+    assert [b.get("return_run_details") for b in sent] == [True], (
+        "github.com still gets return_run_details: the GHES answer is not process-wide"
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from components.github_client import ImageBuildError
+from components.imagebuild.base import ImageBuildError
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import (
     APP_REPO,
@@ -102,7 +102,12 @@ class OtherVersionVanishes(httpx.BaseTransport):
 
 def test_last_tagged_version_refusal_mid_delete_deletes_the_package(harness: Harness) -> None:
     harness.emulator.add_package("acme", "app-backend", [[TAG], [OTHER]])
-    provider = make_provider(harness.clock, harness.lines, transport=OtherVersionVanishes())
+    provider = make_provider(
+        harness.clock,
+        harness.lines,
+        registry=harness.emulator.registry_url,
+        transport=OtherVersionVanishes(),
+    )
     configure(provider, harness.emulator.token, harness.emulator.base_url)
     provider.delete("id", state(harness))
     refused = [r for r in harness.calls("DELETE", "/versions/") if r.status == 400]
@@ -135,7 +140,10 @@ class PushBeforeFirstDelete(httpx.BaseTransport):
 def test_an_image_pushed_while_deleting_the_last_version_is_kept(harness: Harness) -> None:
     harness.emulator.add_package("acme", "app-backend", [[TAG]])
     provider = make_provider(
-        harness.clock, harness.lines, transport=PushBeforeFirstDelete(harness.emulator)
+        harness.clock,
+        harness.lines,
+        registry=harness.emulator.registry_url,
+        transport=PushBeforeFirstDelete(harness.emulator),
     )
     configure(provider, harness.emulator.token, harness.emulator.base_url)
     provider.delete("id", state(harness))
@@ -246,10 +254,20 @@ def test_refresh_lists_images_that_lost_the_tag(harness: Harness) -> None:
     assert result.outs["images"] == state(harness, images)["images"], "other outputs are kept"
 
 
+def no_read_scope(emulator: GitHubEmulator) -> None:
+    emulator.oauth_scopes = "repo"  # a classic token without read:packages
+
+
+def registry_down_and_packages_forbidden(emulator: GitHubEmulator) -> None:
+    emulator.inject("*", r"^/(token|v2/)", status=503, times=20)
+    emulator.inject("GET", r"/versions$", status=403, body={"message": "Forbidden"})
+
+
+@pytest.mark.parametrize("cause", [no_read_scope, registry_down_and_packages_forbidden])
 def test_refresh_without_package_permission_warns_and_keeps_missing_images(
-    harness: Harness,
+    harness: Harness, cause: Any
 ) -> None:
-    harness.emulator.inject("GET", r"/versions$", status=403, body={"message": "Forbidden"})
+    cause(harness.emulator)
     before = {**state(harness), "missingImages": ["backend"]}
     result = harness.provider.read("id", before)
     assert result.outs is not None

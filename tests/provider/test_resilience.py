@@ -8,13 +8,18 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from components.github_client import GitHubClient, ImageBuildError
 from components.image_build_provider import PollPolicy
+from components.imagebuild.base import ImageBuildError
+from components.imagebuild.packages import Packages
+from components.imagebuild.registry import Registry
+from components.imagebuild.rest import GitHubClient
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import APP_REPO, MAIN_SHA, PUSH, TAG, WORKFLOW_FILE, Harness
 
 RUN_PATH = r"/actions/runs/\d+$"
+# A deadline no test reaches (monotonic seconds of the FakeClock, which start at 1000).
+FAR = 1e9
 USER = "/user"
 
 
@@ -44,7 +49,7 @@ def test_persistent_5xx_gives_up_after_a_bounded_number_of_attempts(
 ) -> None:
     emulator.inject("GET", f"^{USER}$", status=503, times=100)
     with pytest.raises(ImageBuildError, match=r"failed 6 times in a row.*503"):
-        client.get(USER)
+        client.get(USER, deadline=FAR)
     assert len(emulator.requests) == 6, "6 attempts, then a clear error"
 
 
@@ -52,7 +57,7 @@ def test_transient_retries_back_off_with_jitter(
     client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
 ) -> None:
     emulator.inject("GET", f"^{USER}$", status=500, times=4)
-    client.get(USER)
+    client.get(USER, deadline=FAR)
     assert len(fake_clock.sleeps) == 4
     for attempt, slept in enumerate(fake_clock.sleeps):
         ceiling = 2.0**attempt
@@ -64,7 +69,7 @@ def test_429_waits_as_long_as_retry_after_says(
     client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
 ) -> None:
     emulator.inject("GET", f"^{USER}$", status=429, headers={"retry-after": "42"})
-    assert client.get(USER).body["login"] == "acme"
+    assert client.get(USER, deadline=FAR).body["login"] == "acme"
     assert len(fake_clock.sleeps) == 1, fake_clock.sleeps
     assert 42 <= fake_clock.sleeps[0] <= 43, fake_clock.sleeps
 
@@ -73,7 +78,7 @@ def test_secondary_rate_limit_403_with_retry_after_is_honoured(
     client: GitHubClient, emulator: GitHubEmulator, fake_clock: FakeClock
 ) -> None:
     emulator.inject("GET", f"^{USER}$", status=403, headers={"retry-after": "60"})
-    assert client.get(USER).status == 200
+    assert client.get(USER, deadline=FAR).status == 200
     assert 60 <= fake_clock.sleeps[0] <= 61, fake_clock.sleeps
 
 
@@ -82,7 +87,7 @@ def test_secondary_rate_limit_without_headers_waits_at_least_a_minute(
 ) -> None:
     # The emulator's default 403 body is GitHub's "secondary rate limit" message.
     emulator.inject("GET", f"^{USER}$", status=403)
-    assert client.get(USER).status == 200
+    assert client.get(USER, deadline=FAR).status == 200
     assert fake_clock.sleeps[0] >= 60, fake_clock.sleeps
 
 
@@ -97,7 +102,7 @@ def test_403_with_no_remaining_budget_waits_until_the_reset_time(
         headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
         body={"message": "API rate limit exceeded for user ID 1."},
     )
-    client.get(USER)
+    client.get(USER, deadline=FAR)
     assert fake_clock.time() >= reset, "the retry happened after x-ratelimit-reset"
     assert fake_clock.sleeps[0] <= 301, fake_clock.sleeps
 
@@ -118,13 +123,13 @@ def test_a_plain_403_is_a_permission_error_and_is_not_retried(
         "GET", f"^{USER}$", status=403, body={"message": "Resource not accessible by integration"}
     )
     with pytest.raises(ImageBuildError, match="lacks a permission"):
-        client.get(USER)
+        client.get(USER, deadline=FAR)
     assert len(emulator.requests) == 1
 
 
 def test_a_reset_connection_is_retried(client: GitHubClient, emulator: GitHubEmulator) -> None:
     emulator.inject("GET", f"^{USER}$", reset_connection=True, times=2)
-    assert client.get(USER).body["login"] == "acme"
+    assert client.get(USER, deadline=FAR).body["login"] == "acme"
     assert len(emulator.requests) == 3
 
 
@@ -181,8 +186,8 @@ def test_a_run_github_started_despite_a_5xx_is_adopted_not_duplicated(
 def test_conditional_requests_reuse_the_cached_body_on_304(
     client: GitHubClient, emulator: GitHubEmulator
 ) -> None:
-    first = client.get(USER)
-    second = client.get(USER)
+    first = client.get(USER, deadline=FAR)
+    second = client.get(USER, deadline=FAR)
     assert second.from_cache
     assert second.body == first.body
     assert emulator.requests[1].status == 304
@@ -194,8 +199,9 @@ def test_pagination_follows_every_link_to_the_last_page(
     client: GitHubClient, emulator: GitHubEmulator
 ) -> None:
     emulator.add_package("acme", "many", [[f"t{i}"] for i in range(250)])
-    scope = client.package_scope("acme", deadline=None)
-    versions = client.package_versions(scope, "many", deadline=None)
+    packages = Packages(client, Registry(client.token, client.clock))
+    scope = packages.scope("acme", deadline=FAR)
+    versions = packages.versions(scope, "many", deadline=FAR)
     assert versions is not None
     assert len(versions) == 250
     pages = [r for r in emulator.requests if r.path.endswith("/many/versions")]
@@ -213,9 +219,10 @@ def test_a_pagination_link_to_another_host_is_not_followed_with_the_token(
         body=[],
         headers={"link": '<https://elsewhere.example/x?page=2>; rel="next"'},
     )
-    scope = client.package_scope("acme", deadline=None)
+    packages = Packages(client, Registry(client.token, client.clock))
+    scope = packages.scope("acme", deadline=FAR)
     with pytest.raises(ImageBuildError, match="outside the configured API base URL"):
-        client.package_versions(scope, "app-backend", deadline=None)
+        packages.versions(scope, "app-backend", deadline=FAR)
 
 
 def test_a_github_enterprise_base_url_prefixes_every_call() -> None:
@@ -232,7 +239,7 @@ def test_a_github_enterprise_base_url_prefixes_every_call() -> None:
 
     transport = httpx.MockTransport(answer)
     with GitHubClient("ghp_t", "https://ghe.example.com/api/v3/", transport=transport) as client:
-        items = list(client.paginate("/user/packages/container/x/versions"))
+        items = list(client.paginate("/user/packages/container/x/versions", deadline=FAR))
     assert [i["id"] for i in items] == [1, 2]
     assert [str(r.url).split("?")[0] for r in seen] == [
         "https://ghe.example.com/api/v3/user/packages/container/x/versions"

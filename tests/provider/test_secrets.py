@@ -12,8 +12,9 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.github_client import GitHubClient, ImageBuildError, Secret
 from components.image_build_provider import ImageBuildProvider
+from components.imagebuild.base import ImageBuildError, Secret
+from components.imagebuild.rest import GitHubClient
 from tests.provider.conftest import TAG, Harness, configure
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import dill
+import pytest
 import tenacity
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components import image_build_provider
-from components.image_build_provider import ImageBuildProvider
-from tests.provider.conftest import TAG, Harness, clean_env
+from components.imagebuild import provider as image_build_provider
+from components.imagebuild.provider import ImageBuildProvider
+from tests.provider.conftest import GOLDEN_VERSIONS, TAG, Harness, clean_env, golden_provider
 from tests.provider.test_provider_version import SOURCE_SHA256
 
 # Runs in a fresh interpreter: loads a serialized provider and calls delete() with it.
@@ -79,13 +80,14 @@ def test_destroy_works_from_state_without_importable_components(
     )
 
 
-def test_destroy_works_with_the_provider_state_holds_from_release_1(
-    harness: Harness, stale_checkout: Path, golden_provider_v1: str
+@pytest.mark.parametrize("version", GOLDEN_VERSIONS)
+def test_destroy_works_with_the_provider_state_holds_from_each_release(
+    harness: Harness, stale_checkout: Path, version: str
 ) -> None:
     # Today's SDK, dill, httpx and tenacity must still run the code old state carries.
     harness.emulator.add_package("acme", "app-backend", [[TAG], ["staging-1"]])
     job = {
-        "provider": golden_provider_v1,
+        "provider": golden_provider(version),
         "state": {
             "tag": TAG,
             "environment": "dev",
@@ -104,24 +106,31 @@ def test_destroy_works_with_the_provider_state_holds_from_release_1(
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, f"the release-1 provider from state failed:\n{done.stderr}"
+    assert done.returncode == 0, f"the release-{version} provider from state failed:\n{done.stderr}"
     assert harness.emulator.package_versions("acme", "app-backend") == [["staging-1"]], (
-        f"the release-1 provider must delete ghcr.io/acme/app-backend:{TAG} and keep staging-1"
+        f"the release-{version} provider must delete ghcr.io/acme/app-backend:{TAG} and keep "
+        "staging-1"
     )
 
 
-def test_the_golden_release_1_blob_carries_the_code_pinned_for_version_1(
-    golden_provider_v1: str,
-) -> None:
-    loaded = load(golden_provider_v1)
+@pytest.mark.parametrize("version", GOLDEN_VERSIONS)
+def test_each_golden_blob_carries_the_code_pinned_for_its_version(version: str) -> None:
+    loaded = load(golden_provider(version))
     sources = sys.modules[type(loaded).__module__]._SERIALIZED_SOURCES
     digests = {
         name: hashlib.sha256(source.encode("utf-8")).hexdigest()
         for name, source in sorted(sources.items())
     }
-    assert digests == SOURCE_SHA256["1"], (
-        "tests/provider/golden/provider-v1.b64 must hold exactly the code pinned for "
-        "PROVIDER_VERSION '1' in tests/provider/test_provider_version.py"
+    assert digests == SOURCE_SHA256[version], (
+        f"tests/provider/golden/provider-v{version}.b64 must hold exactly the code pinned for "
+        f"PROVIDER_VERSION {version!r} in tests/provider/test_provider_version.py"
+    )
+
+
+def test_every_released_version_has_a_golden_blob() -> None:
+    assert sorted(GOLDEN_VERSIONS) == sorted(SOURCE_SHA256), (
+        "add tests/provider/golden/provider-v<N>.b64 for every pinned PROVIDER_VERSION "
+        "(see tests/provider/golden/README.md)"
     )
 
 
@@ -144,10 +153,8 @@ def test_two_provider_versions_live_side_by_side_in_one_host() -> None:
     expression, namespace = args
     sources = dict(namespace["_sources"])
     old_line = f'PROVIDER_VERSION = "{image_build_provider.PROVIDER_VERSION}"'
-    assert old_line in sources["image_build_provider"]
-    sources["image_build_provider"] = sources["image_build_provider"].replace(
-        old_line, 'PROVIDER_VERSION = "old"'
-    )
+    assert old_line in sources["provider"]
+    sources["provider"] = sources["provider"].replace(old_line, 'PROVIDER_VERSION = "old"')
     old = loader(expression, {**namespace, "_sources": sources})
     new = load(serialize_provider(ImageBuildProvider()))
     assert type(old) is not type(new)
@@ -157,10 +164,11 @@ def test_two_provider_versions_live_side_by_side_in_one_host() -> None:
     )
 
 
-def test_the_serialized_provider_carries_both_modules_source() -> None:
+def test_the_serialized_provider_carries_every_modules_source() -> None:
     blob = base64.b64decode(serialize_provider(ImageBuildProvider()))
     assert b"class ImageBuildProvider(ResourceProvider)" in blob
     assert b"class GitHubClient:" in blob
+    assert b"class Registry:" in blob
 
 
 def serialized_sources() -> dict[str, ast.Module]:
@@ -198,8 +206,9 @@ UNSTABLE_RETRY_STATE_ATTRIBUTES = {
 }
 
 
-def test_the_serialized_code_uses_only_tenacitys_public_names() -> None:
-    client = serialized_sources()["github_client"]
+@pytest.mark.parametrize("module", ["retry", "rest"])
+def test_the_serialized_code_uses_only_tenacitys_public_names(module: str) -> None:
+    client = serialized_sources()[module]
     used = {
         node.attr
         for node in ast.walk(client)
@@ -208,7 +217,7 @@ def test_the_serialized_code_uses_only_tenacitys_public_names() -> None:
         and node.value.id == "tenacity"
     }
     private = sorted(used - set(tenacity.__all__))
-    assert not private, f"github_client uses tenacity names outside tenacity.__all__: {private}"
+    assert not private, f"{module} uses tenacity names outside tenacity.__all__: {private}"
     attributes = {node.attr for node in ast.walk(client) if isinstance(node, ast.Attribute)}
     unstable = attributes & UNSTABLE_RETRY_STATE_ATTRIBUTES
-    assert not unstable, f"github_client reads RetryCallState internals {sorted(unstable)}"
+    assert not unstable, f"{module} reads RetryCallState internals {sorted(unstable)}"

@@ -1,0 +1,129 @@
+"""The container registry side of the emulator (GHCR, or `containers.<host>` on GHES).
+
+GitHub's OpenAPI description does not cover the registry, so nothing here is validated
+against it. What is emulated, per the OCI distribution spec
+(https://github.com/opencontainers/distribution-spec/blob/main/spec.md) and the registry
+token flow GHCR follows (https://distribution.github.io/distribution/spec/auth/token/):
+
+- `HEAD|GET /v2/<owner>/<name>/manifests/<tag or digest>`
+  - without a valid pull token: 401, `WWW-Authenticate: Bearer realm="<root>/token",
+    service="<service>",scope="repository:<owner>/<name>:pull"` and an
+    `{"errors": [{"code": "UNAUTHORIZED", ...}]}` body (GET only; HEAD has no body);
+  - with one: 200 and `Docker-Content-Digest: sha256:...` (the package version's `name`,
+    as GHCR lists it), `Content-Type` of an OCI image index whose `manifests` (GET) list
+    the platform images and attestations GHCR shows as untagged versions; or 404
+    `MANIFEST_UNKNOWN`.
+- `GET /token?service=<service>&scope=repository:<owner>/<name>:pull` with HTTP Basic
+  credentials whose password is the GitHub token (GHCR ignores the user name): 200
+  `{"token": ..., "access_token": ...}`; wrong or missing credentials: 401 `UNAUTHORIZED`;
+  a classic token without `read:packages` (emulator `oauth_scopes`): 403 `DENIED`.
+
+Registry answers never count against the REST API's rate limit.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+MANIFEST_RE = re.compile(r"^/v2/(?P<owner>[^/]+)/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
+INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
+
+
+@dataclass
+class RegistryAnswer:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _errors(code: str, message: str) -> dict[str, Any]:
+    return {"errors": [{"code": code, "message": message}]}
+
+
+class RegistryEmulation:
+    """Answers registry requests from the emulator's packages (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        token: Callable[[], str],
+        can_read: Callable[[], bool],
+        lookup: Callable[[str, str, str], tuple[str, list[str]] | None],
+    ) -> None:
+        """`lookup(owner, package, reference)` gives the digest a tag or digest names, and
+        the digests of the manifests that image index lists."""
+        self._github_token = token
+        self._can_read = can_read
+        self._lookup = lookup
+        self._ids = itertools.count(1)
+        self._pull_tokens: dict[str, str] = {}  # pull token -> repository
+        self.service = "ghcr.io"
+        """The service name the challenge names (GHES: `containers.<host>`)."""
+
+    def handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> RegistryAnswer:
+        if path == "/token":
+            if method != "GET":
+                return RegistryAnswer(405, _errors("UNSUPPORTED", "method not allowed"))
+            return self._token(query, headers)
+        found = MANIFEST_RE.match(path)
+        if found is None or method not in ("GET", "HEAD"):
+            return RegistryAnswer(404, _errors("NAME_UNKNOWN", "repository name not known"))
+        repository = f"{found['owner']}/{found['name']}"
+        auth = headers.get("authorization", "")
+        scheme, _, given = auth.partition(" ")
+        if scheme.lower() != "bearer" or self._pull_tokens.get(given.strip()) != repository:
+            # A registry names its token endpoint on its own host; the tests reach the
+            # emulator as 127.0.0.1 directly, or as ghcr.io through a routing transport.
+            host = headers.get("host", "")
+            scheme = "http" if host.startswith("127.0.0.1") else "https"
+            challenge = (
+                f'Bearer realm="{scheme}://{host}/token",service="{self.service}",'
+                f'scope="repository:{repository}:pull"'
+            )
+            return RegistryAnswer(
+                401,
+                _errors("UNAUTHORIZED", "authentication required"),
+                {"www-authenticate": challenge},
+            )
+        known = self._lookup(found["owner"], found["name"], found["reference"])
+        if known is None:
+            return RegistryAnswer(404, _errors("MANIFEST_UNKNOWN", "manifest unknown"))
+        digest, children = known
+        manifests = [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": 1}
+            for d in children
+        ]
+        return RegistryAnswer(
+            200,
+            {"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests},
+            {"docker-content-digest": digest, "content-type": INDEX_MEDIA_TYPE},
+        )
+
+    def _token(self, query: dict[str, list[str]], headers: dict[str, str]) -> RegistryAnswer:
+        scope = (query.get("scope") or [""])[-1]
+        match = re.fullmatch(r"repository:(?P<repo>[^:]+):pull", scope)
+        scheme, _, encoded = headers.get("authorization", "").partition(" ")
+        password = ""
+        if scheme.lower() == "basic":
+            try:
+                password = base64.b64decode(encoded).decode().partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                password = ""
+        if password != self._github_token():
+            return RegistryAnswer(401, _errors("UNAUTHORIZED", "authentication required"))
+        if match is None:
+            return RegistryAnswer(400, _errors("UNSUPPORTED", f"bad scope {scope!r}"))
+        if not self._can_read():
+            return RegistryAnswer(
+                403, _errors("DENIED", "requested access to the resource is denied")
+            )
+        token = f"emu-registry-{next(self._ids):06d}"
+        self._pull_tokens[token] = match["repo"]
+        return RegistryAnswer(200, {"token": token, "access_token": token})
