@@ -71,20 +71,21 @@ class AppConfig(ConfigModel):
     @cross_field("autoscaling", "resources")
     def _targets_have_requests(self) -> list[Finding]:
         # Utilization is a percentage of the request. Unset resources take the
-        # program's defaults, which request both CPU and memory.
+        # program's defaults, which request both CPU and memory; a limit without a
+        # request makes Kubernetes request the limit.
         configured = self.resources.requests or self.resources.limits
         if self.autoscaling is None or not configured:
             return []
         return [
             Finding(
-                f"a {name} request in resources.requests, or no {name} target",
+                f"a {name} request (or limit) in resources, or no {name} target",
                 f"targets {name} utilization (default cpu: 70), a percentage of the {name} "
-                f"request, but resources.requests sets no {name}",
+                f"request, but resources sets no {name} request or limit",
                 at=("autoscaling", name),
                 value_free=True,
             )
             for name in self.autoscaling.targets
-            if name not in self.resources.requests
+            if name not in self.resources.requests and name not in self.resources.limits
         ]
 
 

@@ -291,6 +291,13 @@ def test_autoscaling_with_default_resources_is_accepted(parse: ParseFn) -> None:
     assert config.backend.autoscaling is not None
 
 
+def test_autoscaling_targets_may_rest_on_limits_alone(parse: ParseFn) -> None:
+    """A limit without a request makes Kubernetes request the limit: a valid HPA target."""
+    resources = {"limits": {"cpu": "1", "memory": "512Mi"}}
+    config = parse({**PREBUILT, **scaling(resources=resources, memory=80)})
+    assert config.backend.autoscaling is not None
+
+
 def test_replicas_next_to_autoscaling_draws_a_note(parse: ParseFn) -> None:
     notes: list[str] = []
     parse({**PREBUILT, B: {"replicas": 3, "autoscaling": {"min": 2, "max": 4}}}, warn=notes.append)
