@@ -15,7 +15,7 @@ from components import migrations as migration_job
 from components import pods, timeouts
 from components.migrations import Migrations, MigrationsArgs
 from components.services import BACKEND
-from components.workload import WorkloadArgs, app_workload, env_entries
+from components.workload import app_workload, env_entries, part_workload
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
 ADMIN_USER = "admin"
@@ -270,18 +270,13 @@ class Backend(pulumi.ComponentResource):
 
         app_workload(
             name,
-            WorkloadArgs(
-                namespace=args.namespace,
-                part=BACKEND,
+            part_workload(
+                args,
+                BACKEND,
                 labels=object_labels,
                 env=contract,
-                image=args.image,
-                config=args.config,
                 default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
-                stopped=args.stopped,
-                run_as_non_root=args.run_as_non_root,
-                pull_secret=args.pull_secret,
                 readiness=pods.http_probe(
                     READINESS_PATH,
                     BACKEND.port_name,
