@@ -16,18 +16,11 @@ from components.redis import Redis, RedisArgs
 from components.registry import RegistryPullSecret, RegistryPullSecretArgs
 from components.routing import RouteTarget, Routing, RoutingArgs
 from components.services import BACKEND, FRONTEND, AppService, AppServiceArgs
-from stack.config import load_config
+from stack.config import is_secure, load_config
 
 # First, before any resource: a bad configuration raises here with every problem listed.
 config, secrets = load_config()
 env = config.environment
-
-
-def is_secure(key: str) -> bool:
-    """Whether the stack file stores `key` (or a part of it, set with --path) as secure."""
-    return (
-        pulumi.runtime.is_config_secret(key) or key in pulumi.runtime.get_config_secret_keys_env()
-    )
 
 
 namespace = Namespace("namespace", NamespaceArgs(name=config.namespace, environment=env))
