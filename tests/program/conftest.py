@@ -6,12 +6,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-import yaml
 
 from scripts.manifest_schemas import closed_schema
 from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
 from stack.config import StackConfig, parse_config, runtime_string
-from tests.conftest import shared_path
+from tests.conftest import crd_v1_schema
 
 BACKEND_REPO = "ghcr.io/acme/tims-stack-backend-image-prod"
 FRONTEND_REPO = "ghcr.io/acme/tims-stack-frontend-image-prod"
@@ -220,16 +219,12 @@ def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> P
 def cnpg_cluster_schema() -> dict[str, Any]:
     """The v1 Cluster schema from the CloudNativePG CRD in ../shared, closed to unknown fields
     (skips when absent)."""
-    crd = yaml.safe_load(
-        shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml").read_text()
+    return dict(
+        closed_schema(crd_v1_schema("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml"))
     )
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
 @pytest.fixture(scope="session")
 def httproute_schema() -> dict[str, Any]:
     """The v1 HTTPRoute schema from the Gateway API CRD in ../shared (skips when absent)."""
-    crd = yaml.safe_load(shared_path("gateway-api/httproutes.v1.6.1.crd.yaml").read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return crd_v1_schema("gateway-api/httproutes.v1.6.1.crd.yaml")
