@@ -13,6 +13,8 @@ from scripts.mockrun import ProgramRun, Registered
 
 Runs = Callable[[str], ProgramRun]
 """The `program_runs` fixture: a scenario's name to its (cached) mock run."""
+RunComponent = Callable[[Callable[[], object]], ProgramRun]
+"""The `run_component` fixture: runs a body that builds components, under the mocks."""
 OLDEST = "1.30"
 NEWEST = latest_version()
 
