@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.app_images import AppImages, AppImagesArgs
-from components.backend import Backend, BackendArgs, PublicEndpoint
+from components.backend import Backend, BackendArgs, public_endpoint
 from components.database import DatabaseArgs, database
 from components.frontend import Frontend, FrontendArgs
 from components.images import image_registries, registry_owner
@@ -51,11 +51,7 @@ images = AppImages(
 )
 backend_image, frontend_image = images.backend, images.frontend
 
-public = (
-    PublicEndpoint(url=config.public_url, host=config.host, domain=config.domain)
-    if config.public_url is not None and config.host is not None and config.domain is not None
-    else None
-)
+public = public_endpoint(config.public_url, config.host, config.domain)
 
 postgres = database(
     DatabaseArgs(

@@ -48,6 +48,13 @@ class PublicEndpoint:
     domain: str
 
 
+def public_endpoint(url: str | None, host: str | None, domain: str | None) -> PublicEndpoint | None:
+    """How browsers reach the environment; None when it has no public domain."""
+    if url is None or host is None or domain is None:
+        return None
+    return PublicEndpoint(url=url, host=host, domain=domain)
+
+
 @dataclass(frozen=True)
 class DatabaseConnection:
     host: pulumi.Input[str]
