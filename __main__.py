@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.app_images import AppImages, AppImagesArgs
-from components.backend import Backend, BackendArgs, PublicEndpoint
+from components.backend import Backend, BackendArgs, public_endpoint
 from components.database import DatabaseArgs, database
 from components.frontend import Frontend, FrontendArgs
 from components.images import image_registries, registry_owner
@@ -16,18 +16,11 @@ from components.redis import Redis, RedisArgs
 from components.registry import RegistryPullSecret, RegistryPullSecretArgs
 from components.routing import RouteTarget, Routing, RoutingArgs
 from components.services import BACKEND, FRONTEND, AppService, AppServiceArgs
-from stack.config import load_config
+from stack.config import is_secure, load_config
 
 # First, before any resource: a bad configuration raises here with every problem listed.
 config, secrets = load_config()
 env = config.environment
-
-
-def is_secure(key: str) -> bool:
-    """Whether the stack file stores `key` (or a part of it, set with --path) as secure."""
-    return (
-        pulumi.runtime.is_config_secret(key) or key in pulumi.runtime.get_config_secret_keys_env()
-    )
 
 
 namespace = Namespace("namespace", NamespaceArgs(name=config.namespace, environment=env))
@@ -58,11 +51,7 @@ images = AppImages(
 )
 backend_image, frontend_image = images.backend, images.frontend
 
-public = (
-    PublicEndpoint(url=config.public_url, host=config.host, domain=config.domain)
-    if config.public_url is not None and config.host is not None and config.domain is not None
-    else None
-)
+public = public_endpoint(config.public_url, config.host, config.domain)
 
 postgres = database(
     DatabaseArgs(

@@ -15,7 +15,7 @@ from components import migrations as migration_job
 from components import pods, timeouts
 from components.migrations import Migrations, MigrationsArgs
 from components.services import BACKEND
-from components.workload import WorkloadArgs, app_workload, env_entries
+from components.workload import app_workload, env_entries, part_workload
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
 ADMIN_USER = "admin"
@@ -46,6 +46,13 @@ class PublicEndpoint:
     """e.g. https://backend-dev.example.com"""
     host: str
     domain: str
+
+
+def public_endpoint(url: str | None, host: str | None, domain: str | None) -> PublicEndpoint | None:
+    """How browsers reach the environment; None when it has no public domain."""
+    if url is None or host is None or domain is None:
+        return None
+    return PublicEndpoint(url=url, host=host, domain=domain)
 
 
 @dataclass(frozen=True)
@@ -270,18 +277,13 @@ class Backend(pulumi.ComponentResource):
 
         app_workload(
             name,
-            WorkloadArgs(
-                namespace=args.namespace,
-                part=BACKEND,
+            part_workload(
+                args,
+                BACKEND,
                 labels=object_labels,
                 env=contract,
-                image=args.image,
-                config=args.config,
                 default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
-                stopped=args.stopped,
-                run_as_non_root=args.run_as_non_root,
-                pull_secret=args.pull_secret,
                 readiness=pods.http_probe(
                     READINESS_PATH,
                     BACKEND.port_name,

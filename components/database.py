@@ -81,61 +81,71 @@ class Database:
     """How the backend reaches the database, and what NetworkPolicies must protect."""
 
     connection: DatabaseConnection
-    host: pulumi.Output[str]
     protected: ProtectedService | None
     """None when the database does not run in the namespace (external)."""
     resource: pulumi.Resource
     """What to wait for before using the database (the migration Job): the Postgres
     component, the CloudNativePG Cluster's component, or (external) the mode guard."""
 
+    @property
+    def host(self) -> pulumi.Output[str]:
+        """The host the backend connects to."""
+        return pulumi.Output.from_input(self.connection.host)
+
 
 def database(args: DatabaseArgs) -> Database:
     """Register the guard and the database of `args.config.mode`."""
-    config = args.config
-    mode = PostgresMode(GUARD_NAME, config)
-    guard = mode.guard
-    after_guard = pulumi.ResourceOptions(depends_on=[guard])
-    if config.mode == "external":
+    mode = PostgresMode(GUARD_NAME, args.config)
+    if args.config.mode == "external":
         return _external(args, mode)
-    if config.mode == "cloudnativepg":
-        cnpg = CnpgCluster(
-            "postgres",
-            CnpgClusterArgs(
-                namespace=args.namespace,
-                environment=args.environment,
-                config=config,
-                stopped=args.stopped,
-            ),
-            after_guard,
-        )
-        operator_namespace = (config.cloudnativepg or CloudNativePG()).operator_namespace
-        return Database(
-            connection=DatabaseConnection(
-                host=cnpg.host,
-                port=cnpg.port,
-                name=cnpg.database,
-                user=OWNER,
-                password=None,
-                tls=True,
-                credentials_secret=cnpg.credentials_secret,
-            ),
-            host=cnpg.host,
-            protected=ProtectedService(
-                cnpg.pod_labels,
-                POSTGRES_PORT,
-                also_from=peer_rules(cnpg.pod_labels, operator_namespace),
-            ),
-            resource=cnpg,
-        )
-    postgres = Postgres(
+    after_guard = pulumi.ResourceOptions(depends_on=[mode.guard])
+    if args.config.mode == "cloudnativepg":
+        return _cloudnativepg(args, after_guard)
+    return _in_cluster(args, after_guard)
+
+
+def _cloudnativepg(args: DatabaseArgs, opts: pulumi.ResourceOptions) -> Database:
+    config = args.config
+    cnpg = CnpgCluster(
         "postgres",
-        PostgresArgs(
+        CnpgClusterArgs(
             namespace=args.namespace,
             environment=args.environment,
             config=config,
             stopped=args.stopped,
         ),
-        after_guard,
+        opts,
+    )
+    operator_namespace = (config.cloudnativepg or CloudNativePG()).operator_namespace
+    return Database(
+        connection=DatabaseConnection(
+            host=cnpg.host,
+            port=cnpg.port,
+            name=cnpg.database,
+            user=OWNER,
+            password=None,
+            tls=True,
+            credentials_secret=cnpg.credentials_secret,
+        ),
+        protected=ProtectedService(
+            cnpg.pod_labels,
+            POSTGRES_PORT,
+            also_from=peer_rules(cnpg.pod_labels, operator_namespace),
+        ),
+        resource=cnpg,
+    )
+
+
+def _in_cluster(args: DatabaseArgs, opts: pulumi.ResourceOptions) -> Database:
+    postgres = Postgres(
+        "postgres",
+        PostgresArgs(
+            namespace=args.namespace,
+            environment=args.environment,
+            config=args.config,
+            stopped=args.stopped,
+        ),
+        opts,
     )
     return Database(
         connection=DatabaseConnection(
@@ -145,7 +155,6 @@ def database(args: DatabaseArgs) -> Database:
             user=postgres.user,
             password=postgres.password,
         ),
-        host=postgres.host,
         protected=ProtectedService(postgres.pod_labels, POSTGRES_PORT),
         resource=postgres,
     )
@@ -155,17 +164,15 @@ def _external(args: DatabaseArgs, mode: PostgresMode) -> Database:
     external = args.config.external
     if external is None or args.password is None:
         raise ValueError("postgres.mode external needs postgres.external and postgresPassword")
-    host = pulumi.Output.from_input(external.host)
     return Database(
         connection=DatabaseConnection(
-            host=host,
+            host=pulumi.Output.from_input(external.host),
             port=external.port,
             name=external.database,
             user=external.user,
             password=args.password,
             tls=external.tls,
         ),
-        host=host,
         protected=None,
         resource=mode,
     )

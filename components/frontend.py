@@ -10,7 +10,7 @@ import pulumi
 
 from components import pods, timeouts
 from components.services import FRONTEND
-from components.workload import WorkloadArgs, app_workload, env_entries
+from components.workload import app_workload, env_entries, part_workload
 from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
 
 DEFAULT_RESOURCES = Resources(
@@ -80,18 +80,13 @@ class Frontend(pulumi.ComponentResource):
         # A Secret, not plain env: user-supplied extra variables may hold secrets.
         app_workload(
             name,
-            WorkloadArgs(
-                namespace=args.namespace,
-                part=FRONTEND,
+            part_workload(
+                args,
+                FRONTEND,
                 labels=object_labels,
                 env=values,
-                image=args.image,
-                config=args.config,
                 default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
-                stopped=args.stopped,
-                run_as_non_root=args.run_as_non_root,
-                pull_secret=args.pull_secret,
                 readiness=pods.http_probe(READINESS_PATH, FRONTEND.port_name),
             ),
             child,

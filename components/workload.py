@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment
@@ -49,6 +50,54 @@ class WorkloadArgs:
     changes (the backend's migration Job); the Deployment depends on what it returns."""
     extra_env: tuple[EnvVarArgs, ...] = ()
     """Container env beside the env Secret, e.g. secretKeyRefs to an operator's Secret."""
+
+
+class AppPartArgs(Protocol):
+    """What the backend's and the frontend's Args both hand to their workload."""
+
+    @property
+    def namespace(self) -> pulumi.Input[str]: ...
+    @property
+    def config(self) -> AppConfig: ...
+    @property
+    def image(self) -> pulumi.Input[str]: ...
+    @property
+    def stopped(self) -> bool: ...
+    @property
+    def run_as_non_root(self) -> bool: ...
+    @property
+    def pull_secret(self) -> pulumi.Input[str] | None: ...
+
+
+def part_workload(
+    args: AppPartArgs,
+    part: AppPart,
+    *,
+    labels: dict[str, str],
+    env: Mapping[str, pulumi.Input[str]],
+    default_resources: Resources,
+    startup_seconds: int,
+    readiness: ProbeArgs | None,
+    before_rollout: Callable[[pulumi.Output[str]], Sequence[pulumi.Resource]] | None = None,
+    extra_env: tuple[EnvVarArgs, ...] = (),
+) -> WorkloadArgs:
+    """The WorkloadArgs of an app part: the fields its Args carry, plus what differs."""
+    return WorkloadArgs(
+        namespace=args.namespace,
+        part=part,
+        labels=labels,
+        env=env,
+        image=args.image,
+        config=args.config,
+        default_resources=default_resources,
+        startup_seconds=startup_seconds,
+        stopped=args.stopped,
+        run_as_non_root=args.run_as_non_root,
+        pull_secret=args.pull_secret,
+        readiness=readiness,
+        before_rollout=before_rollout,
+        extra_env=extra_env,
+    )
 
 
 def _entry(var: str, env: Mapping[str, str]) -> str:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import enum
-import json
 import math
 import os
 import subprocess
@@ -47,8 +46,8 @@ from typing import Any, TextIO
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
 from scripts.github_api import GitHubApi, GitHubApiError, check_repository, token_from_env
+from scripts.pulumi_cli import STACK_LS, parse_stack_listing
 from scripts.stack_names import pr_number_of
-from stack.naming import PROJECT
 
 PR_WORKFLOW = "pr-environment.yml"
 SCHEDULED_WORKFLOWS = ("sweep.yml", "nightly.yml")
@@ -195,17 +194,11 @@ def _short(stack: str) -> str:
 
 def stack_entry(run: CaptureRunner, stack: str) -> dict[str, Any] | None:
     """The stack's entry in `pulumi stack ls --json`, or None when the backend has no such stack."""
-    command = ["pulumi", "stack", "ls", "--json", "--project", PROJECT]
+    command = list(STACK_LS)
     status, output = run(command)
     if status != 0:
         raise LockError(f"`{' '.join(command)}` exited with status {status}: {output[-500:]}")
-    try:
-        listed = json.loads(output)
-    except ValueError as exc:
-        raise LockError(f"`{' '.join(command)}` did not print JSON: {exc}") from exc
-    if not isinstance(listed, list):
-        raise LockError(f"`{' '.join(command)}` printed {type(listed).__name__}, not a list")
-    for entry in listed:
+    for entry in parse_stack_listing(output, LockError):
         if isinstance(entry, dict) and _short(str(entry.get("name", ""))) == _short(stack):
             return entry
     return None

@@ -103,27 +103,25 @@ def crd_schema(crd_path: Path = HTTPROUTE_CRD) -> dict[str, Any] | None:
     return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
+def _against_crd(obj: Mapping[str, Any], crd_path: Path, checked: str) -> tuple[list[str], str]:
+    """`validate` for a custom resource: against its CRD's v1 schema, when the file is there."""
+    schema = crd_schema(crd_path)
+    if schema is None:
+        return [], f"skipped {obj['kind']} schema check: {crd_path} is not present"
+    problems = [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
+    ]
+    return problems, checked
+
+
 def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tuple[list[str], str]:
     """Problems with one object, and a note on what it was checked against."""
     if obj["kind"] == "HTTPRoute":
-        schema = crd_schema(HTTPROUTE_CRD)
-        if schema is None:
-            return [], f"skipped HTTPRoute schema check: {HTTPROUTE_CRD} is not present"
-        problems = [
-            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
-        ]
-        return problems, "Gateway API v1.6.1 CRD"
+        return _against_crd(obj, HTTPROUTE_CRD, "Gateway API v1.6.1 CRD")
     if obj["kind"] == "Cluster" and str(obj["apiVersion"]).startswith("postgresql.cnpg.io/"):
         # postgres.mode cloudnativepg.
-        schema = crd_schema(CNPG_CLUSTER_CRD)
-        if schema is None:
-            return [], f"skipped Cluster schema check: {CNPG_CLUSTER_CRD} is not present"
-        problems = [
-            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)
-        ]
-        return problems, "CloudNativePG v1.30.0 CRD"
+        return _against_crd(obj, CNPG_CLUSTER_CRD, "CloudNativePG v1.30.0 CRD")
     problems = []
     for kubernetes in schemas:
         problems += [f"Kubernetes {kubernetes.version}: {p}" for p in kubernetes.errors(obj)]

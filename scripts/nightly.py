@@ -23,10 +23,10 @@ from scripts.locks import WorkflowRun, holders, live_runs
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest
 from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked
+from scripts.pulumi_cli import CommandError, Runner, list_stacks, pulumi_env, subprocess_runner
 from scripts.schedule import ScheduleError, Switch, resolve
 from scripts.stack_names import pr_number_of
 from scripts.stopstart import prepare_stack_file, set_stopped_commands
-from scripts.sweep import CommandError, Runner, list_stacks, pulumi_env, subprocess_runner
 from scripts.ttl import MARKER as TTL_MARKER
 from scripts.ttl import stopped_by_ttl
 

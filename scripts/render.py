@@ -2,7 +2,7 @@
 
     python -m scripts.render --env dev [--config Pulumi.example.yaml] [--out DIR]
 
-Runs the real program under the same mocks the tests use (scripts/mockrun.py):
+Runs the real program under the same mocks the tests use (scripts/mockrun/):
 no Pulumi engine, no cluster, no GitHub token (a fake one stands in, and the
 mocks answer every GitHub call). Writes one file per object under
 build/manifests/<env>/, replaces every secret value with a placeholder,

@@ -26,97 +26,40 @@ set, the pulumi commands get it as their GITHUB_TOKEN.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TextIO
 
 from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
 from scripts.locks import WorkflowRun, capture_runner, clear_if_stale, holders, live_runs
-from scripts.orphans import (
-    GitHubPrLookup,
-    PrLookup,
-    PrState,
-    PullRequest,
-    StackDecision,
-    classify,
+from scripts.orphans import GitHubPrLookup, PrLookup, PrState, PullRequest, StackDecision, classify
+from scripts.pulumi_cli import (
+    CommandError,
+    Runner,
+    SweepError,
+    destroy_commands,
+    list_stacks,
+    pulumi_env,
+    subprocess_runner,
 )
-from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
-from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
-from scripts.stopstart import prepare_stack_file, set_stopped_commands
-from scripts.ttl import MARKER as TTL_MARKER
-from scripts.ttl import TtlAction, TtlPolicy, comment_body, decide, recorded_state
-from stack.naming import PROJECT
+from scripts.ttl import TtlPolicy
+from scripts.ttl_pass import Expiry, expire, github_expiry
 
-Runner = Callable[[Sequence[str]], str]
-"""Runs a command and returns its stdout; raises CommandError when it fails."""
-
-
-class CommandError(RuntimeError):
-    pass
-
-
-class SweepError(RuntimeError):
-    pass
-
-
-def subprocess_runner(env: Mapping[str, str] | None = None) -> Runner:
-    def run(command: Sequence[str]) -> str:
-        try:
-            done = subprocess.run(
-                list(command),
-                env=None if env is None else dict(env),
-                check=False,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        except FileNotFoundError as exc:
-            raise CommandError(f"{command[0]} is not installed or not on PATH") from exc
-        if done.returncode != 0:
-            raise CommandError(f"`{' '.join(command)}` exited with status {done.returncode}")
-        return done.stdout
-
-    return run
-
-
-def pulumi_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment for pulumi commands: IMAGE_BUILD_TOKEN, if set, is their GITHUB_TOKEN."""
-    env = dict(environ)
-    image_token = env.get("IMAGE_BUILD_TOKEN", "")
-    if image_token:
-        env["GITHUB_TOKEN"] = image_token
-    return env
-
-
-def list_stacks(run: Runner) -> list[str]:
-    """Stack names from `pulumi stack ls --json`; anything unexpected raises."""
-    command = ["pulumi", "stack", "ls", "--json", "--project", PROJECT]
-    output = run(command)
-    try:
-        listed = json.loads(output)
-    except ValueError as exc:
-        raise SweepError(f"`{' '.join(command)}` did not print JSON: {exc}") from exc
-    if not isinstance(listed, list):
-        raise SweepError(f"`{' '.join(command)}` printed {type(listed).__name__}, not a list")
-    names: list[str] = []
-    for entry in listed:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name:
-            raise SweepError(f"`{' '.join(command)}` listed an entry without a name: {entry!r}")
-        names.append(name)
-    return names
-
-
-def destroy_commands(stack: str) -> list[list[str]]:
-    return [
-        ["pulumi", "destroy", "--stack", stack, "--yes", "--non-interactive", "--skip-preview"],
-        ["pulumi", "stack", "rm", stack, "--yes", "--non-interactive"],
-    ]
+__all__ = [
+    "CommandError",
+    "Expiry",
+    "Runner",
+    "SweepError",
+    "destroy_commands",
+    "expire",
+    "list_stacks",
+    "main",
+    "pulumi_env",
+    "subprocess_runner",
+    "sweep",
+]
 
 
 def sweep(
@@ -211,113 +154,6 @@ def _reopened(
     return False
 
 
-@dataclass(frozen=True)
-class Expiry:
-    """What the TTL pass needs; functions so tests can hand in fakes."""
-
-    policy: TtlPolicy
-    now: datetime
-    pull: Callable[[int], PullRequest | None]
-    last_push: Callable[[PullRequest], datetime]
-    read_comment: Callable[[int], str | None]
-    post_comment: Callable[[int, str], object]
-    busy: Callable[[PullRequest], list[WorkflowRun]]
-    checkout: Callable[[PullRequest], Path]
-    """Checks out the PR's own program (scripts/pr_checkout.py); returns its directory."""
-    prepare: Callable[[str, str, Path], object]
-    """Writes Pulumi.<stack>.yaml for (stack, build ref) in that directory, as the deploy does."""
-    build_ref: str
-    """PR_BUILD_REF; empty means the PR's head branch."""
-
-
-def expire(
-    decisions: Sequence[StackDecision], expiry: Expiry, run: Runner, *, dry_run: bool, out: TextIO
-) -> list[str]:
-    """Stop or destroy environments of open PRs idle too long; returns the stacks that failed."""
-    failed: list[str] = []
-    for decision in (d for d in decisions if not d.orphan):
-        try:
-            pr = expiry.pull(decision.pr_number)
-            if pr is None or pr.state is not PrState.OPEN:
-                print(
-                    f"{decision.stack}: PR #{decision.pr_number} closed since -> next sweep",
-                    file=out,
-                )
-                continue
-            last_push = expiry.last_push(pr)
-            recorded = recorded_state(expiry.read_comment(pr.number) or "")
-        except GitHubApiError as exc:
-            raise SweepError(
-                f"TTL: looking up PR #{decision.pr_number} failed, so the sweep stopped "
-                f"before touching {decision.stack}: {exc}"
-            ) from exc
-        action = decide(
-            expiry.policy,
-            last_push=last_push,
-            now=expiry.now,
-            labels=pr.labels,
-            head_sha=pr.head_sha,
-            recorded=recorded,
-        )
-        print(f"{decision.stack}: last push {last_push:%Y-%m-%d} -> TTL {action.value}", file=out)
-        if action is TtlAction.NONE:
-            continue
-        try:
-            busy = expiry.busy(pr)
-        except GitHubApiError as exc:
-            raise SweepError(
-                f"TTL: listing the runs that may hold {decision.stack} failed, so the sweep "
-                f"stopped before touching it: {exc}"
-            ) from exc
-        if busy:
-            print(f"{decision.stack}: {busy[0].describe()} is working on it -> skip", file=out)
-            continue
-        if not _expire_one(decision.stack, pr, action, last_push, expiry, run, dry_run, out):
-            failed.append(decision.stack)
-    return failed
-
-
-def _expire_one(
-    stack: str,
-    pr: PullRequest,
-    action: TtlAction,
-    last_push: datetime,
-    expiry: Expiry,
-    run: Runner,
-    dry_run: bool,
-    out: TextIO,
-) -> bool:
-    body = comment_body(
-        action, stack=stack, policy=expiry.policy, last_push=last_push, head_sha=pr.head_sha
-    )
-    stopping = action is TtlAction.STOP
-    if dry_run:
-        commands = set_stopped_commands(stack, True) if stopping else destroy_commands(stack)
-        print(f"dry run, would comment on PR #{pr.number}: {action.value}", file=out)
-        for command in commands:
-            print(f"dry run, would run: {' '.join(command)}", file=out)
-        return True
-    try:
-        commands = destroy_commands(stack)
-        if stopping:
-            # The PR's own program: the default branch's would undo what the PR deployed.
-            # Checked out before the comment, which must not announce a stop that cannot run.
-            directory = expiry.checkout(pr)
-            expiry.prepare(stack, expiry.build_ref or pr.head_ref, directory)
-            commands = set_stopped_commands(stack, True, directory)
-        expiry.post_comment(pr.number, body)
-        for command in commands:
-            print(f"+ {' '.join(command)}", file=out, flush=True)
-            run(command)
-    except NotDeployed as exc:
-        print(f"{stack}: {exc} -> not stopped", file=out)
-        return True
-    except (CommandError, CheckoutError, GitHubApiError, ValueError) as exc:
-        print(f"failed: {exc}", file=out)
-        return False
-    return True
-
-
 def _lock_checks(
     api: GitHubApi, repo: str, lookup: GitHubPrLookup
 ) -> tuple[Callable[[PullRequest], list[WorkflowRun]], Callable[[str, int], bool]]:
@@ -342,40 +178,6 @@ def _lock_checks(
     return (lambda pr: live(pr.number, pr.head_ref)), unlock
 
 
-def _expiry(
-    api: GitHubApi,
-    repo: str,
-    lookup: GitHubPrLookup,
-    policy: TtlPolicy,
-    busy: Callable[[PullRequest], list[WorkflowRun]],
-) -> Expiry:
-    base = os.environ.get("PR_BASE_CONFIG", "").strip()
-
-    def read_comment(number: int) -> str | None:
-        found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
-        return None if found is None else found[1]
-
-    def prepare(stack: str, ref: str, directory: Path) -> Path:
-        if not base:
-            raise ValueError("repository variable PR_BASE_CONFIG is not set: cannot stop")
-        return prepare_stack_file(base, stack, ref, directory)
-
-    return Expiry(
-        policy=policy,
-        now=datetime.now(UTC),
-        pull=lookup.pull,
-        last_push=lookup.last_push,
-        read_comment=read_comment,
-        post_comment=lambda number, body: upsert_comment(
-            api, repo, number, body, marker=TTL_MARKER
-        ),
-        busy=busy,
-        checkout=checkout_for(lookup.deployed_head),
-        prepare=prepare,
-        build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
@@ -397,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 subprocess_runner(pulumi_env(os.environ)),
                 dry_run=args.dry_run,
                 out=sys.stdout,
-                expiry=_expiry(api, args.repo, lookup, policy, busy),
+                expiry=github_expiry(api, args.repo, lookup, policy, busy),
                 unlock=unlock,
             )
     except (GitHubApiError, ValueError) as exc:

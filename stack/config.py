@@ -227,9 +227,14 @@ def runtime_config() -> tuple[dict[str, str], set[str]]:
     raw = {
         k: runtime_string(v) for k, v in merged.items() if k.startswith(wanted) and v is not None
     }
-    secret = {k for k in raw if pulumi.runtime.is_config_secret(k)}
-    secret |= {k for k in pulumi.runtime.get_config_secret_keys_env() if k in raw}
-    return raw, secret
+    return raw, {k for k in raw if is_secure(k)}
+
+
+def is_secure(key: str) -> bool:
+    """Whether the stack file stores `key` (or a part of it, set with --path) as secure."""
+    return (
+        pulumi.runtime.is_config_secret(key) or key in pulumi.runtime.get_config_secret_keys_env()
+    )
 
 
 def load_config() -> tuple[StackConfig, Secrets]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -21,3 +23,10 @@ def shared_path(relative: str) -> Path:
     if not path.is_file():
         pytest.skip(f"needs ../shared/{relative}, which is not present in this checkout")
     return path
+
+
+def crd_v1_schema(relative: str) -> dict[str, Any]:
+    """The v1 openAPIV3Schema of the CRD at ../shared/`relative` (skips when absent)."""
+    crd = yaml.safe_load(shared_path(relative).read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return dict(version["schema"]["openAPIV3Schema"])

@@ -162,12 +162,20 @@ def idle_pr(fake: FakeGitHub, number: int, days: int, sha: str = SHA) -> None:
     fake.commit_dates[sha] = (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run(fake: FakeGitHub, api: GitHubApi, stacks: Sequence[str]) -> tuple[FakePulumi, str]:
+def run(
+    fake: FakeGitHub,
+    api: GitHubApi,
+    stacks: Sequence[str],
+    *,
+    dry_run: bool = False,
+    expiry: Expiry | None = None,
+) -> tuple[FakePulumi, str]:
+    """One sweep with the TTL pass (`expiry_for`'s unless given); its commands and output."""
     pulumi = FakePulumi(stacks, fake)
-    prepared: list[tuple[str, str, Path]] = []
     out = io.StringIO()
     lookup = GitHubPrLookup(api, REPO)
-    sweep(lookup, pulumi, dry_run=False, out=out, expiry=expiry_for(fake, api, prepared))
+    expiry = expiry or expiry_for(fake, api, [])
+    sweep(lookup, pulumi, dry_run=dry_run, out=out, expiry=expiry)
     return pulumi, out.getvalue()
 
 
@@ -224,12 +232,9 @@ def test_an_api_error_on_the_ttl_recheck_stops_the_sweep_untouched(
 
 def test_dry_run_neither_comments_nor_runs(fake_github: FakeGitHub, github_api: GitHubApi) -> None:
     idle_pr(fake_github, 4, days=9)
-    pulumi = FakePulumi(["pr-4"], fake_github)
-    out = io.StringIO()
-    lookup = GitHubPrLookup(github_api, REPO)
-    sweep(lookup, pulumi, dry_run=True, out=out, expiry=expiry_for(fake_github, github_api, []))
+    pulumi, out = run(fake_github, github_api, ["pr-4"], dry_run=True)
     assert (pulumi.commands, fake_github.comments) == ([], [])
-    assert "would comment on PR #4: stop" in out.getvalue()
+    assert "would comment on PR #4: stop" in out
 
 
 def _iso(when: datetime) -> str:
@@ -298,12 +303,10 @@ def test_an_environment_another_run_works_on_is_left_to_the_next_sweep(
 ) -> None:
     idle_pr(fake_github, 4, days=25)
     live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "feat-4", (4,), "")
-    pulumi = FakePulumi(["pr-4"], fake_github)
-    out = io.StringIO()
     expiry = expiry_for(fake_github, github_api, [], busy={4: [live]})
-    sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, expiry=expiry)
+    pulumi, out = run(fake_github, github_api, ["pr-4"], expiry=expiry)
     assert (pulumi.commands, fake_github.comments) == ([], [])
-    assert "pr-4: pr-environment.yml run 5" in out.getvalue()
+    assert "pr-4: pr-environment.yml run 5" in out
 
 
 def test_a_label_added_since_does_not_reset_the_time_to_live(

@@ -58,6 +58,13 @@ def with_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dic
     return merged
 
 
+def issue_message(error: ConfigError, key: str, case_id: str) -> str:
+    """The message of `error`'s issue for `key`; fails naming the table case when there is none."""
+    keys = [issue.key for issue in error.issues]
+    assert key in keys, f"{case_id}: no issue for {key}; issues: {error.issues}"
+    return next(str(issue) for issue in error.issues if issue.key == key)
+
+
 ParseFn = Callable[..., StackConfig]
 ErrorFn = Callable[..., ConfigError]
 

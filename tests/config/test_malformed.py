@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ErrorFn, with_overrides
+from tests.config.conftest import (
+    BUILD,
+    FAKE_TOKEN,
+    PREBUILT,
+    ErrorFn,
+    issue_message,
+    with_overrides,
+)
 
 TOKEN_ENV = {"GITHUB_TOKEN": FAKE_TOKEN}
 
@@ -497,9 +504,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_malformed_config_is_rejected_naming_the_key(case: Case, config_error: ErrorFn) -> None:
     error = config_error(with_overrides(case.base, case.overrides), stack=case.stack, env=case.env)
-    keys = [issue.key for issue in error.issues]
-    assert case.key in keys, f"{case.id}: no issue for {case.key}; issues: {error.issues}"
-    message = next(str(issue) for issue in error.issues if issue.key == case.key)
+    message = issue_message(error, case.key, case.id)
     assert message in str(error), f"{case.id}: the error text does not list {message!r}"
     assert case.says in message, f"{case.id}: {message!r} does not say {case.says!r}"
 

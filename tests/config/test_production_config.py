@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.config.conftest import PREBUILT, ErrorFn, ParseFn, with_overrides
+from tests.config.conftest import PREBUILT, ErrorFn, ParseFn, issue_message, with_overrides
 
 NS = "tims-stack:"
 PG = NS + "postgres"
@@ -240,9 +240,7 @@ def test_malformed_production_config_is_rejected_naming_the_key(
 ) -> None:
     values = with_overrides(case.base, case.overrides)
     error = config_error(values, stack=case.stack, secret_keys=case.secret_keys)
-    keys = [issue.key for issue in error.issues]
-    assert case.key in keys, f"{case.id}: no issue for {case.key}; issues: {error.issues}"
-    message = next(str(issue) for issue in error.issues if issue.key == case.key)
+    message = issue_message(error, case.key, case.id)
     assert case.says in message, f"{case.id}: {message!r} does not say {case.says!r}"
     assert PASSWORD not in str(error), f"{case.id}: the password shows in the error"
 

@@ -6,12 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-import yaml
 
 from scripts.manifest_schemas import closed_schema
 from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, ProgramRun, run_function, run_program
 from stack.config import StackConfig, parse_config, runtime_string
-from tests.conftest import shared_path
+from tests.conftest import crd_v1_schema
+from tests.program.k8s import RunComponent, Runs
 
 BACKEND_REPO = "ghcr.io/acme/tims-stack-backend-image-prod"
 FRONTEND_REPO = "ghcr.io/acme/tims-stack-frontend-image-prod"
@@ -129,7 +129,7 @@ DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture(scope="session")
-def program_runs() -> Callable[[str], ProgramRun]:
+def program_runs() -> Runs:
     """The program's run for a named scenario; each scenario runs once per session."""
     cache: dict[str, ProgramRun] = {}
 
@@ -148,7 +148,7 @@ def scenario(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def scenario_run(scenario: str, program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
+def scenario_run(scenario: str, program_runs: Runs) -> ProgramRun:
     return program_runs(scenario)
 
 
@@ -174,7 +174,7 @@ def storage_runs() -> Callable[[str, str | None], ProgramRun]:
 
 
 @pytest.fixture
-def default_run(program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
+def default_run(program_runs: Runs) -> ProgramRun:
     return program_runs("default")
 
 
@@ -194,7 +194,7 @@ def config_of() -> Callable[..., StackConfig]:
 
 
 @pytest.fixture
-def run_component() -> Callable[[Callable[[], object]], ProgramRun]:
+def run_component() -> RunComponent:
     """Run a function that builds one component under the mocks; fail on any error."""
 
     def run(body: Callable[[], object]) -> ProgramRun:
@@ -212,7 +212,7 @@ def mode_scenario(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> ProgramRun:
+def mode_run(mode_scenario: str, program_runs: Runs) -> ProgramRun:
     return program_runs(mode_scenario)
 
 
@@ -220,16 +220,12 @@ def mode_run(mode_scenario: str, program_runs: Callable[[str], ProgramRun]) -> P
 def cnpg_cluster_schema() -> dict[str, Any]:
     """The v1 Cluster schema from the CloudNativePG CRD in ../shared, closed to unknown fields
     (skips when absent)."""
-    crd = yaml.safe_load(
-        shared_path("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml").read_text()
+    return dict(
+        closed_schema(crd_v1_schema("cloudnative-pg/postgresql.cnpg.io_clusters.v1.30.0.yaml"))
     )
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(closed_schema(version["schema"]["openAPIV3Schema"]))
 
 
 @pytest.fixture(scope="session")
 def httproute_schema() -> dict[str, Any]:
     """The v1 HTTPRoute schema from the Gateway API CRD in ../shared (skips when absent)."""
-    crd = yaml.safe_load(shared_path("gateway-api/httproutes.v1.6.1.crd.yaml").read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return crd_v1_schema("gateway-api/httproutes.v1.6.1.crd.yaml")

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import kubernetes_validate
+import pytest
+from kubernetes_validate.utils import latest_version
+
 from scripts.mockrun import ProgramRun, Registered
+
+Runs = Callable[[str], ProgramRun]
+"""The `program_runs` fixture: a scenario's name to its (cached) mock run."""
+RunComponent = Callable[[Callable[[], object]], ProgramRun]
+"""The `run_component` fixture: runs a body that builds components, under the mocks."""
+OLDEST = "1.30"
+NEWEST = latest_version()
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 SPEC_ENV_CONTRACT = (
@@ -58,6 +69,27 @@ def workloads(run: ProgramRun) -> list[dict[str, Any]]:
 
 def ident(o: dict[str, Any]) -> str:
     return f"{o['kind']} {o['metadata'].get('name')}"
+
+
+def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    return dict(workload["spec"]["template"]["metadata"]["labels"])
+
+
+def validate_core_objects(
+    found: Iterable[dict[str, Any]], version: str, *, skip_kinds: Iterable[str]
+) -> int:
+    """Validate every object not of `skip_kinds` for Kubernetes `version`; how many were."""
+    skipped = set(skip_kinds)
+    checked = 0
+    for o in found:
+        if o["kind"] in skipped:
+            continue
+        try:
+            kubernetes_validate.validate(o, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{ident(o)} is invalid for Kubernetes {version}: {exc.message}")
+        checked += 1
+    return checked
 
 
 def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:

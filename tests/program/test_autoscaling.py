@@ -11,14 +11,9 @@ from components.autoscaling import HOSTNAME_KEY, ZONE_KEY, needs_disruption_budg
 from scripts.mockrun import ProgramRun
 from stack.config import StackConfig
 from tests.program.conftest import SCENARIOS
-from tests.program.k8s import ident, matches, obj, objects
+from tests.program.k8s import Runs, ident, matches, obj, objects, pod_labels
 
-Runs = Callable[[str], ProgramRun]
 PARTS = ("backend", "frontend")
-
-
-def _pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
-    return dict(deployment["spec"]["template"]["metadata"]["labels"])
 
 
 def _hpa_for(run: ProgramRun, part: str) -> dict[str, Any] | None:
@@ -128,7 +123,7 @@ def test_start_after_stop_restores_the_hpas_and_releases_replicas(program_runs: 
 
 
 def _pdb_selecting(run: ProgramRun, part: str) -> list[dict[str, Any]]:
-    pods = _pod_labels(obj(run, "Deployment", part))
+    pods = pod_labels(obj(run, "Deployment", part))
     return [p for p in _pdbs(run) if matches(p["spec"]["selector"]["matchLabels"], pods)]
 
 
@@ -172,13 +167,13 @@ def test_autoscaled_part_with_min_two_gets_a_budget_matching_its_pods(
         if other != part:
             assert not matches(
                 pdb["spec"]["selector"]["matchLabels"],
-                _pod_labels(obj(run, "Deployment", other)),
+                pod_labels(obj(run, "Deployment", other)),
             ), f"{ident(pdb)} also selects {other} pods"
     assert pdb["metadata"]["namespace"] == deployment["metadata"]["namespace"], ident(pdb)
 
 
 def test_every_disruption_budget_selects_some_pods(scenario_run: ProgramRun) -> None:
-    pods = [_pod_labels(d) for d in objects(scenario_run, "Deployment")]
+    pods = [pod_labels(d) for d in objects(scenario_run, "Deployment")]
     for pdb in _pdbs(scenario_run):
         assert any(matches(pdb["spec"]["selector"]["matchLabels"], p) for p in pods), (
             f"{ident(pdb)} selects no pod"
@@ -207,5 +202,5 @@ def test_replicas_spread_over_nodes_and_zones_without_blocking_scheduling(
         # without a zone label.
         assert constraint["whenUnsatisfiable"] == "ScheduleAnyway", where
         assert constraint["maxSkew"] == 1, where
-        assert matches(constraint["labelSelector"]["matchLabels"], _pod_labels(deployment)), where
+        assert matches(constraint["labelSelector"]["matchLabels"], pod_labels(deployment)), where
         assert constraint["matchLabelKeys"] == ["pod-template-hash"], where

@@ -32,9 +32,8 @@ from components.routing import ROUTES, RouteTarget, Routing, RoutingArgs, httpro
 from components.services import BACKEND, AppService, AppServiceArgs
 from scripts.mockrun import ProgramRun, is_secret
 from stack.config import ImagesConfig, PostgresConfig, RedisConfig, Resources, RoutingConfig
-from tests.program.k8s import containers, objects
+from tests.program.k8s import RunComponent, containers, objects
 
-RunComponent = Callable[[Callable[[], object]], ProgramRun]
 NS = "tims-stack-test"
 
 

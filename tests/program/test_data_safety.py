@@ -32,12 +32,10 @@ from scripts.mockrun import ProgramRun, Registered, reveal
 from scripts.render import render
 from stack.config import PostgresConfig, RedisConfig
 from tests.conftest import REPO_ROOT
-from tests.program.k8s import containers, obj, resource
+from tests.program.k8s import RunComponent, Runs, containers, obj, resource
 
-Runs = Callable[[str], ProgramRun]
 STORAGE = RedisConfig().storage  # the default size of the Redis claim
 StorageRuns = Callable[..., ProgramRun]
-RunComponent = Callable[[Callable[[], object]], ProgramRun]
 STATEFUL = ("postgres", "redis")
 CLAIM_PATCH_TYPE = "kubernetes:core/v1:PersistentVolumeClaimPatch"
 

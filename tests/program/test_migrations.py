@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,8 @@ from components import migrations
 from scripts.mockrun import ProgramRun, run_program
 from stack.config import DEFAULT_MIGRATION_STEPS
 from tests.program.conftest import SCENARIOS
-from tests.program.k8s import containers, matches, obj, objects, resource
+from tests.program.k8s import Runs, containers, matches, obj, objects, resource
 
-Runs = Callable[[str], ProgramRun]
 JOB = "backend-migrations"
 TERMINATION_LOG = "/dev/termination-log"
 

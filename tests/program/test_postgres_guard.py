@@ -7,7 +7,6 @@ Also: a startup probe keeps liveness from killing a recovering server, and
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,8 @@ from components.postgres import (
 from components.stateful import DATA_VOLUME
 from scripts.mockrun import ProgramRun
 from stack.config import PostgresConfig
-from tests.program.k8s import ident, obj, workloads
+from tests.program.k8s import RunComponent, ident, obj, workloads
 
-RunComponent = Callable[[Callable[[], object]], ProgramRun]
 # POSIX guarantees /bin/sh; both official images run the guard with their own sh.
 SH = "/bin/sh"
 

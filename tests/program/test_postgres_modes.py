@@ -6,30 +6,31 @@ checked by the other test modules; these run the DB_MODE_SCENARIOS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jsonschema
-import kubernetes_validate
 import pytest
 
 from components import cnpg
 from scripts.mockrun import SECRET_MARK, ProgramRun, plaintext
 from tests.program.conftest import EXTERNAL_DB_PASSWORD
 from tests.program.k8s import (
+    NEWEST,
+    OLDEST,
     SPEC_ENV_CONTRACT,
+    Runs,
     containers,
     env_of,
     ident,
     matches,
     obj,
     objects,
+    pod_labels,
     strings,
+    validate_core_objects,
     workloads,
 )
-from tests.program.test_schema import NEWEST, OLDEST
 
-Runs = Callable[[str], ProgramRun]
 CRD_KINDS = ("HTTPRoute", "Cluster")
 NAMESPACE = "tims-stack-dev"
 GUARD_TYPE = "pulumi-python:dynamic/tims-stack:PostgresModeGuard"
@@ -45,10 +46,6 @@ def _container_env(run: ProgramRun, name: str) -> list[dict[str, Any]]:
     return list(container.get("env") or [])
 
 
-def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
-    return dict(workload["spec"]["template"]["metadata"]["labels"])
-
-
 # ------------------------------------------------------------------------- schemas
 
 
@@ -56,15 +53,7 @@ def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
 def test_every_core_object_is_valid_kubernetes_in_every_mode(
     mode_run: ProgramRun, version: str
 ) -> None:
-    checked = 0
-    for o in objects(mode_run):
-        if o["kind"] in CRD_KINDS:
-            continue
-        try:
-            kubernetes_validate.validate(o, version, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{ident(o)} is invalid for Kubernetes {version}: {exc.message}")
-        checked += 1
+    checked = validate_core_objects(objects(mode_run), version, skip_kinds=CRD_KINDS)
     assert checked >= 10, "the program should make at least ten core objects"
 
 
@@ -305,8 +294,8 @@ def test_cloudnativepg_policy_admits_backend_replication_and_operator_only(
         if p["metadata"]["labels"]["app.kubernetes.io/name"] == "postgres"
     ]
     inherited = _cluster(run)["spec"]["inheritedMetadata"]["labels"]
-    backend = _pod_labels(obj(run, "Deployment", "backend"))
-    frontend = _pod_labels(obj(run, "Deployment", "frontend"))
+    backend = pod_labels(obj(run, "Deployment", "backend"))
+    frontend = pod_labels(obj(run, "Deployment", "frontend"))
     by_port = _peers_by_port(policy)
     assert set(by_port) == {5432, 8000}, ident(policy)
     operator = {

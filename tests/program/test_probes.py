@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from scripts.mockrun import ProgramRun
-from tests.program.k8s import containers, obj
-
-Runs = Callable[[str], ProgramRun]
+from tests.program.k8s import Runs, containers, obj
 
 
 def readiness(run: ProgramRun, app: str) -> dict[str, object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 
 import pytest
 
@@ -31,9 +30,8 @@ from tests.program.conftest import (
     PREBUILT_TAG,
     SCENARIOS,
 )
-from tests.program.k8s import containers, env_of, ident, obj, objects, resource, workloads
+from tests.program.k8s import Runs, containers, env_of, ident, obj, objects, resource, workloads
 
-Runs = Callable[[str], ProgramRun]
 RUNNING_REPLICAS = {"backend": 2, "frontend": 1, "postgres": 1, "redis": 1}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,27 +14,24 @@ from tests.program.conftest import SCENARIOS
 from tests.program.k8s import (
     FRONTEND_ENV_CONTRACT,
     SPEC_ENV_CONTRACT,
+    Runs,
     containers,
     env_of,
     ident,
     matches,
     obj,
     objects,
+    pod_labels,
     strings,
     workloads,
 )
 
-Runs = Callable[[str], ProgramRun]
 STANDARD_LABELS = {
     "app.kubernetes.io/part-of": "tims-stack",
     "app.kubernetes.io/managed-by": "pulumi",
     "app.kubernetes.io/instance": "dev",
 }
 SERVICE_PORTS = {"backend": 8000, "frontend": 3000, "postgres": 5432, "redis": 6379}
-
-
-def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
-    return dict(workload["spec"]["template"]["metadata"]["labels"])
 
 
 def test_workload_selectors_match_their_pod_labels(scenario_run: ProgramRun) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from scripts.render import RenderResult, render
 from stack.stackfile import raw_config_for_stack
-from tests.conftest import REPO_ROOT, shared_path
+from tests.conftest import REPO_ROOT, crd_v1_schema
 
 EXAMPLE = REPO_ROOT / "Pulumi.example.yaml"
 PROJECT = REPO_ROOT / "Pulumi.yaml"
@@ -53,6 +53,4 @@ def example_raw_config() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def httproute_crd_schema() -> dict[str, Any]:
     """The v1 HTTPRoute schema from ../shared (skips when absent)."""
-    crd = yaml.safe_load(shared_path("gateway-api/httproutes.v1.6.1.crd.yaml").read_text())
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
-    return dict(version["schema"]["openAPIV3Schema"])
+    return crd_v1_schema("gateway-api/httproutes.v1.6.1.crd.yaml")
