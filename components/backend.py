@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +10,12 @@ from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_random
-from pulumi_kubernetes.core.v1 import EnvVarArgs, EnvVarSourceArgs, SecretKeySelectorArgs
+from pulumi_kubernetes.core.v1 import (
+    EnvVarArgs,
+    EnvVarSourceArgs,
+    ProbeArgs,
+    SecretKeySelectorArgs,
+)
 
 from components import migrations as migration_job
 from components import pods, timeouts
@@ -156,6 +162,93 @@ class BackendArgs:
     """What the migration Job waits for (Postgres, Redis)."""
 
 
+def _plain_inputs(args: BackendArgs) -> dict[str, Any]:
+    """The contract's inputs; only non-secret ones, so the plain variables stay readable."""
+    return {
+        "db_host": args.database.host,
+        "db_port": args.database.port,
+        "db_name": args.database.name,
+        "db_user": args.database.user,
+        "redis_url": args.redis_url,
+        "frontend_url": args.frontend_url,
+        "namespace": args.namespace,
+        "service_host": args.service_host,
+        "service_url": args.service_url,
+    }
+
+
+def plain_environment(args: BackendArgs, values: Mapping[str, Any]) -> dict[str, str]:
+    """The contract's plain variables from the resolved `_plain_inputs`, plus `backend.env`."""
+    public = args.public
+    database = args.database
+    urls = url_settings(public.url if public is not None else values["service_url"])
+    contract = {
+        "DB_ENGINE": DB_ENGINE,
+        "DB_NAME": values["db_name"],
+        "DB_USER": values["db_user"],
+        "DB_HOST": values["db_host"],
+        "DB_PORT": str(values["db_port"]),
+        # The settings use sslmode=require unless this is "true" (in-cluster
+        # Postgres has no TLS; managed and CloudNativePG servers have).
+        "DB_NO_SSL": "false" if database.tls else "true",
+        "REDIS_URL": values["redis_url"],
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": ALLOWED_HOSTS_DEFAULT,
+        "PRODUCTION": "true",
+        **urls,
+        "NEXTJS_HOST_URL": values["frontend_url"],
+        "USE_NEXTJS_PROXY_ROUTES": "true",
+        "UNIQUE_ID": values["namespace"],
+        "BASE_ADMIN_USERNAME": ADMIN_USER,
+    }
+    if database.credentials_secret is not None:  # from secretKeyRefs instead
+        del contract["DB_USER"]
+    return with_extra_env(contract, dict(args.config.env))
+
+
+def backend_env(
+    args: BackendArgs,
+    *,
+    secret_key: pulumi.Input[str],
+    admin_password: pulumi.Input[str],
+) -> dict[str, pulumi.Input[str]]:
+    """The env Secret's entries: the plain contract per variable, then the secrets."""
+    values = _plain_inputs(args)
+    environment = functools.partial(plain_environment, args)
+    plain: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
+    password = args.database.password
+    return env_entries(
+        plain,
+        # The variable names do not depend on the values.
+        environment(dict.fromkeys(values, "")),
+        secret_names=dict(args.config.env) if args.env_is_secret else (),
+        secrets={
+            # None with credentials_secret: DB_PASSWORD then comes by secretKeyRef.
+            **({"DB_PASSWORD": password} if password is not None else {}),
+            "DJANGO_SECRET_KEY": secret_key,
+            "BASE_ADMIN_USER_PASSWORD": admin_password,
+        },
+    )
+
+
+def database_credentials(database: DatabaseConnection) -> tuple[EnvVarArgs, ...]:
+    """secretKeyRefs to the operator's credentials Secret; none when the program holds them."""
+    if database.credentials_secret is None:
+        return ()
+    return credentials_env(database.credentials_secret)
+
+
+def readiness_probe(args: BackendArgs) -> ProbeArgs:
+    """An HTTP check of READINESS_PATH on the named port."""
+    public = args.public
+    return pods.http_probe(
+        READINESS_PATH,
+        BACKEND.port_name,
+        # The host the app serves, so a narrowed DJANGO_ALLOWED_HOSTS still answers.
+        host=public.host if public is not None else args.service_host,
+    )
+
+
 class Backend(pulumi.ComponentResource):
     """Secret with the full environment contract, and a Deployment reading it with envFrom."""
 
@@ -172,131 +265,81 @@ class Backend(pulumi.ComponentResource):
         self, name: str, args: BackendArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tims-stack:k8s:Backend", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         object_labels = BACKEND.labels(args.environment)
-
-        # Stable (no keepers): a new key would log every user out, a new admin
-        # password would not match the account the first start created.
-        secret_key = pulumi_random.RandomPassword(
-            f"{name}-django-secret-key",
-            length=50,
-            special=True,
-            override_special="!#%&*()-_=+[]{}<>:?",
-            opts=child,
-        )
-        admin_password = pulumi_random.RandomPassword(
-            f"{name}-admin-password", length=24, special=False, opts=child
-        )
+        secret_key = self._django_secret_key(name)
+        admin_password = self._admin_password(name)
         self.admin_user = pulumi.Output.from_input(ADMIN_USER)
         self.admin_password = pulumi.Output.secret(admin_password.result)
-
-        public = args.public
-        # Only non-secret inputs here, so the plain variables stay readable.
-        values: dict[str, Any] = {
-            "db_host": args.database.host,
-            "db_port": args.database.port,
-            "db_name": args.database.name,
-            "db_user": args.database.user,
-            "redis_url": args.redis_url,
-            "frontend_url": args.frontend_url,
-            "namespace": args.namespace,
-            "service_host": args.service_host,
-            "service_url": args.service_url,
-        }
-        extra = dict(args.config.env)
-        database = args.database
-
-        def environment(v: Mapping[str, Any]) -> dict[str, str]:
-            urls = url_settings(public.url if public is not None else v["service_url"])
-            contract = {
-                "DB_ENGINE": DB_ENGINE,
-                "DB_NAME": v["db_name"],
-                "DB_USER": v["db_user"],
-                "DB_HOST": v["db_host"],
-                "DB_PORT": str(v["db_port"]),
-                # The settings use sslmode=require unless this is "true" (in-cluster
-                # Postgres has no TLS; managed and CloudNativePG servers have).
-                "DB_NO_SSL": "false" if database.tls else "true",
-                "REDIS_URL": v["redis_url"],
-                "DJANGO_DEBUG": "false",
-                "DJANGO_ALLOWED_HOSTS": ALLOWED_HOSTS_DEFAULT,
-                "PRODUCTION": "true",
-                **urls,
-                "NEXTJS_HOST_URL": v["frontend_url"],
-                "USE_NEXTJS_PROXY_ROUTES": "true",
-                "UNIQUE_ID": v["namespace"],
-                "BASE_ADMIN_USERNAME": ADMIN_USER,
-            }
-            if database.credentials_secret is not None:  # from secretKeyRefs instead
-                del contract["DB_USER"]
-            return with_extra_env(contract, extra)
-
-        plain: pulumi.Output[dict[str, str]] = pulumi.Output.all(**values).apply(environment)
-        contract = env_entries(
-            plain,
-            # The variable names do not depend on the values.
-            environment(dict.fromkeys(values, "")),
-            secret_names=extra if args.env_is_secret else (),
-            secrets={
-                # None with credentials_secret: DB_PASSWORD then comes by secretKeyRef.
-                **({"DB_PASSWORD": database.password} if database.password is not None else {}),
-                "DJANGO_SECRET_KEY": secret_key.result,
-                "BASE_ADMIN_USER_PASSWORD": admin_password.result,
-            },
-        )
-        resource_requirements = pods.resources(args.config.resources, DEFAULT_RESOURCES)
-        credentials = (
-            credentials_env(database.credentials_secret)
-            if database.credentials_secret is not None
-            else ()
-        )
+        credentials = database_credentials(args.database)
         self.migration_logs = None
-        migrations = args.migrations
-
-        def migrate_first(env_secret_name: pulumi.Output[str]) -> list[pulumi.Resource]:
-            if migrations is None or not migrations.enabled or args.stopped:
-                return []
-            job = Migrations(
-                f"{name}-migrations",
-                MigrationsArgs(
-                    namespace=args.namespace,
-                    environment=args.environment,
-                    config=migrations,
-                    image=args.image,
-                    env_secret_name=env_secret_name,
-                    resources=resource_requirements,
-                    run_as_non_root=args.run_as_non_root,
-                    pull_secret=args.pull_secret,
-                    after=args.migrations_after,
-                    extra_env=credentials,
-                ),
-                child,
-            )
-            self.migration_logs = job.logs
-            return [job]
-
         app_workload(
             name,
             part_workload(
                 args,
                 BACKEND,
                 labels=object_labels,
-                env=contract,
+                env=backend_env(
+                    args, secret_key=secret_key.result, admin_password=admin_password.result
+                ),
                 default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
-                readiness=pods.http_probe(
-                    READINESS_PATH,
-                    BACKEND.port_name,
-                    # The host the app serves, so a narrowed DJANGO_ALLOWED_HOSTS still answers.
-                    host=public.host if public is not None else args.service_host,
-                ),
-                before_rollout=migrate_first,
+                readiness=readiness_probe(args),
+                before_rollout=functools.partial(self._migrate_first, name, args, credentials),
                 extra_env=credentials,
             ),
-            child,
+            pulumi.ResourceOptions(parent=self),
         )
         self.pod_labels = object_labels
         self.migration_pod_labels = migration_job.labels(args.environment)
         self.register_outputs(
             {"admin_user": self.admin_user, "admin_password": self.admin_password}
         )
+
+    # Both stable (no keepers): a new key would log every user out, a new admin
+    # password would not match the account the first start created.
+    def _django_secret_key(self, name: str) -> pulumi_random.RandomPassword:
+        return pulumi_random.RandomPassword(
+            f"{name}-django-secret-key",
+            length=50,
+            special=True,
+            override_special="!#%&*()-_=+[]{}<>:?",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _admin_password(self, name: str) -> pulumi_random.RandomPassword:
+        return pulumi_random.RandomPassword(
+            f"{name}-admin-password",
+            length=24,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _migrate_first(
+        self,
+        name: str,
+        args: BackendArgs,
+        credentials: tuple[EnvVarArgs, ...],
+        env_secret_name: pulumi.Output[str],
+    ) -> list[pulumi.Resource]:
+        """The workload's `before_rollout`: the migration Job, when enabled and running."""
+        migrations = args.migrations
+        if migrations is None or not migrations.enabled or args.stopped:
+            return []
+        job = Migrations(
+            f"{name}-migrations",
+            MigrationsArgs(
+                namespace=args.namespace,
+                environment=args.environment,
+                config=migrations,
+                image=args.image,
+                env_secret_name=env_secret_name,
+                resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
+                run_as_non_root=args.run_as_non_root,
+                pull_secret=args.pull_secret,
+                after=args.migrations_after,
+                extra_env=credentials,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.migration_logs = job.logs
+        return [job]
