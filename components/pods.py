@@ -195,37 +195,81 @@ def service_host(
     return pulumi.Output.concat(service_name, ".", namespace, ".svc.cluster.local")
 
 
-def app_deployment_spec(
+def app_container(
     *,
-    container_name: str,
-    pod_labels: Mapping[str, str],
+    name: str,
     image: pulumi.Input[str],
     port_name: str,
     port: int,
     env_secret_name: pulumi.Input[str],
-    replica_count: int | None,
     resource_requirements: ResourceRequirementsArgs,
     run_as_non_root: bool,
-    pull_secret_name: pulumi.Input[str] | None,
     startup_seconds: int,
     readiness_probe: ProbeArgs | None = None,
-    topology_spread: Sequence[TopologySpreadConstraintArgs] | None = None,
     extra_env: Sequence[EnvVarArgs] | None = None,
-) -> DeploymentSpecArgs:
-    """The Deployment spec shared by the backend and the frontend.
+) -> ContainerArgs:
+    """The backend's or the frontend's container: its env from the env Secret, three probes.
 
     Startup and liveness probes check that the port accepts connections; the
     readiness probe is the caller's (an HTTP request the application answers)
     or the same TCP check. A startup probe covers slow starts (the image's
     start script runs its start-up steps first) without making the liveness
-    probe lenient for the rest of the pod's life. Rolling updates never take
-    a serving pod away before its replacement is ready.
-
-    `replica_count` None leaves `replicas` out (an HPA owns it, components/autoscaling.py).
-    `extra_env` entries (e.g. secretKeyRefs to a database operator's Secret) win over
-    the same names from the env Secret, as Kubernetes gives `env` precedence over `envFrom`.
+    probe lenient for the rest of the pod's life. `extra_env` entries (e.g.
+    secretKeyRefs to a database operator's Secret) win over the same names from
+    the env Secret, as Kubernetes gives `env` precedence over `envFrom`.
     """
     period = 10
+    return ContainerArgs(
+        name=name,
+        image=image,
+        ports=[ContainerPortArgs(name=port_name, container_port=port, protocol="TCP")],
+        env_from=[EnvFromSourceArgs(secret_ref=SecretEnvSourceArgs(name=env_secret_name))],
+        env=list(extra_env) if extra_env else None,
+        startup_probe=tcp_probe(
+            port_name, period=period, failure_threshold=startup_seconds // period
+        ),
+        readiness_probe=readiness_probe or tcp_probe(port_name, period=period, failure_threshold=3),
+        liveness_probe=tcp_probe(port_name, period=20, failure_threshold=6),
+        resources=resource_requirements,
+        security_context=container_security(run_as_non_root=run_as_non_root),
+    )
+
+
+def app_pod_spec(
+    container: ContainerArgs,
+    *,
+    run_as_non_root: bool,
+    pull_secret_name: pulumi.Input[str] | None,
+    topology_spread: Sequence[TopologySpreadConstraintArgs] | None = None,
+) -> PodSpecArgs:
+    """The pod around an application container: no service account token, no service links."""
+    return PodSpecArgs(
+        security_context=app_pod_security(run_as_non_root),
+        automount_service_account_token=False,
+        # Service links would add *_PORT/*_HOST variables for every
+        # Service in the namespace; the app reads its own settings.
+        enable_service_links=False,
+        image_pull_secrets=pull_secrets(pull_secret_name),
+        topology_spread_constraints=list(topology_spread) if topology_spread else None,
+        containers=[container],
+    )
+
+
+def app_deployment_spec(
+    container: ContainerArgs,
+    *,
+    pod_labels: Mapping[str, str],
+    replica_count: int | None,
+    run_as_non_root: bool,
+    pull_secret_name: pulumi.Input[str] | None,
+    startup_seconds: int,
+    topology_spread: Sequence[TopologySpreadConstraintArgs] | None = None,
+) -> DeploymentSpecArgs:
+    """The Deployment spec shared by the backend and the frontend, around `app_container`.
+
+    Rolling updates never take a serving pod away before its replacement is ready.
+    `replica_count` None leaves `replicas` out (an HPA owns it, components/autoscaling.py).
+    """
     return DeploymentSpecArgs(
         replicas=replica_count,
         revision_history_limit=5,
@@ -238,35 +282,11 @@ def app_deployment_spec(
         ),
         template=PodTemplateSpecArgs(
             metadata=ObjectMetaArgs(labels=dict(pod_labels)),
-            spec=PodSpecArgs(
-                security_context=app_pod_security(run_as_non_root),
-                automount_service_account_token=False,
-                # Service links would add *_PORT/*_HOST variables for every
-                # Service in the namespace; the app reads its own settings.
-                enable_service_links=False,
-                image_pull_secrets=pull_secrets(pull_secret_name),
-                topology_spread_constraints=list(topology_spread) if topology_spread else None,
-                containers=[
-                    ContainerArgs(
-                        name=container_name,
-                        image=image,
-                        ports=[
-                            ContainerPortArgs(name=port_name, container_port=port, protocol="TCP")
-                        ],
-                        env_from=[
-                            EnvFromSourceArgs(secret_ref=SecretEnvSourceArgs(name=env_secret_name))
-                        ],
-                        env=list(extra_env) if extra_env else None,
-                        startup_probe=tcp_probe(
-                            port_name, period=period, failure_threshold=startup_seconds // period
-                        ),
-                        readiness_probe=readiness_probe
-                        or tcp_probe(port_name, period=period, failure_threshold=3),
-                        liveness_probe=tcp_probe(port_name, period=20, failure_threshold=6),
-                        resources=resource_requirements,
-                        security_context=container_security(run_as_non_root=run_as_non_root),
-                    )
-                ],
+            spec=app_pod_spec(
+                container,
+                run_as_non_root=run_as_non_root,
+                pull_secret_name=pull_secret_name,
+                topology_spread=topology_spread,
             ),
         ),
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pulumi
-from pulumi_kubernetes.apps.v1 import Deployment
+from pulumi_kubernetes.apps.v1 import Deployment, DeploymentSpecArgs
 from pulumi_kubernetes.core.v1 import EnvVarArgs, ProbeArgs, Secret
 
 from components import pods, timeouts
@@ -129,6 +129,64 @@ def env_entries(
     return entries
 
 
+def deployment_spec(args: WorkloadArgs, env_secret_name: pulumi.Input[str]) -> DeploymentSpecArgs:
+    """The part's Deployment spec: its container reads the env Secret `env_secret_name`."""
+    container = pods.app_container(
+        name=args.part.name,
+        image=args.image,
+        port_name=args.part.port_name,
+        port=args.part.port,
+        env_secret_name=env_secret_name,
+        resource_requirements=pods.resources(args.config.resources, args.default_resources),
+        run_as_non_root=args.run_as_non_root,
+        startup_seconds=args.startup_seconds,
+        readiness_probe=args.readiness,
+        extra_env=args.extra_env,
+    )
+    return pods.app_deployment_spec(
+        container,
+        pod_labels=args.labels,
+        replica_count=deployment_replicas(args.config, stopped=args.stopped),
+        run_as_non_root=args.run_as_non_root,
+        pull_secret_name=args.pull_secret,
+        startup_seconds=args.startup_seconds,
+        topology_spread=spread_constraints(args.labels),
+    )
+
+
+def _env_secret(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Secret:
+    # The Kubernetes SDK declares data and stringData additional secret outputs,
+    # so the object's state is encrypted whatever the entries' own secret-ness.
+    return Secret(
+        f"{name}-env",
+        metadata=pods.metadata(args.namespace, args.labels),
+        type="Opaque",
+        immutable=True,
+        string_data=dict(args.env),
+        opts=opts,
+    )
+
+
+def _deployment(
+    name: str,
+    args: WorkloadArgs,
+    env_secret_name: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> Deployment:
+    """The Deployment, after whatever `args.before_rollout` registers for `env_secret_name`."""
+    gates = list(args.before_rollout(env_secret_name)) if args.before_rollout else []
+    return Deployment(
+        name,
+        metadata=pods.metadata(args.namespace, args.labels, DEPLOYMENT_ANNOTATIONS),
+        spec=deployment_spec(args, env_secret_name),
+        # `up` waits for the rollout at least as long as the startup probe allows.
+        opts=timeouts.awaiting(
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=gates)),
+            args.startup_seconds,
+        ),
+    )
+
+
 def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Deployment:
     """Register `<name>-env` (Secret) and `<name>` (Deployment) under the caller's `opts`,
     and the part's HPA and PodDisruptionBudget when they apply (components/autoscaling.py).
@@ -142,42 +200,8 @@ def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) ->
     re-runs the migration Job, whose pod template holds only that name (no hash
     of the values, which would put secret material in state in plain text).
     """
-    # The Kubernetes SDK declares data and stringData additional secret outputs,
-    # so the object's state is encrypted whatever the entries' own secret-ness.
-    env_secret = Secret(
-        f"{name}-env",
-        metadata=pods.metadata(args.namespace, args.labels),
-        type="Opaque",
-        immutable=True,
-        string_data=dict(args.env),
-        opts=opts,
-    )
-    gates = list(args.before_rollout(env_secret.metadata.name)) if args.before_rollout else []
-    deployment = Deployment(
-        name,
-        metadata=pods.metadata(args.namespace, args.labels, DEPLOYMENT_ANNOTATIONS),
-        spec=pods.app_deployment_spec(
-            container_name=args.part.name,
-            pod_labels=args.labels,
-            image=args.image,
-            port_name=args.part.port_name,
-            port=args.part.port,
-            env_secret_name=env_secret.metadata.name,
-            replica_count=deployment_replicas(args.config, stopped=args.stopped),
-            resource_requirements=pods.resources(args.config.resources, args.default_resources),
-            run_as_non_root=args.run_as_non_root,
-            pull_secret_name=args.pull_secret,
-            startup_seconds=args.startup_seconds,
-            readiness_probe=args.readiness,
-            topology_spread=spread_constraints(args.labels),
-            extra_env=args.extra_env,
-        ),
-        # `up` waits for the rollout at least as long as the startup probe allows.
-        opts=timeouts.awaiting(
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=gates)),
-            args.startup_seconds,
-        ),
-    )
+    env_secret = _env_secret(name, args, opts)
+    deployment = _deployment(name, args, env_secret.metadata.name, opts)
     register_scaling(
         name,
         ScalingArgs(
