@@ -147,6 +147,39 @@ class RoutingArgs:
     frontend: RouteTarget
 
 
+def ingress_paths(backend: RouteTarget, frontend: RouteTarget) -> list[HTTPIngressPathArgs]:
+    """One Prefix path per entry of ROUTES, to the backend's or the frontend's Service."""
+    targets = {BACKEND: backend, FRONTEND: frontend}
+    return [
+        HTTPIngressPathArgs(
+            path=path,
+            path_type="Prefix",
+            backend=IngressBackendArgs(
+                service=IngressServiceBackendArgs(
+                    name=targets[to].service_name,
+                    port=ServiceBackendPortArgs(number=targets[to].port),
+                )
+            ),
+        )
+        for path, to in ROUTES
+    ]
+
+
+def ingress_spec(args: RoutingArgs) -> IngressSpecArgs:
+    """One rule for the public host; TLS from cert-manager's Secret when `args.tls`."""
+    return IngressSpecArgs(
+        # None: the cluster's default IngressClass.
+        ingress_class_name=args.routing.class_name,
+        tls=[IngressTLSArgs(hosts=[args.host], secret_name=TLS_SECRET_NAME)] if args.tls else None,
+        rules=[
+            IngressRuleArgs(
+                host=args.host,
+                http=HTTPIngressRuleValueArgs(paths=ingress_paths(args.backend, args.frontend)),
+            )
+        ],
+    )
+
+
 class Routing(pulumi.ComponentResource):
     """Routes the public host to the frontend and backend Services."""
 
@@ -154,60 +187,39 @@ class Routing(pulumi.ComponentResource):
         self, name: str, args: RoutingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tims-stack:k8s:Routing", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         object_labels = pods.labels(args.environment, "routing", "tims-stack")
         if args.routing.kind == "gateway":
-            spec = httproute_spec(
+            self._httproute(name, args, object_labels)
+        else:
+            self._ingress(name, args, object_labels)
+        self.register_outputs({})
+
+    def _httproute(self, name: str, args: RoutingArgs, object_labels: dict[str, str]) -> None:
+        CustomResource(
+            name,
+            api_version=GATEWAY_API_VERSION,
+            kind="HTTPRoute",
+            metadata=pods.metadata(args.namespace, object_labels, httproute_wait_for()),
+            spec=httproute_spec(
                 routing=args.routing,
                 host=args.host,
                 backend=(args.backend.service_name, args.backend.port),
                 frontend=(args.frontend.service_name, args.frontend.port),
-            )
-            CustomResource(
-                name,
-                api_version=GATEWAY_API_VERSION,
-                kind="HTTPRoute",
-                metadata=pods.metadata(args.namespace, object_labels, httproute_wait_for()),
-                spec=spec,
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(
-                        custom_timeouts=timeouts.custom_timeouts(timeouts.ROUTE_ACCEPT_SECONDS)
-                    ),
-                ),
-            )
-        else:
-            targets = {BACKEND: args.backend, FRONTEND: args.frontend}
-            paths = [
-                HTTPIngressPathArgs(
-                    path=path,
-                    path_type="Prefix",
-                    backend=IngressBackendArgs(
-                        service=IngressServiceBackendArgs(
-                            name=targets[to].service_name,
-                            port=ServiceBackendPortArgs(number=targets[to].port),
-                        )
-                    ),
-                )
-                for path, to in ROUTES
-            ]
-            Ingress(
-                name,
-                metadata=pods.metadata(
-                    args.namespace,
-                    object_labels,
-                    ingress_annotations(tls=args.tls, cluster_issuer=args.cluster_issuer),
-                ),
-                spec=IngressSpecArgs(
-                    # None: the cluster's default IngressClass.
-                    ingress_class_name=args.routing.class_name,
-                    tls=[IngressTLSArgs(hosts=[args.host], secret_name=TLS_SECRET_NAME)]
-                    if args.tls
-                    else None,
-                    rules=[
-                        IngressRuleArgs(host=args.host, http=HTTPIngressRuleValueArgs(paths=paths))
-                    ],
-                ),
-                opts=child,
-            )
-        self.register_outputs({})
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                custom_timeouts=timeouts.custom_timeouts(timeouts.ROUTE_ACCEPT_SECONDS),
+            ),
+        )
+
+    def _ingress(self, name: str, args: RoutingArgs, object_labels: dict[str, str]) -> None:
+        Ingress(
+            name,
+            metadata=pods.metadata(
+                args.namespace,
+                object_labels,
+                ingress_annotations(tls=args.tls, cluster_issuer=args.cluster_issuer),
+            ),
+            spec=ingress_spec(args),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
