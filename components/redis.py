@@ -48,6 +48,24 @@ class RedisArgs:
     """Scale to 0; the volume claim stays, untouched."""
 
 
+def redis_container(config: RedisConfig) -> ContainerArgs:
+    """The server with the append-only file in DATA_DIR on the data volume; ping probes."""
+    ping = [redis_cli(config.image), "ping"]
+    return ContainerArgs(
+        name="redis",
+        image=config.image,
+        args=list(SERVER_ARGS),
+        ports=[ContainerPortArgs(name="redis", container_port=PORT, protocol="TCP")],
+        # exec, not tcpSocket: kubelet connections could
+        # be caught by the NetworkPolicy on some CNIs.
+        readiness_probe=pods.exec_probe(ping, period=10, failure_threshold=3),
+        liveness_probe=pods.exec_probe(ping, initial_delay=10, period=20, failure_threshold=6),
+        resources=pods.resources(config.resources, DEFAULT_RESOURCES),
+        security_context=pods.container_security(run_as_non_root=True),
+        volume_mounts=[VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR)],
+    )
+
+
 class Redis(pulumi.ComponentResource):
     """One Redis pod behind the Service `redis-db-svc`.
 
@@ -63,40 +81,36 @@ class Redis(pulumi.ComponentResource):
         self, name: str, args: RedisArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tims-stack:k8s:Redis", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         object_labels = pods.labels(args.environment, "cache", "redis")
-        selector = pods.selector_labels(object_labels)
-        ping = [redis_cli(args.config.image), "ping"]
+        service = self._service(name, args.namespace, object_labels)
+        self._statefulset(name, args, object_labels)
+        self.pod_labels = object_labels
+        self.url = pulumi.Output.concat(
+            "redis://", pods.service_host(service.metadata.name, args.namespace), f":{PORT}"
+        )
+        self.register_outputs({"url": self.url})
 
-        service = Service(
+    def _service(
+        self, name: str, namespace: pulumi.Input[str], object_labels: dict[str, str]
+    ) -> Service:
+        return Service(
             name,
             metadata=ObjectMetaArgs(
                 # Fixed by the image contract: the backend's start script
                 # hard-codes redis-db-svc.<UNIQUE_ID>.svc.cluster.local.
                 name=SERVICE_NAME,
-                namespace=args.namespace,
+                namespace=namespace,
                 labels=object_labels,
             ),
             spec=ServiceSpecArgs(
                 type="ClusterIP",
-                selector=selector,
+                selector=pods.selector_labels(object_labels),
                 ports=[ServicePortArgs(name="redis", port=PORT, target_port="redis")],
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        container = ContainerArgs(
-            name="redis",
-            image=args.config.image,
-            args=list(SERVER_ARGS),
-            ports=[ContainerPortArgs(name="redis", container_port=PORT, protocol="TCP")],
-            # exec, not tcpSocket: kubelet connections could
-            # be caught by the NetworkPolicy on some CNIs.
-            readiness_probe=pods.exec_probe(ping, period=10, failure_threshold=3),
-            liveness_probe=pods.exec_probe(ping, initial_delay=10, period=20, failure_threshold=6),
-            resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
-            security_context=pods.container_security(run_as_non_root=True),
-            volume_mounts=[VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR)],
-        )
+
+    def _statefulset(self, name: str, args: RedisArgs, object_labels: dict[str, str]) -> None:
         data_store(
             name,
             DataStoreArgs(
@@ -107,15 +121,10 @@ class Redis(pulumi.ComponentResource):
                 # no per-pod DNS, which a single Redis does not need.
                 service_name=SERVICE_NAME,
                 user=redis_user(args.config.image),
-                container=container,
+                container=redis_container(args.config),
                 size=args.config.storage,
                 storage_class=args.config.storage_class,
                 stopped=args.stopped,
             ),
-            child,
+            pulumi.ResourceOptions(parent=self),
         )
-        self.pod_labels = object_labels
-        self.url = pulumi.Output.concat(
-            "redis://", pods.service_host(service.metadata.name, args.namespace), f":{PORT}"
-        )
-        self.register_outputs({"url": self.url})
