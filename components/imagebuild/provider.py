@@ -1,9 +1,11 @@
 """The ImageBuild dynamic provider: the Pulumi CRUD adapter.
 
-- check/diff/update: local only, no GitHub call. A replacement always creates the new
-  build before deleting the old one (never `delete_before_replace`): if the rebuild fails,
-  the old images still pull. When the replacement keeps the tag, Check marks it `rebuild`,
-  so the new build pushes images of its own instead of reusing the old resource's.
+- check/diff/update: local only, no GitHub call. A replacement creates the new build
+  before deleting the old one: if the rebuild fails, the old images still pull. When the
+  replacement keeps the tag, Check marks it `rebuild`, so the new build pushes images of
+  its own instead of reusing the old resource's; a rebuild that pushes again the digest
+  the tag had fails (the old resource's delete would take it). Only state of provider 1
+  or 2 with the same tag is deleted first: its own code deletes whatever carries the tag.
 - create: skip when every image already has the tag (asked of the registry, no rate
   limit); else run the workflow (`runs`), then read each image's digest from the registry.
   The digests the run pushed (new since before the dispatch) are recorded in
@@ -68,7 +70,7 @@ from .spec import (
     validate_inputs,
 )
 
-PROVIDER_VERSION = "3"
+PROVIDER_VERSION = "4"
 """Bump on every behaviour change: the change rolls out as an in-place update (no rebuild)."""
 
 __all__ = ["DEFAULT_INPUTS", "PROVIDER_VERSION", "ImageBuildProvider", "PollPolicy"]
@@ -76,6 +78,19 @@ __all__ = ["DEFAULT_INPUTS", "PROVIDER_VERSION", "ImageBuildProvider", "PollPoli
 
 def _by_digest(digests: frozenset[str]) -> Callable[[PackageVersion], bool]:
     return lambda version: version.name in digests
+
+
+def _reproduced_error(spec: BuildSpec, run_url: str, again: Mapping[str, str]) -> ImageBuildError:
+    refs = ", ".join(f"{spec.images[n].repository}:{spec.tag} ({d})" for n, d in again.items())
+    return ImageBuildError(
+        f"The workflow run {run_url} pushed {refs} with the digest the tag already had: the "
+        "build reproduced the images of the resource this replacement keeps the tag of, and "
+        "that resource's clean-up deletes the versions it pushed, which would take the "
+        "images this one uses. Nothing was replaced; the images still serve. Make each "
+        "build's image unique, e.g. a label carrying the correlation id as "
+        "templates/github/build-images.yml does (`labels: "
+        "tims-stack.build=${{ inputs.correlation_id }}`), then run `pulumi up` again."
+    )
 
 
 def _restore_provider(state: Mapping[str, Any]) -> ImageBuildProvider:
@@ -184,9 +199,13 @@ class ImageBuildProvider(ResourceProvider):
             # A refresh found images gone: rebuild them.
             replaces.append("images")
         if replaces:
-            # Create first, whatever the tag: the old images serve until the new exist, and
-            # the old resource's delete removes only the versions its own run pushed.
-            return DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
+            # State without `ownedImages` holds provider 1 or 2, and its delete (that code
+            # runs it) removes every version carrying its tag: after a create keeping the tag,
+            # that is the new build. Delete first for it, as those versions did.
+            legacy = "ownedImages" not in olds and olds.get("tag") == news.get("tag")
+            # Otherwise create first: the old images serve until the new exist, and the old
+            # resource's delete removes only the versions its own run pushed.
+            return DiffResult(changes=True, replaces=replaces, delete_before_replace=legacy)
         if any(changed(olds.get(k), news.get(k)) for k in UPDATE_KEYS):
             return DiffResult(changes=True, replaces=[])
         return DiffResult(changes=False)
@@ -234,8 +253,12 @@ class ImageBuildProvider(ResourceProvider):
             run = driver.build(deadline)
             after = images.pushed(run.html_url, deadline)
             say(f"build succeeded: {run.html_url}")
-        # What the run pushed: a digest the tag did not have before the dispatch.
-        owned = {name: d for name, d in after.items() if d and d[0] != before.get(name)}
+        # A digest the tag already had before the dispatch is not this run's: it was pushed
+        # again (a reproducible build), so it stays whoever's it was.
+        again = {name: d[0] for name, d in after.items() if d and d[0] == before.get(name)}
+        if spec.rebuild and again:
+            raise _reproduced_error(spec, run.html_url, again)
+        owned = {name: d for name, d in after.items() if d and name not in again}
         return self._created(spec, props, run, owned=owned)
 
     def _sayer(self, environment: str) -> Callable[[str], None]:

@@ -432,3 +432,17 @@ def test_the_run_details_refusal_is_remembered_per_api_base_url(
     assert [b.get("return_run_details") for b in sent] == [True], (
         "github.com still gets return_run_details: the GHES answer is not process-wide"
     )
+
+
+def test_a_token_endpoint_answer_without_a_token_falls_back_to_the_packages_api(
+    harness: Harness,
+) -> None:
+    # A 200 granting nothing is no pull token: the images' tags are still looked up (in the
+    # Packages API), not taken for unreadable, which would rebuild existing images.
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    harness.emulator.add_package("acme", "app-frontend", [[TAG]])
+    harness.emulator.inject("GET", r"^/token$", status=200, body={}, times=10)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is True, harness.output
+    assert harness.dispatches() == []

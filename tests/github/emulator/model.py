@@ -73,6 +73,9 @@ class RunPlan:
     platforms: int = 0
     """Manifests each pushed image index lists (platform images, attestations): GHCR shows
     each as an untagged version of the package, next to the tagged index."""
+    reproducible: bool = False
+    """The build gives the same image as the one its tag already names (all layers cached,
+    nothing unique in it): that push adds no version, the tag stays on the existing one."""
 
     def __post_init__(self) -> None:
         allowed = ("success", "failure", "cancelled", "timed_out")

@@ -12,6 +12,7 @@ from tests.github.emulator.model import (
     DOCS,
     HTML_BASE,
     Handler,
+    RunPlan,
     _Account,
     _Answer,
     _Ctx,
@@ -67,9 +68,7 @@ class _Packages(_Runs):
                 return None
             return [list(v.tags) for v in package.active()]
 
-    def _push(
-        self, repo: _Repo, package_name: str, tag: str, at: float, platforms: int = 0
-    ) -> None:
+    def _push(self, repo: _Repo, package_name: str, tag: str, at: float, plan: RunPlan) -> None:
         owner = self._accounts[repo.owner.lower()]
         key = (owner.login.lower(), package_name)
         package = self._packages.get(key)
@@ -77,12 +76,17 @@ class _Packages(_Runs):
             package = _Package(owner, package_name, self._next_id(5_000_000), at, at)
             self._packages[key] = package
         package.repository = repo
+        tagged = [v for v in package.active() if tag in v.tags]
+        if plan.reproducible and tagged:
+            # The same manifest again: the registry has it, so no new version appears.
+            tagged[0].updated_at = package.updated_at = at
+            return
         # A tag names one image: pushing it again moves it to the new version.
         for version in package.versions:
             if tag in version.tags:
                 version.tags.remove(tag)
                 version.updated_at = at
-        children = [self._new_version(package, [], at) for _ in range(platforms)]
+        children = [self._new_version(package, [], at) for _ in range(plan.platforms)]
         package.versions.extend(children)
         index = self._new_version(package, [tag], at)
         index.children = [child.name for child in children]
@@ -285,4 +289,4 @@ class _Packages(_Runs):
             for package_name, input_name in run.plan.push.items():
                 tag = run.inputs.get(input_name)
                 if tag:
-                    self._push(run.repo, package_name, tag, state.ends_at, run.plan.platforms)
+                    self._push(run.repo, package_name, tag, state.ends_at, run.plan)

@@ -15,7 +15,8 @@ token flow GHCR follows (https://distribution.github.io/distribution/spec/auth/t
     `MANIFEST_UNKNOWN`.
 - `GET /token?service=<service>&scope=repository:<owner>/<name>:pull` with HTTP Basic
   credentials whose password is the GitHub token (GHCR ignores the user name): 200
-  `{"token": ..., "access_token": ...}`; wrong or missing credentials: 401 `UNAUTHORIZED`;
+  `{"token": ..., "access_token": ..., "expires_in": ...}` (`token_ttl`; an expired
+  token gets the 401 challenge again); wrong or missing credentials: 401 `UNAUTHORIZED`;
   a classic token without `read:packages` (emulator `oauth_scopes`): 403 `DENIED`.
 
 Registry answers never count against the REST API's rate limit.
@@ -54,6 +55,7 @@ class RegistryEmulation:
         token: Callable[[], str],
         can_read: Callable[[], bool],
         lookup: Callable[[str, str, str], tuple[str, list[str]] | None],
+        now: Callable[[], float],
     ) -> None:
         """`lookup(owner, package, reference)` gives the digest a tag or digest names, and
         the digests of the manifests that image index lists."""
@@ -61,7 +63,10 @@ class RegistryEmulation:
         self._can_read = can_read
         self._lookup = lookup
         self._ids = itertools.count(1)
-        self._pull_tokens: dict[str, str] = {}  # pull token -> repository
+        self._now = now
+        self._pull_tokens: dict[str, tuple[str, float]] = {}  # token -> (repository, expiry)
+        self.token_ttl = 3_600.0
+        """Seconds a pull token is good for (the token spec's default `expires_in` is 60)."""
         self.service = "ghcr.io"
         """The service name the challenge names (GHES: `containers.<host>`)."""
 
@@ -78,7 +83,8 @@ class RegistryEmulation:
         repository = f"{found['owner']}/{found['name']}"
         auth = headers.get("authorization", "")
         scheme, _, given = auth.partition(" ")
-        if scheme.lower() != "bearer" or self._pull_tokens.get(given.strip()) != repository:
+        granted, expires = self._pull_tokens.get(given.strip(), ("", 0.0))
+        if scheme.lower() != "bearer" or granted != repository or self._now() >= expires:
             # A registry names its token endpoint on its own host; the tests reach the
             # emulator as 127.0.0.1 directly, or as ghcr.io through a routing transport.
             host = headers.get("host", "")
@@ -125,5 +131,6 @@ class RegistryEmulation:
                 403, _errors("DENIED", "requested access to the resource is denied")
             )
         token = f"emu-registry-{next(self._ids):06d}"
-        self._pull_tokens[token] = match["repo"]
-        return RegistryAnswer(200, {"token": token, "access_token": token})
+        self._pull_tokens[token] = (match["repo"], self._now() + self.token_ttl)
+        body = {"token": token, "access_token": token, "expires_in": int(self.token_ttl)}
+        return RegistryAnswer(200, body)

@@ -78,6 +78,7 @@ class GitHubEmulator(_Faults):
             token=lambda: self.token,
             can_read=lambda: self._has_scope("read:packages", "write:packages"),
             lookup=self._registry_lookup,
+            now=lambda: self.clock.time(),
         )
         """The container registry, served at the server's root (`/v2/`, `/token`)."""
 
