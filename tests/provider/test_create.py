@@ -446,3 +446,22 @@ def test_a_token_endpoint_answer_without_a_token_falls_back_to_the_packages_api(
     assert result.outs is not None
     assert result.outs["skipped"] is True, harness.output
     assert harness.dispatches() == []
+
+
+def test_the_github_token_never_goes_to_a_token_endpoint_on_another_host(
+    harness: Harness,
+) -> None:
+    # The registry's challenge names a realm elsewhere (here: the same server under another
+    # name, so a leak would show in its request log): the lookup falls back to the
+    # Packages API instead of sending the GitHub token there.
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    harness.emulator.add_package("acme", "app-frontend", [[TAG]])
+    port = harness.emulator.registry_url.rsplit(":", 1)[1]
+    harness.emulator.registry.realm = f"http://localhost:{port}/token"
+    harness.emulator.inject("GET", r"^/token$", status=404, times=1)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is True, harness.output
+    hosts = [r.headers.get("host", "") for r in harness.emulator.requests if r.registry]
+    assert not [h for h in hosts if h.startswith("localhost")], f"token sent elsewhere: {hosts}"
+    assert "refusing to send the GitHub token" in harness.output
