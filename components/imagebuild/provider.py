@@ -251,7 +251,10 @@ class ImageBuildProvider(ResourceProvider):
                 no_run_details=self._no_run_details,
             )
             run = driver.build(deadline)
-            after = images.pushed(run.html_url, deadline)
+            # The run succeeded: recording what it pushed gets the cancel's budget past the
+            # deadline, or a failed create would leave its images owned by nobody.
+            grace = self._clock.monotonic() + self._poll.cancel_wait
+            after = images.pushed(run.html_url, max(deadline, grace))
             say(f"build succeeded: {run.html_url}")
         # A digest the tag already had before the dispatch is not this run's: it was pushed
         # again (a reproducible build), so it stays whoever's it was.

@@ -465,3 +465,15 @@ def test_the_github_token_never_goes_to_a_token_endpoint_on_another_host(
     hosts = [r.headers.get("host", "") for r in harness.emulator.requests if r.registry]
     assert not [h for h in hosts if h.startswith("localhost")], f"token sent elsewhere: {hosts}"
     assert "refusing to send the GitHub token" in harness.output
+
+
+def test_a_build_finishing_near_the_deadline_still_records_what_it_pushed(
+    harness: Harness,
+) -> None:
+    # The run succeeded; the registry shows the images a little later. Failing the create
+    # now would leave them owned by nobody (the next create skips and owns nothing).
+    harness.plan(duration=50, queued_for=1)
+    harness.emulator.inject("GET", r"^/v2/acme/app-backend/manifests/", status=404, times=2)
+    result = harness.create(timeoutSeconds=60.0)
+    assert result.outs is not None
+    assert set(result.outs["ownedImages"]) == {"backend", "frontend"}, harness.output

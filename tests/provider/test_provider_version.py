@@ -37,13 +37,14 @@ SOURCE_SHA256: dict[str, dict[str, str]] = {
     },
     # 4: registry pull tokens renewed when they expire; every image's digest looked up before
     # a build; a rebuild pushing again the running digest fails; provider 1/2 state keeping
-    # the tag is deleted first; HTTP dates without a zone are GMT.
+    # the tag is deleted first; HTTP dates without a zone are GMT; recording what a successful
+    # run pushed gets a grace budget past the deadline.
     "4": {
         "actions": "e183bbfebaf53cad00105a612c565708177841782f48d19a219a3fd5e95826fd",
         "base": "fb6c5bccd56d1b381d94632ca182503c9b4d9eb23d62d6b7bead51a3da28a137",
         "images": "b8069725a41d9ea5fe79877059647b2242b2f9b1e5fe49fc4e9ce0be271f4022",
         "packages": "35d59b7ad5d6054b32ac122d02dfb533f7aa05d270ca285d040cadb8bcf7f810",
-        "provider": "eb7f3c6056ca8ea203728c637e286466798bc0dd6a3530e583d1026f1760af20",
+        "provider": "45251e97a818d9a8394deca2a7a3b75d8b8e1c182f56409c7363806b63998e0c",
         "registry": "128820db1de23d559ab6546736708aefe7fbe3040815f5a6677eb98b7d2eddf0",
         "rest": "524a834b0823cc6f8fbbd19a8259b20a4c6040409ca6389f72045b40b1eb8fef",
         "retry": "f24ab7b257aea3d248d60af2088ce5fb433fbc8beb9133d54cf714fbf02955e4",
