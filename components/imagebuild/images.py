@@ -89,9 +89,9 @@ class BuildImages:
         self,
         run_url: str,
         deadline: float,
-    ) -> dict[str, list[str]]:
+    ) -> dict[str, list[str]] | None:
         """Digests of each pushed image (its index first, then the manifests it lists); an
-        error naming those missing after a few looks."""
+        error naming those missing after a few looks; None when the token cannot read them."""
         found: dict[str, list[str]] = {}
         for attempt in range(self._poll.verify_attempts):
             if attempt:
@@ -107,7 +107,7 @@ class BuildImages:
                     "images are not checked, and `pulumi destroy` will not know them to delete. "
                     "Give the token `read:packages`.",
                 )
-                return {}
+                return None
             if all(found.values()):
                 return found
         refs = ", ".join(

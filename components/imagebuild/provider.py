@@ -50,7 +50,7 @@ from .base import (
     SystemClock,
 )
 from .images import BuildImages
-from .packages import Packages, PackageVersion
+from .packages import Packages, owned_targets
 from .registry import ImageRepo, Registry, RegistryError
 from .rest import GitHubClient
 from .runs import PollPolicy, RunDriver
@@ -74,10 +74,6 @@ PROVIDER_VERSION = "4"
 """Bump on every behaviour change: the change rolls out as an in-place update (no rebuild)."""
 
 __all__ = ["DEFAULT_INPUTS", "PROVIDER_VERSION", "ImageBuildProvider", "PollPolicy"]
-
-
-def _by_digest(digests: frozenset[str]) -> Callable[[PackageVersion], bool]:
-    return lambda version: version.name in digests
 
 
 def _reproduced_error(spec: BuildSpec, run_url: str, again: Mapping[str, str]) -> ImageBuildError:
@@ -256,6 +252,9 @@ class ImageBuildProvider(ResourceProvider):
             grace = self._clock.monotonic() + self._poll.cancel_wait
             after = images.pushed(run.html_url, max(deadline, grace))
             say(f"build succeeded: {run.html_url}")
+        if after is None:
+            # Which versions the run pushed is unknown: destroy keeps them and says so.
+            return self._created(spec, props, run, owned={}, unread=list(spec.images))
         # A digest the tag already had before the dispatch is not this run's: it was pushed
         # again (a reproducible build), so it stays whoever's it was.
         again = {name: d[0] for name, d in after.items() if d and d[0] == before.get(name)}
@@ -274,6 +273,7 @@ class ImageBuildProvider(ResourceProvider):
         run: Any,
         *,
         owned: dict[str, list[str]],
+        unread: list[str] | None = None,
     ) -> CreateResult:
         # The run's head_sha is where its workflow file came from; it is the built commit only
         # when no {sha} tells the workflow what to check out (e.g. the seed's workflow).
@@ -291,6 +291,8 @@ class ImageBuildProvider(ResourceProvider):
             missingImages=[],
             ownedImages=owned,
         )
+        if unread:
+            outs["unreadImages"] = unread
         return CreateResult(f"{spec.tag}@{run.id if run else 'existing'}", outs)
 
     # --- read (refresh) -----------------------------------------------------------------
@@ -345,7 +347,7 @@ class ImageBuildProvider(ResourceProvider):
         if not props.get("deleteImagesOnDestroy", True):
             self._say(environment, f"deleteImagesOnDestroy is false: keeping images tagged {tag}")
             return
-        targets = self._owned_targets(props, environment)
+        targets = owned_targets(props, self._sayer(environment))
         if not targets:
             return
         deadline = self._clock.monotonic() + self._poll.delete_timeout
@@ -372,26 +374,3 @@ class ImageBuildProvider(ResourceProvider):
                 + "\nFix the cause and run `pulumi destroy` again; to keep the images instead, "
                 "set tims-stack:build.deleteImagesOnDestroy to false and run `pulumi up` first."
             )
-
-    def _owned_targets(
-        self, props: Mapping[str, Any], environment: str
-    ) -> dict[str, Callable[[PackageVersion], bool]]:
-        """Repository -> which of its versions this resource owns."""
-        tag = str(props.get("tag") or "")
-        repositories: Mapping[str, str] = props.get("imageRepositories") or {}
-        owned = props.get("ownedImages")
-        if owned is None:
-            if props.get("skipped"):
-                self._say(environment, "the images were not built by this resource: keeping them")
-                return {}
-            # State from before ownership was recorded (provider version 1 or 2): that code
-            # owned the versions tagged with this build's tag alone.
-            return {repo: (lambda v: tag in v.tags) for repo in repositories.values()}
-        if not owned:
-            self._say(environment, "this resource pushed no image: nothing to delete")
-            return {}
-        digests: dict[str, set[str]] = {}
-        for name, pushed in owned.items():
-            mine = [pushed] if isinstance(pushed, str) else list(pushed)
-            digests.setdefault(repositories[name], set()).update(str(d) for d in mine)
-        return {repo: _by_digest(frozenset(d)) for repo, d in digests.items()}

@@ -245,3 +245,21 @@ def test_a_pull_token_that_expires_during_the_build_is_renewed(harness: Harness)
         f"the look after a 10-minute build must record what it pushed: {harness.output}"
     )
     assert "WARNING" not in harness.output
+
+
+def test_images_the_token_could_not_read_after_the_build_are_kept_and_named_on_destroy(
+    harness: Harness,
+) -> None:
+    # A classic token without read:packages: the run pushes (with its own token), but
+    # this build cannot see which versions. Its destroy must not claim a clean delete.
+    harness.emulator.oauth_scopes = "repo"
+    outs = build(harness)
+    assert outs["ownedImages"] == {}
+    assert outs["unreadImages"] == ["backend", "frontend"]
+    harness.emulator.requests.clear()
+    harness.lines.clear()
+    harness.provider.delete("id", outs)
+    assert harness.emulator.requests == [], "nothing is deleted blindly"
+    for repository in ("ghcr.io/acme/app-backend", "ghcr.io/acme/app-frontend"):
+        assert f"WARNING: keeping {repository}:{TAG}" in harness.output, harness.output
+    assert "pushed no image" not in harness.output
