@@ -67,13 +67,14 @@ class BuildImages:
         self,
         deadline: float,
     ) -> dict[str, str | None]:
-        """Digest of each image's tag (None: absent), stopping at the first absent one."""
+        """Digest of each image's tag (None: absent). Every image is asked, even after one
+        is absent: a run may push again a digest the tag already had (a reproducible build),
+        and only this record tells it from one the run pushed first (registry answers cost
+        no rate limit)."""
         found: dict[str, str | None] = {}
         try:
             for name, image in self._spec.images.items():
                 found[name] = self.tag_digest(image, deadline)
-                if found[name] is None:
-                    break  # one missing image means a build: no need to ask about the rest
         except (GitHubApiError, RegistryError) as exc:
             if getattr(exc, "status", 0) not in (401, 403):
                 raise
@@ -88,9 +89,9 @@ class BuildImages:
         self,
         run_url: str,
         deadline: float,
-    ) -> dict[str, list[str]]:
+    ) -> dict[str, list[str]] | None:
         """Digests of each pushed image (its index first, then the manifests it lists); an
-        error naming those missing after a few looks."""
+        error naming those missing after a few looks; None when the token cannot read them."""
         found: dict[str, list[str]] = {}
         for attempt in range(self._poll.verify_attempts):
             if attempt:
@@ -106,7 +107,7 @@ class BuildImages:
                     "images are not checked, and `pulumi destroy` will not know them to delete. "
                     "Give the token `read:packages`.",
                 )
-                return {}
+                return None
             if all(found.values()):
                 return found
         refs = ", ".join(

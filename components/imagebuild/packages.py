@@ -259,3 +259,38 @@ class Packages:
             f"{image.repository}: deleted package {image.package} (only this build's "
             "versions were left in it)"
         )
+
+
+def owned_targets(
+    props: Mapping[str, Any], say: Callable[[str], None]
+) -> dict[str, Callable[[PackageVersion], bool]]:
+    """Repository -> which of its versions a resource (its state: `props`) owns."""
+    tag = str(props.get("tag") or "")
+    repositories: Mapping[str, str] = props.get("imageRepositories") or {}
+    for name in props.get("unreadImages") or []:
+        say(
+            f"WARNING: keeping {repositories.get(name, name)}:{tag}: this build's run pushed "
+            "it, but the token could not read it then, so which versions are this build's is "
+            "unknown. Delete them by hand once no other stack uses the tag."
+        )
+    owned = props.get("ownedImages")
+    if owned is None:
+        if props.get("skipped"):
+            say("the images were not built by this resource: keeping them")
+            return {}
+        # State from before ownership was recorded (provider version 1 or 2): that code
+        # owned the versions tagged with this build's tag alone.
+        return {repo: (lambda v: tag in v.tags) for repo in repositories.values()}
+    if not owned:
+        if not props.get("unreadImages"):
+            say("this resource pushed no image: nothing to delete")
+        return {}
+    digests: dict[str, set[str]] = {}
+    for name, pushed in owned.items():
+        mine = [pushed] if isinstance(pushed, str) else list(pushed)
+        digests.setdefault(repositories[name], set()).update(str(d) for d in mine)
+    return {repo: _by_digest(frozenset(d)) for repo, d in digests.items()}
+
+
+def _by_digest(digests: frozenset[str]) -> Callable[[PackageVersion], bool]:
+    return lambda version: version.name in digests

@@ -1,9 +1,11 @@
 """The ImageBuild dynamic provider: the Pulumi CRUD adapter.
 
-- check/diff/update: local only, no GitHub call. A replacement always creates the new
-  build before deleting the old one (never `delete_before_replace`): if the rebuild fails,
-  the old images still pull. When the replacement keeps the tag, Check marks it `rebuild`,
-  so the new build pushes images of its own instead of reusing the old resource's.
+- check/diff/update: local only, no GitHub call. A replacement creates the new build
+  before deleting the old one: if the rebuild fails, the old images still pull. When the
+  replacement keeps the tag, Check marks it `rebuild`, so the new build pushes images of
+  its own instead of reusing the old resource's; a rebuild that pushes again the digest
+  the tag had fails (the old resource's delete would take it). Only state of provider 1
+  or 2 with the same tag is deleted first: its own code deletes whatever carries the tag.
 - create: skip when every image already has the tag (asked of the registry, no rate
   limit); else run the workflow (`runs`), then read each image's digest from the registry.
   The digests the run pushed (new since before the dispatch) are recorded in
@@ -48,7 +50,7 @@ from .base import (
     SystemClock,
 )
 from .images import BuildImages
-from .packages import Packages, PackageVersion
+from .packages import Packages, owned_targets
 from .registry import ImageRepo, Registry, RegistryError
 from .rest import GitHubClient
 from .runs import PollPolicy, RunDriver
@@ -68,14 +70,23 @@ from .spec import (
     validate_inputs,
 )
 
-PROVIDER_VERSION = "3"
+PROVIDER_VERSION = "4"
 """Bump on every behaviour change: the change rolls out as an in-place update (no rebuild)."""
 
 __all__ = ["DEFAULT_INPUTS", "PROVIDER_VERSION", "ImageBuildProvider", "PollPolicy"]
 
 
-def _by_digest(digests: frozenset[str]) -> Callable[[PackageVersion], bool]:
-    return lambda version: version.name in digests
+def _reproduced_error(spec: BuildSpec, run_url: str, again: Mapping[str, str]) -> ImageBuildError:
+    refs = ", ".join(f"{spec.images[n].repository}:{spec.tag} ({d})" for n, d in again.items())
+    return ImageBuildError(
+        f"The workflow run {run_url} pushed {refs} with the digest the tag already had: the "
+        "build reproduced the images of the resource this replacement keeps the tag of, and "
+        "that resource's clean-up deletes the versions it pushed, which would take the "
+        "images this one uses. Nothing was replaced; the images still serve. Make each "
+        "build's image unique, e.g. a label carrying the correlation id as "
+        "templates/github/build-images.yml does (`labels: "
+        "tims-stack.build=${{ inputs.correlation_id }}`), then run `pulumi up` again."
+    )
 
 
 def _restore_provider(state: Mapping[str, Any]) -> ImageBuildProvider:
@@ -184,9 +195,13 @@ class ImageBuildProvider(ResourceProvider):
             # A refresh found images gone: rebuild them.
             replaces.append("images")
         if replaces:
-            # Create first, whatever the tag: the old images serve until the new exist, and
-            # the old resource's delete removes only the versions its own run pushed.
-            return DiffResult(changes=True, replaces=replaces, delete_before_replace=False)
+            # State without `ownedImages` holds provider 1 or 2, and its delete (that code
+            # runs it) removes every version carrying its tag: after a create keeping the tag,
+            # that is the new build. Delete first for it, as those versions did.
+            legacy = "ownedImages" not in olds and olds.get("tag") == news.get("tag")
+            # Otherwise create first: the old images serve until the new exist, and the old
+            # resource's delete removes only the versions its own run pushed.
+            return DiffResult(changes=True, replaces=replaces, delete_before_replace=legacy)
         if any(changed(olds.get(k), news.get(k)) for k in UPDATE_KEYS):
             return DiffResult(changes=True, replaces=[])
         return DiffResult(changes=False)
@@ -232,10 +247,20 @@ class ImageBuildProvider(ResourceProvider):
                 no_run_details=self._no_run_details,
             )
             run = driver.build(deadline)
-            after = images.pushed(run.html_url, deadline)
+            # The run succeeded: recording what it pushed gets the cancel's budget past the
+            # deadline, or a failed create would leave its images owned by nobody.
+            grace = self._clock.monotonic() + self._poll.cancel_wait
+            after = images.pushed(run.html_url, max(deadline, grace))
             say(f"build succeeded: {run.html_url}")
-        # What the run pushed: a digest the tag did not have before the dispatch.
-        owned = {name: d for name, d in after.items() if d and d[0] != before.get(name)}
+        if after is None:
+            # Which versions the run pushed is unknown: destroy keeps them and says so.
+            return self._created(spec, props, run, owned={}, unread=list(spec.images))
+        # A digest the tag already had before the dispatch is not this run's: it was pushed
+        # again (a reproducible build), so it stays whoever's it was.
+        again = {name: d[0] for name, d in after.items() if d and d[0] == before.get(name)}
+        if spec.rebuild and again:
+            raise _reproduced_error(spec, run.html_url, again)
+        owned = {name: d for name, d in after.items() if d and name not in again}
         return self._created(spec, props, run, owned=owned)
 
     def _sayer(self, environment: str) -> Callable[[str], None]:
@@ -248,6 +273,7 @@ class ImageBuildProvider(ResourceProvider):
         run: Any,
         *,
         owned: dict[str, list[str]],
+        unread: list[str] | None = None,
     ) -> CreateResult:
         # The run's head_sha is where its workflow file came from; it is the built commit only
         # when no {sha} tells the workflow what to check out (e.g. the seed's workflow).
@@ -265,6 +291,8 @@ class ImageBuildProvider(ResourceProvider):
             missingImages=[],
             ownedImages=owned,
         )
+        if unread:
+            outs["unreadImages"] = unread
         return CreateResult(f"{spec.tag}@{run.id if run else 'existing'}", outs)
 
     # --- read (refresh) -----------------------------------------------------------------
@@ -319,7 +347,7 @@ class ImageBuildProvider(ResourceProvider):
         if not props.get("deleteImagesOnDestroy", True):
             self._say(environment, f"deleteImagesOnDestroy is false: keeping images tagged {tag}")
             return
-        targets = self._owned_targets(props, environment)
+        targets = owned_targets(props, self._sayer(environment))
         if not targets:
             return
         deadline = self._clock.monotonic() + self._poll.delete_timeout
@@ -346,26 +374,3 @@ class ImageBuildProvider(ResourceProvider):
                 + "\nFix the cause and run `pulumi destroy` again; to keep the images instead, "
                 "set tims-stack:build.deleteImagesOnDestroy to false and run `pulumi up` first."
             )
-
-    def _owned_targets(
-        self, props: Mapping[str, Any], environment: str
-    ) -> dict[str, Callable[[PackageVersion], bool]]:
-        """Repository -> which of its versions this resource owns."""
-        tag = str(props.get("tag") or "")
-        repositories: Mapping[str, str] = props.get("imageRepositories") or {}
-        owned = props.get("ownedImages")
-        if owned is None:
-            if props.get("skipped"):
-                self._say(environment, "the images were not built by this resource: keeping them")
-                return {}
-            # State from before ownership was recorded (provider version 1 or 2): that code
-            # owned the versions tagged with this build's tag alone.
-            return {repo: (lambda v: tag in v.tags) for repo in repositories.values()}
-        if not owned:
-            self._say(environment, "this resource pushed no image: nothing to delete")
-            return {}
-        digests: dict[str, set[str]] = {}
-        for name, pushed in owned.items():
-            mine = [pushed] if isinstance(pushed, str) else list(pushed)
-            digests.setdefault(repositories[name], set()).update(str(d) for d in mine)
-        return {repo: _by_digest(frozenset(d)) for repo, d in digests.items()}

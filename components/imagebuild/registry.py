@@ -139,13 +139,16 @@ class Registry:
         self, method: str, image: ImageRepo, reference: str, deadline: float
     ) -> httpx.Response | None:
         url = f"{self.base(image.host)}/v2/{image.path}/manifests/{quote(reference, safe=':')}"
-        if image.repository not in self._pull_tokens:
+        cached = image.repository in self._pull_tokens
+        if not cached:
             self._authenticate(image, url, deadline)
-        pull = self._pull_tokens.get(image.repository)
-        headers = {"Accept": MANIFEST_ACCEPT}
-        if pull is not None:
-            headers["Authorization"] = f"Bearer {pull.reveal()}"
-        response = self._send(method, url, deadline, headers=headers)
+        response = self._send(method, url, deadline, headers=self._headers(image))
+        if response.status_code == 401 and cached:
+            # Pull tokens are short-lived (the token spec's default `expires_in` is 60 s) and
+            # a build outlasts one: the look after the run needs a fresh token, not a warning.
+            del self._pull_tokens[image.repository]
+            self._authenticate(image, url, deadline)
+            response = self._send(method, url, deadline, headers=self._headers(image))
         if response.status_code == 404:
             return None
         if response.status_code == 200 and response.headers.get("docker-content-digest"):
@@ -155,6 +158,13 @@ class Registry:
             f"{image.repository}:{reference}",
             status=response.status_code,
         )
+
+    def _headers(self, image: ImageRepo) -> dict[str, str]:
+        headers = {"Accept": MANIFEST_ACCEPT}
+        pull = self._pull_tokens.get(image.repository)
+        if pull is not None:
+            headers["Authorization"] = f"Bearer {pull.reveal()}"
+        return headers
 
     def _authenticate(self, image: ImageRepo, url: str, deadline: float) -> None:
         # GitHub's registries serve their token endpoint at /token of their own host: ask it
@@ -201,13 +211,17 @@ class Registry:
             # GHCR takes the GitHub token as the Basic password; the user name is not checked.
             auth=("tims-stack", self._token.reveal()),
         )
-        if response.status_code == 200:
+        if response.status_code != 200:
+            return response.status_code
+        try:
             body = response.json()
-            token = body.get("token") or body.get("access_token")
-            if token:
-                self._pull_tokens[image.repository] = Secret(str(token))
-                return 200
-        return response.status_code
+        except ValueError:
+            body = None
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
+        if not token:
+            return 0  # a 200 without a token grants nothing
+        self._pull_tokens[image.repository] = Secret(str(token))
+        return 200
 
     def _send(
         self,

@@ -12,6 +12,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Literal, NoReturn
 
 import httpx
@@ -73,9 +74,11 @@ def http_date(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
+        parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
+    # RFC 9110 dates are GMT; a zone the parser leaves naive ("-0000") is not local time.
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 class RetryPolicy:

@@ -50,6 +50,7 @@ OUTPUT_ONLY_KEYS = (
     "imageRepositories",
     "missingImages",
     "ownedImages",
+    "unreadImages",
 )
 PROVIDER_KEY = "__provider"
 

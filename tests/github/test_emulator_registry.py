@@ -10,7 +10,9 @@ from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator
 from tests.github.fixtures import client_for, dispatch, enterprise_server
 
-ACCEPT = {"Accept": "application/vnd.oci.image.index.v1+json"}
+ACCEPT = {
+    "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+}
 
 
 def pull_token(
@@ -96,3 +98,16 @@ def test_ghes_3_19_refuses_return_run_details_with_422_and_starts_nothing(
         assert '"return_run_details" is not a permitted key.' in answer.json()["message"]
         assert server.runs("acme/app") == []
         assert server.base_url.endswith("/api/v3")
+
+
+def test_a_manifest_of_a_type_the_accept_header_does_not_name_is_not_found(
+    emulator: GitHubEmulator,
+) -> None:
+    emulator.add_package("acme", "app-backend", [["v1"]])  # a single-platform manifest
+    token = pull_token(emulator, "acme/app-backend").json()["token"]
+    url = f"{emulator.registry_url}/v2/acme/app-backend/manifests/v1"
+    index_only = {"Accept": "application/vnd.oci.image.index.v1+json"}
+    answer = httpx.head(url, headers={**index_only, "Authorization": f"Bearer {token}"})
+    assert answer.status_code == 404
+    answer = httpx.head(url, headers={**ACCEPT, "Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200

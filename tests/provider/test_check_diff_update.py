@@ -203,6 +203,20 @@ def test_a_replacement_keeping_the_tag_also_creates_before_deleting(harness: Har
     assert diff.delete_before_replace is False, "a failed rebuild must leave the old images"
 
 
+def test_state_of_provider_1_or_2_keeping_the_tag_is_deleted_before_the_rebuild(
+    harness: Harness,
+) -> None:
+    # Its delete runs its own code, which removes whatever carries the tag: after a create
+    # keeping the tag, that would be the new build's images.
+    olds = {k: v for k, v in created_outputs(harness).items() if k != "ownedImages"}
+    diff = harness.provider.diff("id", olds, checked(harness.provider, workflow="other.yml"))
+    assert diff.delete_before_replace is True
+    diff = harness.provider.diff(
+        "id", olds, checked(harness.provider, tag="dev-new", commitSha="f" * 40)
+    )
+    assert diff.delete_before_replace is False, "another tag: that delete leaves the new one"
+
+
 def test_check_marks_a_replacement_keeping_the_tag_as_a_rebuild() -> None:
     provider = ImageBuildProvider()
     olds = provider.check({}, base_props()).inputs

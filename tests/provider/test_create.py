@@ -432,3 +432,48 @@ def test_the_run_details_refusal_is_remembered_per_api_base_url(
     assert [b.get("return_run_details") for b in sent] == [True], (
         "github.com still gets return_run_details: the GHES answer is not process-wide"
     )
+
+
+def test_a_token_endpoint_answer_without_a_token_falls_back_to_the_packages_api(
+    harness: Harness,
+) -> None:
+    # A 200 granting nothing is no pull token: the images' tags are still looked up (in the
+    # Packages API), not taken for unreadable, which would rebuild existing images.
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    harness.emulator.add_package("acme", "app-frontend", [[TAG]])
+    harness.emulator.inject("GET", r"^/token$", status=200, body={}, times=10)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is True, harness.output
+    assert harness.dispatches() == []
+
+
+def test_the_github_token_never_goes_to_a_token_endpoint_on_another_host(
+    harness: Harness,
+) -> None:
+    # The registry's challenge names a realm elsewhere (here: the same server under another
+    # name, so a leak would show in its request log): the lookup falls back to the
+    # Packages API instead of sending the GitHub token there.
+    harness.emulator.add_package("acme", "app-backend", [[TAG]])
+    harness.emulator.add_package("acme", "app-frontend", [[TAG]])
+    port = harness.emulator.registry_url.rsplit(":", 1)[1]
+    harness.emulator.registry.realm = f"http://localhost:{port}/token"
+    harness.emulator.inject("GET", r"^/token$", status=404, times=1)
+    result = harness.create()
+    assert result.outs is not None
+    assert result.outs["skipped"] is True, harness.output
+    hosts = [r.headers.get("host", "") for r in harness.emulator.requests if r.registry]
+    assert not [h for h in hosts if h.startswith("localhost")], f"token sent elsewhere: {hosts}"
+    assert "refusing to send the GitHub token" in harness.output
+
+
+def test_a_build_finishing_near_the_deadline_still_records_what_it_pushed(
+    harness: Harness,
+) -> None:
+    # The run succeeded; the registry shows the images a little later. Failing the create
+    # now would leave them owned by nobody (the next create skips and owns nothing).
+    harness.plan(duration=50, queued_for=1)
+    harness.emulator.inject("GET", r"^/v2/acme/app-backend/manifests/", status=404, times=2)
+    result = harness.create(timeoutSeconds=60.0)
+    assert result.outs is not None
+    assert set(result.outs["ownedImages"]) == {"backend", "frontend"}, harness.output

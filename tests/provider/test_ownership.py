@@ -203,3 +203,63 @@ def test_a_404_while_the_registry_still_serves_the_image_is_not_a_clean_destroy(
     with pytest.raises(ImageBuildError, match="registry still serves it"):
         harness.provider.delete("id", outs)
     assert harness.emulator.package_versions(*BACKEND) == [[TAG]]
+
+
+def test_a_rebuild_that_reproduces_the_running_image_fails_and_keeps_it(
+    harness: Harness,
+) -> None:
+    # All layers cached and nothing unique in the image: the run pushes the very digest the
+    # old resource owns. Its delete would follow this create and take the running image.
+    old = build(harness)
+    old_inputs = harness.provider.check({}, base_props()).inputs
+    news = harness.provider.check(old_inputs, base_props(inputs={"tag": "{tag}", "sha": "{sha}"}))
+    harness.plan(duration=60, reproducible=True)
+    with pytest.raises(ImageBuildError) as error:
+        harness.provider.create(news.inputs)
+    assert old["ownedImages"]["backend"][0] in str(error.value), error.value
+    assert "correlation_id" in str(error.value), "the error says how to make builds unique"
+    assert harness.emulator.package_digests(*BACKEND) == {old["ownedImages"]["backend"][0]: [TAG]}
+
+
+def test_a_digest_the_tag_already_had_is_not_owned_even_after_another_image_was_missing(
+    harness: Harness,
+) -> None:
+    # The backend is missing, so the run builds both; it pushes again the frontend digest
+    # somebody else's build left under the tag. That version is not this resource's.
+    harness.emulator.add_package(*FRONTEND, [[TAG]])
+    theirs = next(iter(harness.emulator.package_digests(*FRONTEND)))
+    harness.plan(duration=60, reproducible=True)
+    outs = harness.create().outs
+    assert outs is not None
+    assert set(outs["ownedImages"]) == {"backend"}, outs["ownedImages"]
+    harness.provider.delete("id", outs)
+    assert harness.emulator.package_digests(*FRONTEND) == {theirs: [TAG]}
+
+
+def test_a_pull_token_that_expires_during_the_build_is_renewed(harness: Harness) -> None:
+    harness.emulator.registry.token_ttl = 60.0  # the token spec's default lifetime
+    harness.plan(duration=600)
+    outs = harness.create().outs
+    assert outs is not None
+    assert set(outs["ownedImages"]) == {"backend", "frontend"}, (
+        f"the look after a 10-minute build must record what it pushed: {harness.output}"
+    )
+    assert "WARNING" not in harness.output
+
+
+def test_images_the_token_could_not_read_after_the_build_are_kept_and_named_on_destroy(
+    harness: Harness,
+) -> None:
+    # A classic token without read:packages: the run pushes (with its own token), but
+    # this build cannot see which versions. Its destroy must not claim a clean delete.
+    harness.emulator.oauth_scopes = "repo"
+    outs = build(harness)
+    assert outs["ownedImages"] == {}
+    assert outs["unreadImages"] == ["backend", "frontend"]
+    harness.emulator.requests.clear()
+    harness.lines.clear()
+    harness.provider.delete("id", outs)
+    assert harness.emulator.requests == [], "nothing is deleted blindly"
+    for repository in ("ghcr.io/acme/app-backend", "ghcr.io/acme/app-frontend"):
+        assert f"WARNING: keeping {repository}:{TAG}" in harness.output, harness.output
+    assert "pushed no image" not in harness.output

@@ -35,6 +35,25 @@ SOURCE_SHA256: dict[str, dict[str, str]] = {
         "shipping": "1224fd7bdf7192503529849332ff907afc66e11df704502d24c160e20fdc177e",
         "spec": "32741396a99499c669b6369ae6a42fd53890f0eaa8a828c9397d9d14c74769db",
     },
+    # 4: registry pull tokens renewed when they expire; every image's digest looked up before
+    # a build; a rebuild pushing again the running digest fails; provider 1/2 state keeping
+    # the tag is deleted first; HTTP dates without a zone are GMT; recording what a successful
+    # run pushed gets a grace budget past the deadline; images a build could not read are
+    # named (unreadImages) and kept on destroy with a warning.
+    "4": {
+        "actions": "e183bbfebaf53cad00105a612c565708177841782f48d19a219a3fd5e95826fd",
+        "base": "fb6c5bccd56d1b381d94632ca182503c9b4d9eb23d62d6b7bead51a3da28a137",
+        "images": "c120f51c0fd4315c5b0852ece715bf93e051c58538c620c1ae5c83cfafcf18e3",
+        "packages": "06a05888cc606e44c05fc47fc36606663f3779df2b3529b3f2e7e8ad93bb06a7",
+        "provider": "efcbe05794717522e9ce3b15d6f21379b8880c0e674179d04664afa9e8e46bed",
+        "registry": "128820db1de23d559ab6546736708aefe7fbe3040815f5a6677eb98b7d2eddf0",
+        "rest": "524a834b0823cc6f8fbbd19a8259b20a4c6040409ca6389f72045b40b1eb8fef",
+        "retry": "f24ab7b257aea3d248d60af2088ce5fb433fbc8beb9133d54cf714fbf02955e4",
+        "run_errors": "b5cb22ca70dd4b44bc3135a27858e23aa87b6f7499dee21c5af58b85c28466ba",
+        "runs": "37443f913cdb419faf817ec50c2762559ee021e71b517a8396ea16bc0cd490b6",
+        "shipping": "1224fd7bdf7192503529849332ff907afc66e11df704502d24c160e20fdc177e",
+        "spec": "1b713b27e710b30ed6f3dad65e6be6c7a4c4c6ecb96e6da93fd5e3153a5c34da",
+    },
 }
 
 

@@ -54,9 +54,23 @@ def forbidden_delete(harness: Harness) -> None:
     harness.provider.delete("id", result_outs)
 
 
+def registry_refusing_its_pull_token(harness: Harness) -> None:
+    # The registry's own bearer token is a credential too (it reads the packages).
+    harness.emulator.inject("*", r"^/v2/", status=401, times=20)
+    harness.plan(duration=30, conclusion="failure")
+    harness.create()
+
+
 @pytest.mark.parametrize(
     "scenario",
-    [failing_build, timed_out_build, rate_limited_past_deadline, rejected_token, forbidden_delete],
+    [
+        failing_build,
+        timed_out_build,
+        rate_limited_past_deadline,
+        rejected_token,
+        forbidden_delete,
+        registry_refusing_its_pull_token,
+    ],
     ids=lambda f: f.__name__,
 )
 def test_token_is_in_no_error_output_log_or_repr(
@@ -66,7 +80,8 @@ def test_token_is_in_no_error_output_log_or_repr(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    secrets = [harness.emulator.token, "ghp_" + "wrong" * 7]
+    # "emu-registry-": the prefix of every pull token the emulated registry hands out.
+    secrets = [harness.emulator.token, "ghp_" + "wrong" * 7, "emu-registry-"]
     with pytest.raises(ImageBuildError) as error:
         scenario(harness)
     captured = capsys.readouterr()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import UTC, datetime
+
 import pytest
 
 from components.imagebuild.base import ImageBuildError
+from components.imagebuild.retry import http_date
 from tests.github.clock import FakeClock, SkewedClock
 from tests.github.emulator import GitHubEmulator
 from tests.provider.conftest import APP_REPO, Harness, configure, make_provider
@@ -107,3 +112,26 @@ def test_a_failure_after_an_uncertain_dispatch_names_the_run_to_cancel(
     sent = harness.dispatches()[0].json["inputs"]["correlation_id"]
     assert sent in str(error.value), f"the error names the correlation id: {error.value}"
     assert "cancel it" in str(error.value)
+
+
+@pytest.mark.parametrize("zone", ["UTC0", "JST-9", "PST8PDT"])
+def test_an_http_date_is_gmt_whatever_the_local_time_zone(zone: str) -> None:
+    # "-0000" leaves the parsed date without a zone; it must not be taken as local time.
+    expected = datetime(2026, 12, 2, 1, 55, 41, tzinfo=UTC).timestamp()
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        for value in ("Wed, 02 Dec 2026 01:55:41 GMT", "Wed, 02 Dec 2026 01:55:41 -0000"):
+            assert http_date(value) == expected, f"{value} read with TZ={zone}"
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+@pytest.mark.parametrize("value", [None, "", "yesterday", "Wed, 99 Foo 2026 25:61:61 GMT"])
+def test_a_missing_or_unparsable_date_header_is_no_time(value: str | None) -> None:
+    assert http_date(value) is None
