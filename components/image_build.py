@@ -45,7 +45,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.image_build_provider import PROVIDER_VERSION, ImageBuildProvider
+from components.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult
 from pulumi.dynamic.config import Config
 from pulumi.runtime.proto import provider_pb2_grpc
 
-from components.image_build_provider import (
+from components.imagebuild.provider import (
     PROVIDER_VERSION,
     ImageBuildProvider,
     PollPolicy,

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from components.image_build_provider import PollPolicy
 from components.imagebuild.base import ImageBuildError
 from components.imagebuild.packages import Packages
+from components.imagebuild.provider import PollPolicy
 from components.imagebuild.registry import Registry
 from components.imagebuild.rest import GitHubClient
 from tests.github.clock import FakeClock

@@ -10,7 +10,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.image_build import ImageBuild, ImageBuildArgs
-from components.image_build_provider import PROVIDER_VERSION
+from components.imagebuild.provider import PROVIDER_VERSION
 from tests.provider.conftest import IMAGES, MAIN_SHA, TAG
 
 

@@ -12,8 +12,8 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.image_build_provider import ImageBuildProvider
 from components.imagebuild.base import ImageBuildError, Secret
+from components.imagebuild.provider import ImageBuildProvider
 from components.imagebuild.rest import GitHubClient
 from tests.provider.conftest import TAG, Harness, configure
 
