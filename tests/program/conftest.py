@@ -125,7 +125,29 @@ DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
         "tims-stack:postgres": {"mode": "cloudnativepg"},
     },
     "cloudnativepg-autoscaling": {**_BUILD, **CNPG, **AUTOSCALING},
+    "cloudnativepg-autoscaling-stopped": {
+        **_BUILD,
+        **CNPG,
+        **AUTOSCALING,
+        "tims-stack:stopped": True,
+    },
+    "external-db-autoscaling": {**_BUILD, **EXTERNAL_DB, **AUTOSCALING},
+    "external-db-autoscaling-stopped": {
+        **_BUILD,
+        **EXTERNAL_DB,
+        **AUTOSCALING,
+        "tims-stack:stopped": True,
+    },
 }
+STOP_START_PAIRS = (
+    ("default", "stopped"),
+    ("autoscaling", "autoscaling-stopped"),
+    ("external-db", "external-db-stopped"),
+    ("external-db-autoscaling", "external-db-autoscaling-stopped"),
+    ("cloudnativepg", "cloudnativepg-stopped"),
+    ("cloudnativepg-autoscaling", "cloudnativepg-autoscaling-stopped"),
+)
+"""(running, stopped) scenarios: every postgres.mode with autoscaling off and on."""
 
 
 @pytest.fixture(scope="session")
