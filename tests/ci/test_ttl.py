@@ -13,7 +13,7 @@ import pytest
 
 from scripts.github_api import GitHubApi, GitHubApiError
 from scripts.locks import WorkflowRun
-from scripts.orphans import GitHubPrLookup
+from scripts.orphans import GitHubPrLookup, PrState, PullRequest
 from scripts.pr_checkout import CheckoutError, NotDeployed
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
 from scripts.sweep import Expiry, SweepError, sweep
@@ -421,3 +421,37 @@ def test_only_a_head_with_a_successful_deploy_counts_as_deployed(
     pull = lookup.pull(4)
     assert pull is not None
     assert lookup.deployed_head(pull) is deployed
+
+
+@pytest.mark.parametrize("days", [9, 25], ids=["stop", "destroy"])
+def test_a_comment_that_cannot_be_posted_leaves_the_environment_untouched(
+    fake_github: FakeGitHub, github_api: GitHubApi, days: int
+) -> None:
+    """No step on an open PR without its comment: the PR's author must be told first."""
+    idle_pr(fake_github, 4, days=days)
+
+    def refuse(number: int, body: str) -> object:
+        raise GitHubApiError(f"POST /repos/{REPO}/issues/{number}/comments: 502")
+
+    expiry = dataclasses.replace(expiry_for(fake_github, github_api, []), post_comment=refuse)
+    pulumi, out = FakePulumi(["pr-4"], fake_github), io.StringIO()
+    with pytest.raises(SweepError, match="pr-4"):
+        sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, expiry=expiry)
+    assert pulumi.commands == [], f"pr-4 changed without a comment: {out.getvalue()}"
+
+
+def test_a_pr_closed_since_the_listing_is_left_to_the_orphan_pass(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    """The TTL's own look-up finds the PR closed: the next sweep destroys it as an orphan."""
+    idle_pr(fake_github, 4, days=25)
+    lookup = GitHubPrLookup(github_api, REPO)
+
+    def closed(number: int) -> PullRequest | None:
+        pull = lookup.pull(number)
+        return None if pull is None else dataclasses.replace(pull, state=PrState.CLOSED)
+
+    expiry = dataclasses.replace(expiry_for(fake_github, github_api, []), pull=closed)
+    pulumi, out = run(fake_github, github_api, ["pr-4"], expiry=expiry)
+    assert (pulumi.commands, fake_github.comments) == ([], []), out
+    assert "pr-4: PR #4 closed since -> next sweep" in out
