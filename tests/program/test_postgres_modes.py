@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 
 from components import cnpg
-from scripts.mockrun import SECRET_MARK, ProgramRun, plaintext
-from tests.program.conftest import EXTERNAL_DB_PASSWORD
+from scripts.mockrun import SECRET_MARK, ProgramRun, plaintext, run_program
+from tests.program.conftest import DB_MODE_SCENARIOS, EXTERNAL_DB_PASSWORD, SECRET_KEYS
 from tests.program.k8s import (
     NEWEST,
     OLDEST,
@@ -34,6 +34,9 @@ from tests.program.k8s import (
 CRD_KINDS = ("HTTPRoute", "Cluster")
 NAMESPACE = "tims-stack-dev"
 GUARD_TYPE = "pulumi-python:dynamic/tims-stack:PostgresModeGuard"
+
+
+CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 
 
 def _cluster(run: ProgramRun) -> dict[str, Any]:
@@ -395,3 +398,31 @@ def test_cloudnativepg_policy_admits_the_migration_job(program_runs: Runs) -> No
         p["podSelector"]["matchLabels"] for p in _peers_by_port(policy)[5432] if "podSelector" in p
     ]
     assert any(matches(sel, job_pods) for sel in peers), "the migration Job cannot reach Postgres"
+
+
+def test_a_cluster_config_change_updates_the_cluster_in_place(program_runs: Runs) -> None:
+    """The provider replaces a custom resource only when its URN, metadata.name or namespace
+    changes, and a replaced Cluster takes its claims (owned by it) along. So instances,
+    storage and image must reach the same auto-named Cluster under the same URN."""
+    base = DB_MODE_SCENARIOS["cloudnativepg"]
+    postgres = base["tims-stack:postgres"]
+    changed = {
+        **base,
+        "tims-stack:postgres": {
+            **postgres,
+            "storage": "50Gi",
+            "cloudnativepg": {
+                **postgres["cloudnativepg"],
+                "instances": 2,
+                "image": "ghcr.io/cloudnative-pg/postgresql:18.2-system-trixie",
+            },
+        },
+    }
+    before = program_runs("cloudnativepg").of_type(CLUSTER_TYPE)
+    after = run_program(changed, secret_keys=SECRET_KEYS).of_type(CLUSTER_TYPE)
+    assert [c.urn for c in after] == [c.urn for c in before], "the Cluster's URN changed"
+    (old,), (new,) = before, after
+    assert new.inputs["spec"] != old.inputs["spec"], "the change should reach the spec"
+    for cluster in (old, new):
+        assert "name" not in cluster.inputs["metadata"], f"{cluster.urn}: a set name can change"
+    assert new.inputs["metadata"]["namespace"] == old.inputs["metadata"]["namespace"]
