@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from components.cnpg import HIBERNATION
-from scripts.mockrun import ProgramRun, Registered, reveal
-from tests.program.conftest import STOP_START_PAIRS
+from scripts.mockrun import ProgramRun, Registered, reveal, run_program
+from tests.program.conftest import DB_MODE_SCENARIOS, SCENARIOS, SECRET_KEYS, STOP_START_PAIRS
 from tests.program.k8s import Runs, ident, objects, workloads
 
 CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
@@ -101,3 +101,16 @@ def test_start_wakes_the_cluster(program_runs: Runs) -> None:
     for name in ("cloudnativepg", "cloudnativepg-autoscaling"):
         (cluster,) = objects(program_runs(name), "Cluster")
         assert cluster["metadata"]["annotations"][HIBERNATION] == "off", f"{name}: {ident(cluster)}"
+
+
+@pytest.mark.parametrize("scenario", ["autoscaling", "cloudnativepg-autoscaling", "external-db"])
+def test_a_routine_up_changes_nothing(scenario: str, program_runs: Runs) -> None:
+    """The same config gives the same inputs: nothing (the immutable env Secrets, whose new
+    name would roll out the pods and re-run the migration Job, included) is updated or
+    replaced by an `up` that changes nothing."""
+    raw = {**SCENARIOS, **DB_MODE_SCENARIOS}[scenario]
+    again = _by_urn(run_program(raw, secret_keys=SECRET_KEYS))
+    first = _by_urn(program_runs(scenario))
+    assert sorted(again) == sorted(first), "another run registers other resources"
+    for urn, resource in again.items():
+        assert reveal(resource.inputs) == reveal(first[urn].inputs), f"{urn}: inputs differ"
