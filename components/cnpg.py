@@ -181,6 +181,15 @@ class CnpgCluster(pulumi.ComponentResource):
         # The object is optional: every field has a default.
         cnpg = args.config.cloudnativepg or CloudNativePG()
         labels = pods.labels(args.environment, "database", "postgres")
+        # The instances' claims are owned by the Cluster: deleting or replacing it deletes
+        # the data. The provider replaces a custom resource only when its URN,
+        # metadata.name or namespace changes (pulumi-kubernetes
+        # provider/pkg/provider/diff.go, metadataForceNewProperties), so the name stays
+        # auto-named and the URN pinned (tests/program/test_urns.py); instances, storage
+        # and image are updated in place (the operator's webhook refuses what it cannot
+        # do, e.g. a smaller volume). Not `protect`: `pulumi destroy` must remove it. Not
+        # `retain_on_delete`: a mode change the guard let through is a deliberate delete
+        # after a dump (docs/production.md, "Changing the mode").
         cluster = CustomResource(
             name,
             api_version=API_VERSION,
