@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from stack.stackfile import yaml_problem
+
 
 class Backend(enum.Enum):
     CLOUD = "Pulumi Cloud"
@@ -106,7 +108,12 @@ def _stack_file(path: str) -> dict[str, Any] | None:
     file = Path(path)
     if not file.is_file():
         raise BackendCheckError(f"stack file {path!r} does not exist")
-    loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    try:
+        loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        # Not the exception's text: it quotes the offending line, which may hold a secret.
+        message = f"stack file {path!r} is not valid YAML: {yaml_problem(exc)}"
+        raise BackendCheckError(message) from None
     if not isinstance(loaded, dict):
         raise BackendCheckError(f"stack file {path!r} does not hold a mapping")
     return loaded
@@ -118,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         lines = check(os.environ, _stack_file(args.stack_file))
-    except (BackendCheckError, yaml.YAMLError) as exc:
+    except BackendCheckError as exc:
         print(f"::error title=Pulumi backend set-up::{exc}", file=sys.stderr)
         return 1
     for line in lines:

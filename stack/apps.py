@@ -40,12 +40,12 @@ class Resources(ConfigModel):
         for name, request in self.requests.items():
             limit = self.limits.get(name)
             if limit is not None and _amount(request) > _amount(limit):
-                problem = (
-                    f"request {request!r} exceeds the limit {limit!r}; Kubernetes requires "
-                    "request <= limit"
-                )
+                # Quotes config values: not value_free, so a secure app config hides it.
+                problem = f"exceeds the limit {limit!r}; Kubernetes requires request <= limit"
                 allowed = "a request no larger than the limit"
-                found.append(Finding(allowed, problem, at=("requests", name), value_free=True))
+                found.append(
+                    Finding(allowed, problem, at=("requests", name), value=request, has_value=True)
+                )
         return found
 
 

@@ -81,8 +81,9 @@ class Autoscaling(ConfigModel):
     @cross_field("min", "max")
     def _max_not_below_min(self) -> list[Finding]:
         if self.max < self.min:
-            problem = f"is {self.max}, less than min {self.min}; expected max >= min"
-            return [Finding("max >= min", problem, at=("max",), value_free=True)]
+            # Quotes config values: not value_free, so a secure app config hides it.
+            problem = f"is less than min {self.min}; expected max >= min"
+            return [Finding("max >= min", problem, at=("max",), value=self.max, has_value=True)]
         return []
 
     @property

@@ -90,7 +90,21 @@ def load_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise StackFileError(f"{path}: no such file") from None
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
+        raise StackFileError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong and where, without the snippet PyYAML quotes: the offending line may
+    hold a plain-text secret, and this message reaches terminals, CI logs and render's
+    RENDER-FAILED.txt."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    parts = [
+        f"{text} at line {mark.line + 1}, column {mark.column + 1}"
+        for text, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark))
+        if text and mark is not None
+    ]
+    return "; ".join(parts) or type(exc).__name__
 
 
 def _is_secure(value: Any) -> bool:

@@ -71,3 +71,18 @@ def test_cli_passes_a_complete_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://bucket")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
     assert main([]) == 0
+
+
+def test_a_broken_stack_file_is_refused_without_quoting_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack_file = tmp_path / "Pulumi.pr-1.yaml"
+    stack_file.write_text('config:\n  github:token: "ghp_PLAINTEXTsecret0123\n', encoding="utf-8")
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "azblob://container")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "set")
+    assert main(["--stack-file", str(stack_file)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("::error title=Pulumi backend set-up::"), captured.err
+    assert "not valid YAML" in captured.err, captured.err
+    assert "line 2" in captured.err, captured.err
+    assert "PLAINTEXTsecret" not in captured.out + captured.err, "the file's line is shown"

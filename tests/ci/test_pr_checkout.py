@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -174,3 +174,29 @@ def test_a_failed_git_command_is_a_checkout_error_without_the_token(tmp_path: Pa
     with pytest.raises(CheckoutError) as caught:
         run(["git", "-C", str(tmp_path), "fetch", "origin", "refs/pull/1/merge"])
     assert token not in str(caught.value)
+
+
+def test_a_checkout_with_the_token_leaves_it_in_no_command_config_or_file(
+    scheduled_checkout: Path, pr_head: str, tmp_path: Path
+) -> None:
+    token = "ghs_secret-token-0123"
+    env = git_env({"PATH": os.environ["PATH"], **GIT_IDENTITY, "GITHUB_TOKEN": token})
+    header = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    commands: list[list[str]] = []
+    real = git_runner(env)
+
+    def recording(command: Sequence[str]) -> None:
+        commands.append(list(command))
+        real(command)
+
+    directory = checkout_pr(7, pr_head, scheduled_checkout, tmp_path / "prs", recording)
+    shown = [" ".join(c) for c in commands]
+    for place in (scheduled_checkout, directory):
+        shown.append(git("remote", "-v", cwd=place))
+        shown.append(git("config", "--list", "--show-origin", cwd=place))
+    for path in [*scheduled_checkout.rglob("*"), *directory.rglob("*")]:
+        if path.is_file() and not path.is_symlink():
+            shown.append(path.read_bytes().decode("utf-8", "replace"))
+    assert commands, "no git command ran"
+    leaked = [text[:80] for text in shown if token in text or header in text]
+    assert leaked == [], f"the token is visible after the checkout: {leaked}"

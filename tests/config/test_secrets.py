@@ -105,6 +105,47 @@ LEAKS: dict[str, Leak] = {
         "pinning a supported major version",
         ("undisclosed",),
     ),
+    # A secure app env makes the whole tims-stack:backend/frontend object secret: the
+    # rules between its fields must not quote its numbers and quantities either.
+    "backend-autoscaling-max-below-min": Leak(
+        {
+            **PREBUILT,
+            "tims-stack:backend": {
+                "env": {"API_KEY": "k"},
+                "autoscaling": {"min": 37, "max": 29},
+            },
+        },
+        ("tims-stack:backend",),
+        "tims-stack:backend.autoscaling.max",
+        "max >= min",
+        ("37", "29"),
+    ),
+    "frontend-request-above-limit": Leak(
+        {
+            **PREBUILT,
+            "tims-stack:frontend": {
+                "env": {"API_KEY": "k"},
+                "resources": {"requests": {"memory": "1234Mi"}, "limits": {"memory": "999Mi"}},
+            },
+        },
+        ("tims-stack:frontend",),
+        "tims-stack:frontend.resources.requests.memory",
+        "a request no larger than the limit",
+        ("1234Mi", "999Mi"),
+    ),
+    # origins_problem quotes the entry without a scheme.
+    "backend-trusted-origins": Leak(
+        {
+            **PREBUILT,
+            "tims-stack:backend": {
+                "env": {"EXTRA_TRUSTED_ORIGINS": "https://ok.example.org,hushhush.internal"}
+            },
+        },
+        ("tims-stack:backend",),
+        "tims-stack:backend.env.EXTRA_TRUSTED_ORIGINS",
+        "a comma list of origins",
+        ("hushhush", "ok.example.org"),
+    ),
 }
 
 
@@ -216,3 +257,21 @@ def test_namespaces_only_resembling_reserved_ones_are_accepted(
 ) -> None:
     config = parse({**PREBUILT, "tims-stack:namespace": namespace})
     assert config.namespace == namespace, f"namespace {namespace!r} not used"
+
+
+def test_rules_between_app_fields_show_the_values_of_a_plain_app_config(
+    config_error: ErrorFn,
+) -> None:
+    error = config_error(
+        {
+            **PREBUILT,
+            "tims-stack:backend": {"autoscaling": {"min": 5, "max": 2}},
+            "tims-stack:frontend": {
+                "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
+            },
+        }
+    )
+    (autoscaling,) = _messages(error, "tims-stack:backend.autoscaling.max")
+    assert "got 2, which is less than min 5" in autoscaling
+    (resources,) = _messages(error, "tims-stack:frontend.resources.requests.cpu")
+    assert "got '2', which exceeds the limit '1'" in resources

@@ -87,6 +87,17 @@ def test_invalid_yaml_is_an_error(write: WriteFn) -> None:
         raw_config_from_stack_file(write("config: [unclosed\n"))
 
 
+def test_invalid_yaml_error_names_the_place_but_quotes_no_line(write: WriteFn) -> None:
+    """YAML's own message quotes the offending line, which may hold a plain-text secret
+    (render writes the message to RENDER-FAILED.txt and the terminal)."""
+    path = write('config:\n  github:token: "ghp_PLAINTEXTsecret0123\n  x: 1\n')
+    with pytest.raises(StackFileError) as caught:
+        raw_config_from_stack_file(path)
+    text = str(caught.value)
+    assert "PLAINTEXTsecret" not in text, f"the offending line is quoted: {text}"
+    assert "line 2, column 17" in text, f"the place is not named: {text}"
+
+
 def test_config_that_is_not_a_mapping_is_an_error(write: WriteFn) -> None:
     with pytest.raises(StackFileError, match="mapping"):
         raw_config_from_stack_file(write("config:\n  - a\n"))

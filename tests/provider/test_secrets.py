@@ -6,9 +6,11 @@ import base64
 import json
 import logging
 import pickle
+import time
 from collections.abc import Callable
 
 import dill
+import httpx
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
@@ -140,3 +142,33 @@ def test_the_client_and_the_token_refuse_to_be_pickled(harness: Harness) -> None
             dill.dumps(thing)
     assert harness.emulator.token not in repr(client)
     client.close()
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        # Run logs and artifacts answer with a redirect to a storage host.
+        "https://storage.example.net/logs.zip?sig=abc",
+        # Another scheme or port of the same host is another origin too.
+        "http://api.github.test:8080/repos/acme/app",
+    ],
+)
+def test_the_token_does_not_follow_a_redirect_to_another_origin(location: str) -> None:
+    token = "ghp_" + "redirected" * 4
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(302, headers={"location": location})
+        return httpx.Response(200, json={})
+
+    client = GitHubClient(token, "https://api.github.test", transport=httpx.MockTransport(answer))
+    try:
+        client.request("GET", "/repos/acme/app/actions/runs/1/logs", deadline=time.monotonic() + 60)
+    finally:
+        client.close()
+    first, redirected = seen
+    assert first.headers["authorization"] == f"Bearer {token}"
+    assert str(redirected.url) == location
+    assert "authorization" not in redirected.headers, f"the token went on to {location}"
