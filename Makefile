@@ -16,7 +16,7 @@ PYTHON ?= python3
 PYTHON_MIN := 3.11
 PYTHON_MAX := 3.14
 # Pulumi shows a Python dynamic provider's output (ImageBuild's progress) from
-# this CLI version on; older ones hide it (components/imagebuild/).
+# this CLI version on; older ones hide it (components/images/imagebuild/).
 PULUMI_MIN_VERSION := 3.146.0
 VENV := venv
 BIN := $(VENV)/bin

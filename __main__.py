@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pulumi
 
-from components.app_images import AppImages, AppImagesArgs
-from components.backend import Backend, BackendArgs, public_endpoint
-from components.database import DatabaseArgs, database
-from components.frontend import Frontend, FrontendArgs
-from components.images import image_registries, registry_owner
-from components.namespace import Namespace, NamespaceArgs
-from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
-from components.redis import PORT as REDIS_PORT
-from components.redis import Redis, RedisArgs
-from components.registry import RegistryPullSecret, RegistryPullSecretArgs
-from components.routing import RouteTarget, Routing, RoutingArgs
-from components.services import BACKEND, FRONTEND, AppService, AppServiceArgs
+from components.app.backend import Backend, BackendArgs, public_endpoint
+from components.app.frontend import Frontend, FrontendArgs
+from components.app.services import BACKEND, FRONTEND, AppService, AppServiceArgs
+from components.contracts import ProtectedService
+from components.data.database import DatabaseArgs, database
+from components.data.redis import PORT as REDIS_PORT
+from components.data.redis import Redis, RedisArgs
+from components.images.app_images import AppImages, AppImagesArgs
+from components.images.names import image_registries, registry_owner
+from components.images.pull_secret import RegistryPullSecret, RegistryPullSecretArgs
+from components.kube.namespace import Namespace, NamespaceArgs
+from components.network.policies import NetworkPolicies, NetworkPoliciesArgs
+from components.network.routing import RouteTarget, Routing, RoutingArgs
 from stack.config import is_secure, load_config
 
 # First, before any resource: a bad configuration raises here with every problem listed.

@@ -29,8 +29,8 @@ import httpx
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from components.imagebuild.base import ImageBuildError
-from components.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
+from components.images.imagebuild.base import ImageBuildError
+from components.images.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
 from tests.github.clock import ConcurrentClock, FakeClock
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.github.fixtures import APP_REPO, WORKFLOW_FILE, standard_world

@@ -75,7 +75,7 @@ BACKEND_SETTINGS_ENV: tuple[str, ...] = (
 )
 """Contract variables that are settings: DJANGO_DEBUG replaces the program's "false",
 DJANGO_ALLOWED_HOSTS the default "*"; EXTRA_TRUSTED_ORIGINS is appended to the
-environment's own origin (components/backend.py, `with_extra_env`)."""
+environment's own origin (components/app/backend.py, `with_extra_env`)."""
 
 FRONTEND_CONTRACT_ENV: dict[str, str] = {
     "ROOT_URL": "the backend URL browsers use",

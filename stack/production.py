@@ -31,7 +31,7 @@ PR_ENVIRONMENT = re.compile(r"^pr-[1-9][0-9]*$")
 """PR environments (scripts/stack_names.py): one CloudNativePG instance by default."""
 
 _RETENTION = r"^[1-9][0-9]*[dwm]$"
-# S3 only: the Cluster gets `s3Credentials` (components/cnpg.py); Google Cloud Storage
+# S3 only: the Cluster gets `s3Credentials` (components/data/cnpg.py); Google Cloud Storage
 # and Azure Blob need other credential fields, which this program does not write.
 _OBJECT_STORE_URL = re.compile(r"^s3://[a-z0-9][a-z0-9._-]{1,62}(?:/\S*)?$")
 _NO_BARMAN_CLOUD = re.compile(r"(?:^|/)cloudnative-pg/postgresql:[0-9][0-9.]*-(minimal|standard)\b")

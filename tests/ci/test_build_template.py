@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from components.imagebuild.provider import DEFAULT_INPUTS as PROVIDER_DEFAULT_INPUTS
+from components.images.imagebuild.provider import DEFAULT_INPUTS as PROVIDER_DEFAULT_INPUTS
 from stack.config import DEFAULT_BUILD_INPUTS
 from tests.conftest import REPO_ROOT
 

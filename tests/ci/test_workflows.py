@@ -597,7 +597,7 @@ def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
     side; the migration Job needs both; the backend's rollout waits for the
     Job; the route's wait is counted on top, to be safe.
     """
-    from components import timeouts
+    from components.kube import timeouts
     from stack.config import BuildConfig
     from stack.models import MigrationsConfig
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.autoscaling import HOSTNAME_KEY, ZONE_KEY, needs_disruption_budget
+from components.app.autoscaling import HOSTNAME_KEY, ZONE_KEY, needs_disruption_budget
 from scripts.mockrun import ProgramRun
 from stack.config import StackConfig
 from tests.program.conftest import SCENARIOS

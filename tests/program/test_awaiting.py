@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from components import timeouts
-from components.routing import ROUTE_CONDITIONS, WAIT_FOR_ANNOTATION, httproute_wait_for
+from components.kube import timeouts
+from components.network.routing import ROUTE_CONDITIONS, WAIT_FOR_ANNOTATION, httproute_wait_for
 from scripts import mockrun
 from scripts.mockrun import ProgramRun, run_program
 from tests.program.conftest import SCENARIOS
@@ -116,7 +116,8 @@ def test_rollout_deadline_outlasts_the_startup_budget(gateway_run: TimeoutRun) -
 
 
 def test_timeouts_are_derived_from_the_budgets_in_one_place() -> None:
-    from components import backend, frontend, postgres
+    from components.app import backend, frontend
+    from components.data import postgres
 
     assert backend.STARTUP_SECONDS == timeouts.BACKEND_STARTUP_SECONDS
     assert frontend.STARTUP_SECONDS == timeouts.FRONTEND_STARTUP_SECONDS

@@ -9,27 +9,37 @@ from typing import Any
 import pulumi
 import pytest
 
-from components import pods
-from components.backend import url_settings
-from components.backend import with_extra_env as backend_extra_env
-from components.frontend import websocket_protocol
-from components.frontend import with_extra_env as frontend_extra_env
-from components.images import image_registries, prebuilt_images, registry_owner, split_repository
-from components.namespace import Namespace, NamespaceArgs
-from components.network import NetworkPolicies, NetworkPoliciesArgs, ProtectedService
-from components.official_images import (
-    ImageUser,
+from components.app.backend import url_settings
+from components.app.backend import with_extra_env as backend_extra_env
+from components.app.frontend import websocket_protocol
+from components.app.frontend import with_extra_env as frontend_extra_env
+from components.app.services import BACKEND, AppService, AppServiceArgs
+from components.contracts import ProtectedService
+from components.data.official_images import (
     parse_image,
     postgres_data_layout,
     postgres_user,
     redis_cli,
     redis_user,
 )
-from components.postgres import Postgres, PostgresArgs
-from components.redis import Redis, RedisArgs
-from components.registry import RegistryPullSecret, RegistryPullSecretArgs, dockerconfigjson
-from components.routing import ROUTES, RouteTarget, Routing, RoutingArgs, httproute_spec
-from components.services import BACKEND, AppService, AppServiceArgs
+from components.data.postgres import Postgres, PostgresArgs
+from components.data.redis import Redis, RedisArgs
+from components.images.names import (
+    image_registries,
+    prebuilt_images,
+    registry_owner,
+    split_repository,
+)
+from components.images.pull_secret import (
+    RegistryPullSecret,
+    RegistryPullSecretArgs,
+    dockerconfigjson,
+)
+from components.kube import pods
+from components.kube.namespace import Namespace, NamespaceArgs
+from components.kube.pods import ImageUser
+from components.network.policies import NetworkPolicies, NetworkPoliciesArgs
+from components.network.routing import ROUTES, RouteTarget, Routing, RoutingArgs, httproute_spec
 from scripts.mockrun import ProgramRun, is_secret
 from stack.config import ImagesConfig, PostgresConfig, RedisConfig, Resources, RoutingConfig
 from tests.program.k8s import RunComponent, containers, objects

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from components.postgres import HEADLESS_SERVICE_NAME, Postgres, PostgresArgs
-from components.redis import SERVICE_NAME, Redis, RedisArgs
-from components.stateful import (
+from components.data.postgres import HEADLESS_SERVICE_NAME, Postgres, PostgresArgs
+from components.data.redis import SERVICE_NAME, Redis, RedisArgs
+from components.data.stateful import (
     DATA_VOLUME,
     IMMUTABLE_STATEFULSET_FIELDS,
     PATCH_FORCE_ANNOTATION,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from components import migrations
+from components.app import migrations
 from scripts.mockrun import ProgramRun, run_program
 from stack.config import DEFAULT_MIGRATION_STEPS
 from tests.program.conftest import SCENARIOS

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from components.official_images import postgres_data_layout
-from components.postgres import (
+from components.data.official_images import postgres_data_layout
+from components.data.postgres import (
     GUARD_CONTAINER,
     GUARD_SCRIPT,
     SHM_SIZE,
@@ -21,7 +21,7 @@ from components.postgres import (
     Postgres,
     PostgresArgs,
 )
-from components.stateful import DATA_VOLUME
+from components.data.stateful import DATA_VOLUME
 from scripts.mockrun import ProgramRun
 from stack.config import PostgresConfig
 from tests.program.k8s import RunComponent, ident, obj, workloads

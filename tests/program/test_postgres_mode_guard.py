@@ -15,7 +15,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from components.postgres_mode_provider import ModeGuardProvider, mode_problem
+from components.data.mode_guard import ModeGuardProvider, mode_problem
 from tests.provider.conftest import ProviderHost, provider_host, stale_checkout
 
 __all__ = ["provider_host", "stale_checkout"]  # fixtures used below

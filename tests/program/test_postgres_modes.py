@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from components import cnpg
+from components.data import cnpg
 from scripts.mockrun import SECRET_MARK, ProgramRun, plaintext, run_program
 from tests.program.conftest import DB_MODE_SCENARIOS, EXTERNAL_DB_PASSWORD, SECRET_KEYS
 from tests.program.k8s import (

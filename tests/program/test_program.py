@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from components.images import provider_base_url
-from components.postgres import PASSWORD_KEY
+from components.data.postgres import PASSWORD_KEY
+from components.images.names import provider_base_url
 from scripts.mockrun import (
     FAKE_TOKEN,
     GET_BRANCH,

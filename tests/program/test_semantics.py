@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from components import migrations
-from components.official_images import ImageUser
-from components.routing import WEBSOCKET_TIMEOUT_SECONDS
+from components.app import migrations
+from components.kube.pods import ImageUser
+from components.network.routing import WEBSOCKET_TIMEOUT_SECONDS
 from scripts.mockrun import SECRET_MARK, ProgramRun, fake_secret, plaintext, run_program
 from tests.program.conftest import SCENARIOS
 from tests.program.k8s import (

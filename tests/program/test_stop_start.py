@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from components.cnpg import HIBERNATION
+from components.data.cnpg import HIBERNATION
 from scripts.mockrun import ProgramRun, Registered, reveal, run_program
 from tests.program.conftest import DB_MODE_SCENARIOS, SCENARIOS, SECRET_KEYS, STOP_START_PAIRS
 from tests.program.k8s import Runs, ident, objects, workloads
 
 CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 DROPPABLE = {
-    # An idle HPA cannot go below minReplicas >= 1 (components/autoscaling.py).
+    # An idle HPA cannot go below minReplicas >= 1 (components/app/autoscaling.py).
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
-    # Retained on delete: dropping it never touches the claim (components/stateful.py).
+    # Retained on delete: dropping it never touches the claim (components/data/stateful.py).
     "kubernetes:core/v1:PersistentVolumeClaimPatch",
     # Holds no data; must not run against a stopped database.
     "tims-stack:k8s:Migrations",
@@ -32,7 +32,7 @@ AWAIT_ANNOTATIONS = {
     "pulumi.com/waitFor",
     "pulumi.com/timeoutSeconds",
 }
-"""What stop and start may change on the CloudNativePG Cluster (components/cnpg.py)."""
+"""What stop and start may change on the CloudNativePG Cluster (components/data/cnpg.py)."""
 
 
 def _by_urn(run: ProgramRun) -> dict[str, Registered]:

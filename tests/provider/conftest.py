@@ -25,7 +25,7 @@ from pulumi.dynamic import ConfigureRequest, CreateResult
 from pulumi.dynamic.config import Config
 from pulumi.runtime.proto import provider_pb2_grpc
 
-from components.imagebuild.provider import (
+from components.images.imagebuild.provider import (
     PROVIDER_VERSION,
     ImageBuildProvider,
     PollPolicy,

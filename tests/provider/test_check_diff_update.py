@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pulumi.runtime.rpc import UNKNOWN
 
-from components.imagebuild.provider import ImageBuildProvider
+from components.images.imagebuild.provider import ImageBuildProvider
 from tests.provider.conftest import MAIN_SHA, TAG, Harness, base_props
 
 

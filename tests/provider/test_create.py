@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.imagebuild.base import ImageBuildError
-from components.imagebuild.provider import PollPolicy
+from components.images.imagebuild.base import ImageBuildError
+from components.images.imagebuild.provider import PollPolicy
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import (
     APP_REPO,

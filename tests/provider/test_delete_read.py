@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from components.imagebuild.base import ImageBuildError
+from components.images.imagebuild.base import ImageBuildError
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import (
     APP_REPO,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from components.imagebuild.base import ImageBuildError
+from components.images.imagebuild.base import ImageBuildError
 from tests.github.emulator import RunPlan
 from tests.provider.conftest import (
     APP_REPO,

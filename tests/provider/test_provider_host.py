@@ -19,7 +19,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from components.imagebuild.provider import ImageBuildProvider
+from components.images.imagebuild.provider import ImageBuildProvider
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import (
     APP_REPO,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from components.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
+from components.images.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
 
 # sha256 of each module source a serialized provider carries, per PROVIDER_VERSION.
 # Existing stacks hold the code of the version they were created with; only a new version
@@ -19,7 +19,7 @@ SOURCE_SHA256: dict[str, dict[str, str]] = {
         "github_client": "f49c1f7f153c2dc23c9f935245118a913e2ffbb892990a7e2c85b0b06582c118",
         "image_build_provider": "7d9d097b645fcff3797efe328ea61e9f7fc23b1fd89069d50ab7f30e1c468397",
     },
-    # 3: components/imagebuild/ package (split modules); ownership by recorded digests;
+    # 3: components/images/imagebuild/ package (split modules); ownership by recorded digests;
     # registry manifest checks; GHES 422; GitHub's clock; deadlines on every call.
     "3": {
         "actions": "e183bbfebaf53cad00105a612c565708177841782f48d19a219a3fd5e95826fd",
@@ -69,10 +69,10 @@ def test_provider_version_changes_whenever_the_serialized_code_changes() -> None
     actual = serialized_source_digests()
     pinned = SOURCE_SHA256.get(PROVIDER_VERSION)
     assert pinned == actual, (
-        f"the modules of components/imagebuild/ differ from the "
+        f"the modules of components/images/imagebuild/ differ from the "
         f"code pinned for PROVIDER_VERSION {PROVIDER_VERSION!r}. Stacks created with that "
         "version keep running its code (destroy uses the provider in state), so a change "
-        "needs a new version: bump PROVIDER_VERSION in components/imagebuild/provider.py, "
+        "needs a new version: bump PROVIDER_VERSION in components/images/imagebuild/provider.py, "
         f"then add SOURCE_SHA256[<new version>] = {actual!r} in "
         "tests/provider/test_provider_version.py (keep the older pins), and its golden blob "
         "(tests/provider/golden/README.md)."

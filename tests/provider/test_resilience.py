@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from components.imagebuild.base import ImageBuildError
-from components.imagebuild.packages import Packages
-from components.imagebuild.provider import PollPolicy
-from components.imagebuild.registry import Registry
-from components.imagebuild.rest import GitHubClient
+from components.images.imagebuild.base import ImageBuildError
+from components.images.imagebuild.packages import Packages
+from components.images.imagebuild.provider import PollPolicy
+from components.images.imagebuild.registry import Registry
+from components.images.imagebuild.rest import GitHubClient
 from tests.github.clock import FakeClock
 from tests.github.emulator import GitHubEmulator, RunPlan
 from tests.provider.conftest import APP_REPO, MAIN_SHA, PUSH, TAG, WORKFLOW_FILE, Harness

@@ -9,8 +9,8 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from components.image_build import ImageBuild, ImageBuildArgs
-from components.imagebuild.provider import PROVIDER_VERSION
+from components.images.image_build import ImageBuild, ImageBuildArgs
+from components.images.imagebuild.provider import PROVIDER_VERSION
 from tests.provider.conftest import IMAGES, MAIN_SHA, TAG
 
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.imagebuild.base import ImageBuildError, Secret
-from components.imagebuild.provider import ImageBuildProvider
-from components.imagebuild.rest import GitHubClient
+from components.images.imagebuild.base import ImageBuildError, Secret
+from components.images.imagebuild.provider import ImageBuildProvider
+from components.images.imagebuild.rest import GitHubClient
 from tests.provider.conftest import TAG, Harness, configure
 
 

@@ -17,8 +17,8 @@ import pytest
 import tenacity
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.imagebuild import provider as image_build_provider
-from components.imagebuild.provider import ImageBuildProvider
+from components.images.imagebuild import provider as image_build_provider
+from components.images.imagebuild.provider import ImageBuildProvider
 from tests.provider.conftest import GOLDEN_VERSIONS, TAG, Harness, clean_env, golden_provider
 from tests.provider.test_provider_version import SOURCE_SHA256
 

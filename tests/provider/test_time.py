@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from components.imagebuild.base import ImageBuildError
-from components.imagebuild.retry import http_date
+from components.images.imagebuild.base import ImageBuildError
+from components.images.imagebuild.retry import http_date
 from tests.github.clock import FakeClock, SkewedClock
 from tests.github.emulator import GitHubEmulator
 from tests.provider.conftest import APP_REPO, Harness, configure, make_provider

@@ -1,15 +1,15 @@
 """The environment's Postgres in the configured `postgres.mode`, behind the mode guard.
 
-- inCluster: components/postgres.py, the StatefulSet (resource names and URNs as
+- inCluster: components/data/postgres.py, the StatefulSet (resource names and URNs as
   before the modes existed, so existing environments keep their data).
 - external: nothing runs in the cluster; the backend connects to the configured
   host with the secret `tims-stack:postgresPassword`, over TLS unless
   `sslMode` is "disable".
-- cloudnativepg: components/cnpg.py, a CloudNativePG Cluster.
+- cloudnativepg: components/data/cnpg.py, a CloudNativePG Cluster.
 
 `PostgresModeGuard` is registered before any of them, and they depend on it: a
 mode change without `postgres.allowModeChange` fails its check at preview time
-(components/postgres_mode_provider.py), before anything is replaced.
+(components/data/mode_guard.py), before anything is replaced.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.backend import DatabaseConnection
-from components.cnpg import OWNER, CnpgCluster, CnpgClusterArgs, peer_rules
-from components.network import ProtectedService
-from components.postgres import PORT as POSTGRES_PORT
-from components.postgres import Postgres, PostgresArgs
-from components.postgres_mode_provider import ALLOW, MODE, ModeGuardProvider
+from components.contracts import DatabaseConnection, ProtectedService
+from components.data.cnpg import OWNER, CnpgCluster, CnpgClusterArgs, peer_rules
+from components.data.mode_guard import ALLOW, MODE, ModeGuardProvider
+from components.data.postgres import PORT as POSTGRES_PORT
+from components.data.postgres import Postgres, PostgresArgs
 from stack.config import PostgresConfig
 from stack.production import CloudNativePG
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_kubernetes.core.v1 import Service, ServicePortArgs, ServiceSpecArgs
 
-from components import pods
+from components.kube import pods
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicyPortArgs,
 )
 
-from components import pods, timeouts
+from components.kube import pods, timeouts
 from stack.config import PostgresConfig, Resources
 from stack.production import CloudNativePG, CnpgBackup
 

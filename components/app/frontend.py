@@ -8,9 +8,9 @@ from typing import Any
 
 import pulumi
 
-from components import pods, timeouts
-from components.services import FRONTEND
-from components.workload import app_workload, env_entries, part_workload
+from components.app.services import FRONTEND
+from components.app.workload import app_workload, env_entries, part_workload
+from components.kube import pods, timeouts
 from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
 
 DEFAULT_RESOURCES = Resources(

@@ -41,7 +41,7 @@ from pulumi_kubernetes.core.v1 import TopologySpreadConstraintArgs
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudget, PodDisruptionBudgetSpecArgs
 
-from components import pods
+from components.kube import pods
 from stack.config import AppConfig
 from stack.production import Autoscaling
 

@@ -32,8 +32,8 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs, ObjectMetaPatchArgs
 
-from components import pods
-from components.official_images import ImageUser
+from components.kube import pods
+from components.kube.pods import ImageUser
 
 DATA_VOLUME = "data"
 """The volumeClaimTemplate's name, hence the claim's prefix; containers mount it."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_kubernetes.core.v1 import Secret
 
-from components.pods import labels, metadata
+from components.kube.pods import labels, metadata
 
 REGISTRY = "ghcr.io"
 

@@ -20,7 +20,7 @@ from pulumi_kubernetes.networking.v1 import (
     ServiceBackendPortArgs,
 )
 
-from components import pods, timeouts
+from components.kube import pods, timeouts
 from stack.config import RoutingConfig
 
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"

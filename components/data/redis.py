@@ -2,7 +2,7 @@
 
 A one-replica StatefulSet with a small claim and the append-only file on: queued
 Celery tasks survive a restart, `make stop`/`make start` and a node drain. The
-claim gets the same protection as Postgres's (see components/stateful.py).
+claim gets the same protection as Postgres's (see components/data/stateful.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components import pods
-from components.official_images import redis_cli, redis_user
-from components.stateful import DATA_VOLUME, DataStoreArgs, data_store
+from components.data.official_images import redis_cli, redis_user
+from components.data.stateful import DATA_VOLUME, DataStoreArgs, data_store
+from components.kube import pods
 from stack.config import RedisConfig, Resources
 
 PORT = 6379

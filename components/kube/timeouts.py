@@ -25,7 +25,7 @@ PRE_START_MARGIN_SECONDS = 300
 """Scheduling, volume attach, image pull and init containers, before the probe starts,
 plus the readiness probe that follows start-up."""
 CNPG_READY_SECONDS = 900
-"""How long `up` waits for a CloudNativePG Cluster's Ready condition (components/cnpg.py):
+"""How long `up` waits for a CloudNativePG Cluster's Ready condition (components/data/cnpg.py):
 a first initdb plus two replicas cloned by pg_basebackup on a small database."""
 ROUTE_ACCEPT_SECONDS = 300
 """How long `up` waits for the Gateway to accept an HTTPRoute and resolve its Services."""

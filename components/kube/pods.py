@@ -7,6 +7,7 @@ directly and components stay short.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_kubernetes.apps.v1 import (
@@ -37,13 +38,20 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components import timeouts
-from components.official_images import ImageUser
+from components.kube import timeouts
 from stack.config import Resources
 from stack.naming import standard_labels
 
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+
+
+@dataclass(frozen=True)
+class ImageUser:
+    """The numeric user and group an image's files belong to."""
+
+    uid: int
+    gid: int
 
 
 def labels(environment: str, component: str, name: str) -> dict[str, str]:
@@ -268,7 +276,7 @@ def app_deployment_spec(
     """The Deployment spec shared by the backend and the frontend, around `app_container`.
 
     Rolling updates never take a serving pod away before its replacement is ready.
-    `replica_count` None leaves `replicas` out (an HPA owns it, components/autoscaling.py).
+    `replica_count` None leaves `replicas` out (an HPA owns it, components/app/autoscaling.py).
     """
     return DeploymentSpecArgs(
         replicas=replica_count,

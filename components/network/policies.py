@@ -15,15 +15,8 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicySpecArgs,
 )
 
-from components import pods
-
-
-@dataclass(frozen=True)
-class ProtectedService:
-    pod_labels: Mapping[str, str]
-    port: int
-    also_from: tuple[NetworkPolicyIngressRuleArgs, ...] = ()
-    """Further ingress rules, e.g. a CloudNativePG cluster's replication and operator."""
+from components.contracts import ProtectedService
+from components.kube import pods
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.kube.pods import ImageUser
+
 
 @dataclass(frozen=True)
 class ImageRef:
@@ -51,14 +53,6 @@ def parse_image(image: str) -> ImageRef:
     if colon > slash:
         return ImageRef(without_digest[:colon], without_digest[colon + 1 :])
     return ImageRef(without_digest, None)
-
-
-@dataclass(frozen=True)
-class ImageUser:
-    """The numeric user and group an image's files belong to."""
-
-    uid: int
-    gid: int
 
 
 def postgres_user(image: str) -> ImageUser:

@@ -2,7 +2,7 @@
 
 The program wires `ImageBuild(name, ImageBuildArgs(...), opts)` and reads the
 typed outputs below. The provider (create/diff/read/delete) lives in
-`components/imagebuild/` (see docs/imagebuild.md).
+`components/images/imagebuild/` (see docs/imagebuild.md).
 
 Output property names in state are camelCase: runId, runUrl, commitSha,
 requestedSha, tag, images, imageRepositories, skipped, missingImages,
@@ -45,7 +45,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
+from components.images.imagebuild.provider import PROVIDER_VERSION, ImageBuildProvider
 
 
 @dataclass(frozen=True)

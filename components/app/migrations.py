@@ -7,7 +7,7 @@ runs them once; the pods' own runs are then no-ops.
 
 When it runs. The Job's pod template holds the backend image and the *name*
 of the backend's env Secret. That Secret is immutable and auto-named, so any
-change of the backend's env gives it a new name (components/workload.py).
+change of the backend's env gives it a new name (components/app/workload.py).
 Kubernetes forbids changing a Job's pod template and the provider replaces a
 Job whose `spec.template` changes, so the Job runs again exactly when the
 backend image or its env (or the steps, resources, pull secret) change, and
@@ -49,7 +49,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components import pods, timeouts
+from components.kube import pods, timeouts
 from stack.config import MigrationsConfig
 
 CONTAINER = "migrations"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github
 
-from components.image_build import ImageBuild, ImageBuildArgs
-from components.images import prebuilt_images, provider_base_url, split_repository
+from components.images.image_build import ImageBuild, ImageBuildArgs
+from components.images.names import prebuilt_images, provider_base_url, split_repository
 from stack.config import BuildConfig, GitHubConfig, ImagesConfig
 from stack.naming import image_tag
 

@@ -1,6 +1,6 @@
 """PostgreSQL: a one-replica StatefulSet on the official image, with a generated password.
 
-The data claim's protection against replacement lives in components/stateful.py.
+The data claim's protection against replacement lives in components/data/stateful.py.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.core.v1 import Secret as K8sSecret
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components import pods, timeouts
-from components.official_images import PostgresDataLayout, postgres_data_layout, postgres_user
-from components.stateful import DATA_VOLUME, DataStoreArgs, data_store
+from components.data.official_images import PostgresDataLayout, postgres_data_layout, postgres_user
+from components.data.stateful import DATA_VOLUME, DataStoreArgs, data_store
+from components.kube import pods, timeouts
 from stack.config import PostgresConfig, Resources
 
 PORT = 5432

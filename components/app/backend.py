@@ -17,11 +17,12 @@ from pulumi_kubernetes.core.v1 import (
     SecretKeySelectorArgs,
 )
 
-from components import migrations as migration_job
-from components import pods, timeouts
-from components.migrations import Migrations, MigrationsArgs
-from components.services import BACKEND
-from components.workload import app_workload, env_entries, part_workload
+from components.app import migrations as migration_job
+from components.app.migrations import Migrations, MigrationsArgs
+from components.app.services import BACKEND
+from components.app.workload import app_workload, env_entries, part_workload
+from components.contracts import DatabaseConnection
+from components.kube import pods, timeouts
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
 ADMIN_USER = "admin"
@@ -31,7 +32,7 @@ DEFAULT_RESOURCES = Resources(
     limits={"memory": "1Gi"},
 )
 # The image's start script runs its start-up steps before the server listens (no-ops once
-# the migration Job has run them; all of them when it is disabled): see components/timeouts.py.
+# the migration Job has run them; all of them when it is disabled): see components/kube/timeouts.py.
 STARTUP_SECONDS = timeouts.BACKEND_STARTUP_SECONDS
 READINESS_PATH = "/admin/login/"
 """Answers 200 whatever the Host without touching the database (spec: "Probes and routes that
@@ -59,22 +60,6 @@ def public_endpoint(url: str | None, host: str | None, domain: str | None) -> Pu
     if url is None or host is None or domain is None:
         return None
     return PublicEndpoint(url=url, host=host, domain=domain)
-
-
-@dataclass(frozen=True)
-class DatabaseConnection:
-    host: pulumi.Input[str]
-    port: pulumi.Input[int]
-    name: pulumi.Input[str]
-    user: pulumi.Input[str]
-    password: pulumi.Input[str] | None
-    """Secret; None when `credentials_secret` provides it."""
-    tls: bool = False
-    """Whether the server speaks TLS: the app then connects with sslmode=require."""
-    credentials_secret: pulumi.Input[str] | None = None
-    """A Secret with `username` and `password` keys (CloudNativePG's `<cluster>-app`): the
-    pods read DB_USER and DB_PASSWORD from it by secretKeyRef, so they follow its rotation
-    and the program never holds the password."""
 
 
 def credentials_env(secret_name: pulumi.Input[str]) -> tuple[EnvVarArgs, ...]:

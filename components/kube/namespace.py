@@ -8,7 +8,7 @@ import pulumi
 from pulumi_kubernetes.core.v1 import Namespace as K8sNamespace
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 
-from components.pods import labels
+from components.kube.pods import labels
 
 POD_SECURITY_LABELS = {
     # Pod Security admission: refuse privileged pods outright; report (not

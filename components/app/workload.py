@@ -11,15 +11,15 @@ import pulumi
 from pulumi_kubernetes.apps.v1 import Deployment, DeploymentSpecArgs
 from pulumi_kubernetes.core.v1 import EnvVarArgs, ProbeArgs, Secret
 
-from components import pods, timeouts
-from components.autoscaling import (
+from components.app.autoscaling import (
     DEPLOYMENT_ANNOTATIONS,
     ScalingArgs,
     deployment_replicas,
     register_scaling,
     spread_constraints,
 )
-from components.services import AppPart
+from components.app.services import AppPart
+from components.kube import pods, timeouts
 from stack.config import AppConfig, Resources
 
 
@@ -189,7 +189,7 @@ def _deployment(
 
 def app_workload(name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions) -> Deployment:
     """Register `<name>-env` (Secret) and `<name>` (Deployment) under the caller's `opts`,
-    and the part's HPA and PodDisruptionBudget when they apply (components/autoscaling.py).
+    and the part's HPA and PodDisruptionBudget when they apply (components/app/autoscaling.py).
 
     The Secret is auto-named: the Kubernetes provider replaces a Secret whose
     data changes (Secrets are immutable to it unless enableSecretMutable is set,

@@ -1,0 +1,1 @@
+"""The application: backend, frontend, migration Job, their Services and autoscaling."""

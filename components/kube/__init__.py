@@ -1,0 +1,1 @@
+"""The namespace and the Kubernetes building blocks (pods, labels, timeouts) every group uses."""

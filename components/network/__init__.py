@@ -1,0 +1,1 @@
+"""How traffic reaches the environment and what may talk to what."""
