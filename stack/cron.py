@@ -43,36 +43,38 @@ def _range_problem(expr: str, field: tuple[str, int, int, tuple[str, ...], int])
     name, low, high, names, first = field
     range_part, _, step = expr.partition("/")
     if "/" in step or (step and not step.isdigit()) or step == "0":
-        return f"its {name} field has a bad step in {expr!r}"
+        return f"has a bad step in its {name} field ({expr!r}); a step is a positive number"
     if range_part in ("*", "?"):
         return None
     bounds = range_part.split("-")
     if len(bounds) > 2:
-        return f"its {name} field has too many hyphens in {expr!r}"
+        return f"has too many hyphens in its {name} field ({expr!r})"
     numbers = [_number(b, names, first) for b in bounds]
     if None in numbers:
-        return f"its {name} field has {expr!r}, which is not a number or a range"
+        return f"has {expr!r} in its {name} field, which is not a number, name or range"
     start, end = numbers[0], numbers[-1]
     assert start is not None and end is not None
     if start < low or end > high or start > end:
-        return f"its {name} field has {expr!r}, outside {low}-{high}"
+        return f"has {expr!r} in its {name} field, outside {low}-{high}"
     return None
 
 
 def schedule_problem(schedule: str) -> str | None:
     """None for a schedule the operator runs as meant, else why not."""
     if schedule.startswith("@"):
-        return None if schedule in DESCRIPTORS else "which is not a known descriptor"
+        if schedule in DESCRIPTORS:
+            return None
+        return f"is not a descriptor the program accepts; expected one of {', '.join(DESCRIPTORS)}"
     fields = schedule.split()
     if len(fields) == 5:
         return (
-            "which has five fields: CloudNativePG reads the first as seconds, so this "
-            "is not the crontab schedule it looks like; add a seconds field in front"
+            "has five fields: CloudNativePG reads the first as seconds, so this is not the "
+            "crontab schedule it looks like; add a seconds field in front, e.g. '0 0 3 * * *'"
         )
     if len(fields) != len(_FIELDS):
-        return f"which has {len(fields)} fields"
+        return f"has {len(fields)} field(s); expected {RULE}"
     for value, field in zip(fields, _FIELDS, strict=True):
         for expr in value.split(","):
             if problem := _range_problem(expr, field):
-                return f"which is not valid: {problem}"
+                return problem
     return None
