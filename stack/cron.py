@@ -49,11 +49,10 @@ def _range_problem(expr: str, field: tuple[str, int, int, tuple[str, ...], int])
     bounds = range_part.split("-")
     if len(bounds) > 2:
         return f"has too many hyphens in its {name} field ({expr!r})"
-    numbers = [_number(b, names, first) for b in bounds]
-    if None in numbers:
+    numbers = [n for n in (_number(b, names, first) for b in bounds) if n is not None]
+    if len(numbers) != len(bounds):
         return f"has {expr!r} in its {name} field, which is not a number, name or range"
     start, end = numbers[0], numbers[-1]
-    assert start is not None and end is not None
     if start < low or end > high or start > end:
         return f"has {expr!r} in its {name} field, outside {low}-{high}"
     return None

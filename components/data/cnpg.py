@@ -71,16 +71,14 @@ DEFAULT_RESOURCES = Resources(
 def ready_expressions(instances: int) -> list[str]:
     """What `up` waits for: `Ready` AND every instance pod ready.
 
-    `Ready` alone can be stale: the operator sets it from the phase only
-    (pkg/resources/status/transactions.go, SetClusterReadyCondition) without an
-    observedGeneration, and the Cluster status has none either, so
-    pulumi-kubernetes' generation check (provider/pkg/await/condition/kubectl.go,
-    checkCondition; jsonpath.go, JSONPath.Satisfied) never applies. A Cluster
-    waking from hibernation still says Ready=True before any pod exists.
-    `status.readyInstances` counts ready instance pods
-    (pkg/reconciler/persistentvolumeclaim/status.go) and is omitted at 0, which
-    the JSONPath check reads as "selected nothing", not a match. The count is
-    the spec's, known here: a JSONPath cannot compare two fields.
+    `Ready` alone can be stale: the operator sets it from the phase only, with no
+    observedGeneration (pkg/resources/status/transactions.go,
+    SetClusterReadyCondition), so pulumi-kubernetes' generation check
+    (provider/pkg/await/condition/kubectl.go, checkCondition) never applies, and
+    a Cluster waking from hibernation says Ready=True before any pod exists.
+    `status.readyInstances` (pkg/reconciler/persistentvolumeclaim/status.go) is
+    omitted at 0, which the JSONPath check reads as "selected nothing". The count
+    is the configured one: a JSONPath expression cannot compare two fields.
     """
     return ["condition=Ready", f"jsonpath={{.status.readyInstances}}={instances}"]
 

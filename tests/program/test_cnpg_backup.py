@@ -55,8 +55,8 @@ def test_no_scheduled_backup_without_backup_config(program_runs: Runs) -> None:
 
 
 def test_the_schedule_comes_from_config() -> None:
-    postgres = CNPG["tims-stack:postgres"]
-    cloudnativepg = postgres["cloudnativepg"]
+    postgres: dict[str, Any] = dict(CNPG["tims-stack:postgres"])
+    cloudnativepg: dict[str, Any] = dict(postgres["cloudnativepg"])
     raw = {
         **DB_MODE_SCENARIOS["cloudnativepg"],
         "tims-stack:postgres": {

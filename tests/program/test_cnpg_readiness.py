@@ -103,13 +103,14 @@ def test_condition_ready_alone_would_accept_the_stale_status(running: dict[str, 
 
 def test_the_double_honours_observed_generation_where_an_object_has_it() -> None:
     """The double has teeth: with a stale observedGeneration the provider keeps waiting."""
-    obj = {
-        "metadata": {"generation": 3},
-        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]},
+    status: dict[str, Any] = {
+        "observedGeneration": 2,
+        "conditions": [{"type": "Ready", "status": "True"}],
     }
+    obj = {"metadata": {"generation": 3}, "status": status}
     assert not ready({"pulumi.com/waitFor": "condition=Ready"}, obj)
     assert not ready({"pulumi.com/waitFor": "jsonpath={.status.conditions}"}, obj)
-    obj["status"]["observedGeneration"] = 3
+    status["observedGeneration"] = 3
     assert ready({"pulumi.com/waitFor": "condition=Ready"}, obj)
 
 
