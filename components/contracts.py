@@ -39,3 +39,6 @@ class ProtectedService:
     port: int
     also_from: tuple[NetworkPolicyIngressRuleArgs, ...] = ()
     """Further ingress rules, e.g. a CloudNativePG cluster's replication and operator."""
+    selector: Mapping[str, pulumi.Input[str]] | None = None
+    """The protected pods' match labels when they do not carry `pod_labels` (a
+    CloudNativePG Cluster's pods carry the operator's); None: from `pod_labels`."""

@@ -1,5 +1,5 @@
 """Schema checks of rendered objects: Kubernetes (oldest and newest supported), and the
-HTTPRoute and CloudNativePG Cluster CRDs from ../shared when present.
+HTTPRoute and CloudNativePG Cluster and ScheduledBackup CRDs from ../shared when present.
 
 Used by scripts/render.py; a check whose CRD is absent is skipped with a note.
 """
@@ -25,6 +25,12 @@ KUBERNETES_VERSIONS = ("1.30", k8s_schemas.latest_version())
 HTTPROUTE_CRD = REPO_ROOT.parent / "shared" / "gateway-api" / "httproutes.v1.6.1.crd.yaml"
 CNPG_CLUSTER_CRD = (
     REPO_ROOT.parent / "shared" / "cloudnative-pg" / "postgresql.cnpg.io_clusters.v1.30.0.yaml"
+)
+CNPG_SCHEDULED_BACKUP_CRD = (
+    REPO_ROOT.parent
+    / "shared"
+    / "cloudnative-pg"
+    / "postgresql.cnpg.io_scheduledbackups.v1.30.0.yaml"
 )
 
 
@@ -119,9 +125,10 @@ def validate(obj: Mapping[str, Any], schemas: Sequence[KubernetesSchema]) -> tup
     """Problems with one object, and a note on what it was checked against."""
     if obj["kind"] == "HTTPRoute":
         return _against_crd(obj, HTTPROUTE_CRD, "Gateway API v1.6.1 CRD")
-    if obj["kind"] == "Cluster" and str(obj["apiVersion"]).startswith("postgresql.cnpg.io/"):
-        # postgres.mode cloudnativepg.
-        return _against_crd(obj, CNPG_CLUSTER_CRD, "CloudNativePG v1.30.0 CRD")
+    if str(obj["apiVersion"]).startswith("postgresql.cnpg.io/"):
+        # postgres.mode cloudnativepg; a ScheduledBackup with `backup`.
+        crds = {"Cluster": CNPG_CLUSTER_CRD, "ScheduledBackup": CNPG_SCHEDULED_BACKUP_CRD}
+        return _against_crd(obj, crds[str(obj["kind"])], "CloudNativePG v1.30.0 CRD")
     problems = []
     for kubernetes in schemas:
         problems += [f"Kubernetes {kubernetes.version}: {p}" for p in kubernetes.errors(obj)]

@@ -7,7 +7,7 @@ no Pulumi engine, no cluster, no GitHub token (a fake one stands in, and the
 mocks answer every GitHub call). Writes one file per object under
 build/manifests/<env>/, replaces every secret value with a placeholder,
 validates each object against the Kubernetes schema (the oldest and newest
-versions we support) and an HTTPRoute or CloudNativePG Cluster against its CRD
+versions we support) and an HTTPRoute or CloudNativePG resource against its CRD
 (scripts/manifest_schemas.py), and prints
 a summary table. Exit status: 0 valid, 1 invalid output, 2 bad config or usage.
 """
@@ -54,6 +54,7 @@ KIND_ORDER = (
     "StatefulSet",
     "PersistentVolumeClaim",
     "Cluster",
+    "ScheduledBackup",
     "Deployment",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",

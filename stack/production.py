@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from stack import rules
+from stack import cron, rules
 from stack.errors import Finding
 from stack.fields import ConfigModel, Label, Subdomain, cross_field, declared, matches, rule
 
@@ -158,6 +158,11 @@ class CnpgBackup(ConfigModel):
         Field(pattern=_RETENTION),
         declared("a positive number of days, weeks or months, e.g. '30d', '8w', '6m'"),
     ] = Field(alias="retentionPolicy", default="30d", description="How long backups are kept.")
+    schedule: Annotated[str, rule(cron.schedule_problem, cron.RULE)] = Field(
+        default=cron.DEFAULT_SCHEDULE,
+        description="When base backups run: six cron fields, seconds first (CloudNativePG's "
+        "format). Default: daily at 03:00.",
+    )
 
 
 class CloudNativePG(ConfigModel):

@@ -18,7 +18,14 @@ Decisions (docs/production.md):
   one pod the budget allows its eviction (maxUnavailable 1), so it never blocks a
   drain; once the HPA has scaled out, it keeps a drain from taking every pod at
   once. A part fixed at one replica gets none (minAvailable 1 would block every
-  drain instead). It stays while stopped, guarding no pod.
+  drain instead). It stays while stopped, guarding no pod. It is policy/v1: a
+  spec change updates it in place (pulumi-kubernetes provider/pkg/provider/diff.go,
+  `forceNew`, replaces budgets on `.spec` for policy/v1beta1 only). Only a new
+  name or namespace would replace it, create-before-delete, and for that moment
+  two budgets select the same pods: the eviction API then refuses every eviction
+  of them with a 500 (kubernetes pkg/registry/core/pod/storage/eviction.go,
+  EvictionREST.Create, "more than one PodDisruptionBudget"). A drain stalls
+  for a few seconds and retries; no pod is evicted past the budget: harmless.
 - Spreading is a preference (`ScheduleAnyway`): on a one-node cluster, or on
   nodes without a zone label, pods still schedule.
 """

@@ -129,7 +129,8 @@ def _cloudnativepg(args: DatabaseArgs, opts: pulumi.ResourceOptions) -> Database
         protected=ProtectedService(
             cnpg.pod_labels,
             POSTGRES_PORT,
-            also_from=peer_rules(cnpg.pod_labels, operator_namespace),
+            also_from=peer_rules(cnpg.name, operator_namespace),
+            selector=cnpg.pod_selector,
         ),
         resource=cnpg,
     )

@@ -37,8 +37,13 @@ def ingress_only_from(
     *more_clients: Mapping[str, str],
 ) -> NetworkPolicySpecArgs:
     """Selected pods accept TCP on their port from the client pods only, nothing else."""
+    selected = (
+        protected.selector
+        if protected.selector is not None
+        else pods.selector_labels(protected.pod_labels)
+    )
     return NetworkPolicySpecArgs(
-        pod_selector=LabelSelectorArgs(match_labels=pods.selector_labels(protected.pod_labels)),
+        pod_selector=LabelSelectorArgs(match_labels=selected),
         policy_types=["Ingress"],
         ingress=[
             NetworkPolicyIngressRuleArgs(

@@ -75,7 +75,10 @@ def httproute_wait_for() -> dict[str, str]:
     pulumi-kubernetes (>= 4.18) reads `pulumi.com/waitFor`; a JSON list means
     every expression must hold. Without it a custom resource counts as ready
     once created, so a route the Gateway rejects still gave a green `up` and a
-    URL that answers 404.
+    URL that answers 404. Each expression is checked on the FIRST value it
+    selects only (provider/pkg/jsonpath/jsonpath.go, Parsed.Matches), which is
+    why the route has exactly one parentRef (`httproute_spec`): with a second,
+    that Gateway's verdict would never be read.
     """
     expressions = [
         f'jsonpath={{.status.parents[*].conditions[?(@.type=="{condition}")].status}}=True'

@@ -231,6 +231,37 @@ CASES = [
     Case(
         "backup-unknown-field", backup(bucket="x"), PG + ".cloudnativepg.backup.bucket", "Allowed"
     ),
+    # CloudNativePG's cron has a seconds field first (stack/cron.py)
+    Case(
+        "backup-schedule-crontab",
+        backup(schedule="0 3 * * *"),
+        PG + ".cloudnativepg.backup.schedule",
+        "seconds field",
+    ),
+    Case(
+        "backup-schedule-out-of-range",
+        backup(schedule="0 0 24 * * *"),
+        PG + ".cloudnativepg.backup.schedule",
+        "hours field",
+    ),
+    Case(
+        "backup-schedule-bad-step",
+        backup(schedule="0 */0 * * * *"),
+        PG + ".cloudnativepg.backup.schedule",
+        "step",
+    ),
+    Case(
+        "backup-schedule-word",
+        backup(schedule="daily"),
+        PG + ".cloudnativepg.backup.schedule",
+        "six cron fields",
+    ),
+    Case(
+        "backup-schedule-every",
+        backup(schedule="@every 1h"),
+        PG + ".cloudnativepg.backup.schedule",
+        "@daily",
+    ),
 ]
 
 
@@ -275,6 +306,24 @@ def test_cloudnativepg_instances_default_by_environment(
     assert config.postgres.cloudnativepg is not None
     assert config.postgres.cloudnativepg.instances is None, "unset: chosen per environment"
     assert config.postgres.cloudnativepg.instance_count(config.environment) == instances, stack
+
+
+def test_backup_schedule_defaults_to_daily_at_three(parse: ParseFn) -> None:
+    config = parse({**PREBUILT, **backup()})
+    assert config.postgres.cloudnativepg is not None
+    assert config.postgres.cloudnativepg.backup is not None
+    assert config.postgres.cloudnativepg.backup.schedule == "0 0 3 * * *"
+
+
+@pytest.mark.parametrize(
+    "schedule", ["0 30 2 * * *", "0 0 */6 * * mon-fri", "0 0 0 1 jan,jul ?", "@weekly"]
+)
+def test_backup_schedule_takes_what_the_operator_parses(parse: ParseFn, schedule: str) -> None:
+    """robfig/cron v1.2.0 (parser.go, getRange, parseDescriptor): steps, ranges, names, `?`."""
+    config = parse({**PREBUILT, **backup(schedule=schedule)})
+    assert config.postgres.cloudnativepg is not None
+    assert config.postgres.cloudnativepg.backup is not None
+    assert config.postgres.cloudnativepg.backup.schedule == schedule
 
 
 def test_autoscaling_cpu_defaults_to_70_percent(parse: ParseFn) -> None:

@@ -248,6 +248,17 @@ def cnpg_cluster_schema() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def cnpg_scheduled_backup_schema() -> dict[str, Any]:
+    """The v1 ScheduledBackup schema from the CloudNativePG CRD in ../shared, closed to unknown
+    fields (skips when absent)."""
+    return dict(
+        closed_schema(
+            crd_v1_schema("cloudnative-pg/postgresql.cnpg.io_scheduledbackups.v1.30.0.yaml")
+        )
+    )
+
+
+@pytest.fixture(scope="session")
 def httproute_schema() -> dict[str, Any]:
     """The v1 HTTPRoute schema from the Gateway API CRD in ../shared (skips when absent)."""
     return crd_v1_schema("gateway-api/httproutes.v1.6.1.crd.yaml")

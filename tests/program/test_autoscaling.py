@@ -188,6 +188,36 @@ def test_stop_keeps_the_budgets(program_runs: Runs) -> None:
     assert len(running) == 2, "expected one budget per autoscaled part"
 
 
+# pulumi-kubernetes provider/pkg/provider/diff.go, `forceNew` (v4.32.0, unchanged at its newest
+# commit): the paths whose change replaces an object, by group, version and kind. For every
+# kind also metadata.name and metadata.namespace (metadataForceNewProperties).
+_FORCE_NEW = {("policy", "v1beta1", "PodDisruptionBudget"): (".spec",)}
+
+
+def _replaced_by(api_version: str, kind: str, path: str) -> bool:
+    """Whether the provider replaces an object of this type when `path` changes."""
+    group, _, version = api_version.rpartition("/")
+    prefixes = (
+        *_FORCE_NEW.get((group, version, kind), ()),
+        ".metadata.name",
+        ".metadata.namespace",
+    )
+    return any(path == p or path.startswith(p + ".") for p in prefixes)
+
+
+def test_a_budget_spec_change_updates_it_in_place(program_runs: Runs) -> None:
+    """Only policy/v1beta1 budgets are replaced on a spec change; ours are policy/v1, so
+    there is never a moment with two budgets over the same pods (the eviction API would
+    then refuse every eviction of them; components/app/autoscaling.py)."""
+    budgets = _pdbs(program_runs("autoscaling"))
+    assert budgets, "the autoscaling scenario has budgets"
+    for budget in budgets:
+        assert budget["apiVersion"] == "policy/v1", ident(budget)
+        for field in ("maxUnavailable", "selector", "unhealthyPodEvictionPolicy"):
+            assert not _replaced_by(budget["apiVersion"], "PodDisruptionBudget", f".spec.{field}")
+    assert _replaced_by("policy/v1beta1", "PodDisruptionBudget", ".spec.maxUnavailable")
+
+
 @pytest.mark.parametrize("part", PARTS)
 def test_replicas_spread_over_nodes_and_zones_without_blocking_scheduling(
     scenario_run: ProgramRun, part: str

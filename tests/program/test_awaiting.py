@@ -16,6 +16,7 @@ from components.kube import timeouts
 from components.network.routing import ROUTE_CONDITIONS, WAIT_FOR_ANNOTATION, httproute_wait_for
 from scripts import mockrun
 from scripts.mockrun import ProgramRun, run_program
+from tests.program import waitfor
 from tests.program.conftest import SCENARIOS
 from tests.program.k8s import WORKLOAD_KINDS
 
@@ -144,27 +145,9 @@ _ROUTE_EXPRESSION = re.compile(
 
 
 def route_ready(annotation: str, status: dict[str, Any]) -> bool:
-    """What pulumi-kubernetes concludes from the waitFor list for a route with `status`.
-
-    Only the one JSONPath shape the program uses is understood: a condition
-    type looked up in the parents' conditions. As in pulumi-kubernetes
-    (provider/pkg/jsonpath/jsonpath.go, `Parsed.Matches`), only the FIRST value
-    the path selects is compared with "True"; every expression of the JSON list
-    must hold (provider/pkg/await/condition/all.go).
-    """
-    expressions = json.loads(annotation)
-    for expression in expressions:
-        match = _ROUTE_EXPRESSION.fullmatch(expression)
-        assert match, f"unexpected waitFor expression {expression!r}"
-        values = [
-            c.get("status")
-            for parent in status.get("parents", [])
-            for c in parent.get("conditions", [])
-            if c.get("type") == match.group(1)
-        ]
-        if not values or values[0] != "True":
-            return False
-    return True
+    """What pulumi-kubernetes concludes from the waitFor list for a route with `status`
+    (tests/program/waitfor.py: every expression must hold, each on its FIRST match)."""
+    return waitfor.ready({WAIT_FOR_ANNOTATION: annotation}, {"status": status})
 
 
 def _status(**conditions: str) -> dict[str, Any]:
@@ -215,9 +198,20 @@ def test_route_has_one_parent_so_the_awaited_conditions_are_its_own(
     route: tuple[str, dict[str, Any]],
 ) -> None:
     # pulumi-kubernetes compares only the first value a JSONPath selects: with a
-    # second parentRef, a Gateway rejecting the route would go unnoticed.
+    # second parentRef, a Gateway rejecting the route would go unnoticed (below).
     _, manifest = route
     assert len(manifest["spec"]["parentRefs"]) == 1, manifest["spec"]["parentRefs"]
+
+
+def test_a_second_parent_would_go_unchecked() -> None:
+    """Why one parent: jsonpath.go's Matches reads only the first selected value, so a
+    second Gateway's rejection does not keep the wait going."""
+    annotation = httproute_wait_for()[WAIT_FOR_ANNOTATION]
+    accepted, rejected = (
+        _status(Accepted=value, ResolvedRefs="True")["parents"][0] for value in ("True", "False")
+    )
+    assert route_ready(annotation, {"parents": [accepted, rejected]})
+    assert not route_ready(annotation, {"parents": [rejected, accepted]})
 
 
 def test_route_waits_name_both_gateway_conditions() -> None:

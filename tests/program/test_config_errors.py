@@ -34,6 +34,23 @@ MALFORMED: list[tuple[str, dict[str, Any], str]] = [
         "build.repository",
     ),
     (
+        "crontab backup schedule",
+        {
+            **PREBUILT,
+            "tims-stack:postgres": {
+                "mode": "cloudnativepg",
+                "cloudnativepg": {
+                    "backup": {
+                        "destinationPath": "s3://b/p",
+                        "secret": "s3",
+                        "schedule": "0 3 * * *",
+                    }
+                },
+            },
+        },
+        "postgres.cloudnativepg.backup.schedule",
+    ),
+    (
         "unpinned postgres",
         {**PREBUILT, "tims-stack:postgres": {"image": "postgres:latest"}},
         "postgres.image",

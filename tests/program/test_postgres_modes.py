@@ -6,6 +6,7 @@ checked by the other test modules; these run the DB_MODE_SCENARIOS.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -25,13 +26,12 @@ from tests.program.k8s import (
     matches,
     obj,
     objects,
-    pod_labels,
     strings,
     validate_core_objects,
     workloads,
 )
 
-CRD_KINDS = ("HTTPRoute", "Cluster")
+CRD_KINDS = ("HTTPRoute", "Cluster", "ScheduledBackup")
 NAMESPACE = "tims-stack-dev"
 GUARD_TYPE = "pulumi-python:dynamic/tims-stack:PostgresModeGuard"
 
@@ -132,14 +132,19 @@ def test_pr_environment_gets_one_instance_without_a_blocking_pdb(program_runs: R
 
 
 def test_up_waits_for_the_cluster_to_be_ready_with_a_timeout(program_runs: Runs) -> None:
+    """What the expressions accept: tests/program/test_cnpg_readiness.py."""
     annotations = _cluster(program_runs("cloudnativepg"))["metadata"]["annotations"]
-    assert annotations["pulumi.com/waitFor"] == "condition=Ready"
+    assert json.loads(annotations["pulumi.com/waitFor"]) == [
+        "condition=Ready",
+        "jsonpath={.status.readyInstances}=3",
+    ]
     assert int(annotations["pulumi.com/timeoutSeconds"]) == cnpg.READY_TIMEOUT_SECONDS
     assert annotations["cnpg.io/hibernation"] == "off"
 
 
 def test_stop_hibernates_the_cluster_and_does_not_wait_for_it(program_runs: Runs) -> None:
-    """Hibernation deletes the instance pods and keeps the volumes; never Ready meanwhile."""
+    """Hibernation deletes the instance pods and keeps the volumes; the Cluster stays Ready
+    with no ready instance meanwhile, so nothing both proves it and holds."""
     run = program_runs("cloudnativepg-stopped")
     annotations = _cluster(run)["metadata"]["annotations"]
     assert annotations["cnpg.io/hibernation"] == "on"
@@ -155,15 +160,26 @@ def test_stop_scales_every_workload_to_zero_in_every_mode(program_runs: Runs, na
         assert workload["spec"]["replicas"] == 0, f"{ident(workload)} still runs when stopped"
 
 
-def test_cluster_pods_inherit_the_labels_the_network_policy_selects(program_runs: Runs) -> None:
+def test_cluster_objects_inherit_no_label_key_the_operator_sets(program_runs: Runs) -> None:
+    """The operator's PVC label reconciler overwrites name, component and managed-by with its
+    own values and then finds ours missing, on every reconcile (cnpg.OPERATOR_LABEL_KEYS)."""
+    for name in ("cloudnativepg", "cloudnativepg-pr"):
+        inherited = _cluster(program_runs(name))["spec"]["inheritedMetadata"]["labels"]
+        assert sorted(set(inherited) & cnpg.OPERATOR_LABEL_KEYS) == [], name
+        assert inherited == {"app.kubernetes.io/part-of": "tims-stack"}, name
+
+
+def test_postgres_policy_selects_the_cluster_by_the_operators_label(program_runs: Runs) -> None:
+    """Inherited labels no longer identify the pods; `cnpg.io/cluster` does, on instances and
+    Job pods alike (tests/program/test_network_policies.py checks what it admits)."""
     run = program_runs("cloudnativepg")
-    inherited = _cluster(run)["spec"]["inheritedMetadata"]["labels"]
     (policy,) = [
         p
         for p in objects(run, "NetworkPolicy")
         if p["metadata"]["labels"].get("app.kubernetes.io/name") == "postgres"
     ]
-    assert matches(policy["spec"]["podSelector"]["matchLabels"], inherited), ident(policy)
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector == {"cnpg.io/cluster": _cluster(run)["metadata"]["name"]}, ident(policy)
 
 
 # ------------------------------------------------------------------------- backend env
@@ -273,54 +289,6 @@ def test_pod_env_never_carries_a_literal_password_in_any_mode(mode_run: ProgramR
                     assert "value" not in entry, f"{ident(workload)}: {entry['name']} literal"
 
 
-# ------------------------------------------------------------------------- policies
-
-
-def _peers_by_port(policy: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
-    """Port -> every peer the policy admits on it."""
-    by_port: dict[int, list[dict[str, Any]]] = {}
-    for rule in policy["spec"]["ingress"]:
-        for port in rule["ports"]:
-            by_port.setdefault(port["port"], []).extend(rule["from"])
-    return by_port
-
-
-def test_cloudnativepg_policy_admits_backend_replication_and_operator_only(
-    program_runs: Runs,
-) -> None:
-    """CloudNativePG's "Networking" docs: the operator reaches every instance on 8000 and
-    5432, and the instances reach each other; the backend only Postgres."""
-    run = program_runs("cloudnativepg")
-    (policy,) = [
-        p
-        for p in objects(run, "NetworkPolicy")
-        if p["metadata"]["labels"]["app.kubernetes.io/name"] == "postgres"
-    ]
-    inherited = _cluster(run)["spec"]["inheritedMetadata"]["labels"]
-    backend = pod_labels(obj(run, "Deployment", "backend"))
-    frontend = pod_labels(obj(run, "Deployment", "frontend"))
-    by_port = _peers_by_port(policy)
-    assert set(by_port) == {5432, 8000}, ident(policy)
-    operator = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cnpg-system"}}
-    }
-    for port in (5432, 8000):
-        pod_peers = [p["podSelector"]["matchLabels"] for p in by_port[port] if "podSelector" in p]
-        assert any(matches(sel, inherited) for sel in pod_peers), f"instances: no {port}"
-        assert not any(matches(sel, frontend) for sel in pod_peers), f"frontend reaches {port}"
-        assert operator in by_port[port], f"the operator cannot reach the instances on {port}"
-        namespaces = [p for p in by_port[port] if "namespaceSelector" in p]
-        assert namespaces == [operator], f"{ident(policy)}: other namespaces on {port}"
-    backend_on = [
-        port
-        for port, peers in by_port.items()
-        if any(
-            matches(p["podSelector"]["matchLabels"], backend) for p in peers if "podSelector" in p
-        )
-    ]
-    assert backend_on == [5432], f"the backend reaches Postgres on {backend_on}"
-
-
 # ------------------------------------------------------------------------- the guard
 
 
@@ -384,6 +352,15 @@ def test_migration_job_waits_for_the_database(
     (job,) = [r for r in run.resources if r.type == "kubernetes:batch/v1:Job"]
     (database,) = [r.urn for r in run.resources if r.type == waits_for]
     assert database in job.dependencies, f"{name}: the Job does not wait for {waits_for}"
+
+
+def _peers_by_port(policy: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
+    """Port -> every peer the policy admits on it."""
+    by_port: dict[int, list[dict[str, Any]]] = {}
+    for rule in policy["spec"]["ingress"]:
+        for port in rule["ports"]:
+            by_port.setdefault(port["port"], []).extend(rule["from"])
+    return by_port
 
 
 def test_cloudnativepg_policy_admits_the_migration_job(program_runs: Runs) -> None:

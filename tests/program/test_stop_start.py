@@ -17,6 +17,7 @@ from tests.program.conftest import DB_MODE_SCENARIOS, SCENARIOS, SECRET_KEYS, ST
 from tests.program.k8s import Runs, ident, objects, workloads
 
 CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+SCHEDULED_BACKUP_TYPE = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
 DROPPABLE = {
     # An idle HPA cannot go below minReplicas >= 1 (components/app/autoscaling.py).
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
@@ -48,8 +49,11 @@ def _without_replicas(value: Any) -> Any:
 
 
 def _comparable(resource: Registered) -> Any:
-    """The inputs stop may not change: all but replicas and the Cluster's await annotations."""
+    """The inputs stop may not change: all but replicas, the Cluster's await annotations and
+    the ScheduledBackup's `suspend` (a hibernated Cluster cannot be backed up)."""
     inputs = _without_replicas(reveal(resource.inputs))
+    if resource.type == SCHEDULED_BACKUP_TYPE:
+        inputs = {**inputs, "spec": {k: v for k, v in inputs["spec"].items() if k != "suspend"}}
     if resource.type == CLUSTER_TYPE:
         metadata = dict(inputs["metadata"])
         annotations = metadata.pop("annotations")
@@ -95,6 +99,8 @@ def test_stop_scales_every_workload_to_zero(pair: tuple[ProgramRun, ProgramRun])
     for cluster in objects(stopped, "Cluster"):
         annotations = cluster["metadata"]["annotations"]
         assert annotations[HIBERNATION] == "on", f"{ident(cluster)} is not hibernated"
+    for backup in objects(stopped, "ScheduledBackup"):
+        assert backup["spec"]["suspend"] is True, f"{ident(backup)} still runs when stopped"
 
 
 def test_start_wakes_the_cluster(program_runs: Runs) -> None:

@@ -77,6 +77,22 @@ def test_cloudnativepg_render_checks_the_cluster_against_the_crd(
     assert result.problems == []
 
 
+def test_cloudnativepg_render_checks_the_scheduled_backup_against_its_crd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crd = shared_path("cloudnative-pg/postgresql.cnpg.io_scheduledbackups.v1.30.0.yaml")
+    monkeypatch.setattr(schemas_module, "CNPG_SCHEDULED_BACKUP_CRD", crd)
+    result = _render(tmp_path, "cloudnativepg")
+    assert "ScheduledBackup" in _kinds(result)
+    assert not any(n.startswith("skipped ScheduledBackup") for n in result.notes), result.notes
+    assert result.problems == []
+    backup = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup"}
+    spec = {"cluster": {"name": "c"}, "schedule": "0 0 3 * * *", "suspended": True}
+    problems, checked = schemas_module.validate({**backup, "spec": spec}, [])
+    assert checked == "CloudNativePG v1.30.0 CRD"
+    assert any("suspended" in p for p in problems), problems
+
+
 def test_cloudnativepg_render_reports_an_invalid_cluster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
