@@ -26,7 +26,7 @@ PostgresMode = Literal["inCluster", "external", "cloudnativepg"]
 RedisMode = Literal["inCluster", "external"]
 REDIS_URL_FORMS = (
     "redis://[[<user>]:<password>@]<host>[:<port>][/<db>] or, with TLS, "
-    "rediss://[[<user>]:<password>@]<host>[:<port>][/<db>] (port 6379 by default, db a "
+    "rediss://[[<user>]:<password>@]<host>[:<port>][/<db>] (port 6379 when omitted, db a "
     "number; percent-encode reserved characters in the password)"
 )
 PASSWORD_KEY_NAME = "postgresPassword"  # noqa: S105 - a config key name, not a password
