@@ -7,10 +7,8 @@ import pulumi
 from components.app.backend import Backend, BackendArgs, public_endpoint
 from components.app.frontend import Frontend, FrontendArgs
 from components.app.services import BACKEND, FRONTEND, AppService, AppServiceArgs
-from components.contracts import ProtectedService
 from components.data.database import DatabaseArgs, database
-from components.data.redis import PORT as REDIS_PORT
-from components.data.redis import Redis, RedisArgs
+from components.data.redis_mode import RedisStoreArgs, redis_store
 from components.images.app_images import AppImages, AppImagesArgs
 from components.images.names import image_registries, registry_owner
 from components.images.pull_secret import RegistryPullSecret, RegistryPullSecretArgs
@@ -63,8 +61,14 @@ postgres = database(
         password=secrets.postgres_password,
     )
 )
-redis = Redis(
-    "redis", RedisArgs(namespace=ns, environment=env, config=config.redis, stopped=config.stopped)
+redis = redis_store(
+    RedisStoreArgs(
+        namespace=ns,
+        environment=env,
+        config=config.redis,
+        stopped=config.stopped,
+        url=secrets.redis_url,
+    )
 )
 backend_service = AppService("backend", AppServiceArgs(namespace=ns, environment=env, part=BACKEND))
 frontend_service = AppService(
@@ -86,11 +90,11 @@ backend = Backend(
         public=public,
         frontend_url=frontend_service.url,
         database=postgres.connection,
-        redis_url=redis.url,
+        redis=redis.connection,
         pull_secret=pull_secret,
         env_is_secret=is_secure("tims-stack:backend"),
         migrations=config.migrations,
-        migrations_after=[postgres.resource, redis],
+        migrations_after=[postgres.resource, redis.resource],
     ),
 )
 Frontend(
@@ -130,9 +134,9 @@ NetworkPolicies(
         client_pod_labels=backend.pod_labels,
         extra_client_pod_labels=[backend.migration_pod_labels],
         protected={
-            # No Postgres policy with an external database: nothing of it runs here.
+            # No policy for an external store: nothing of it runs here.
             **({"postgres": postgres.protected} if postgres.protected is not None else {}),
-            "redis": ProtectedService(redis.pod_labels, REDIS_PORT),
+            **({"redis": redis.protected} if redis.protected is not None else {}),
         },
     ),
 )
@@ -142,7 +146,7 @@ pulumi.export("url", backend_url)
 pulumi.export("backendImage", backend_image)
 pulumi.export("frontendImage", frontend_image)
 pulumi.export("postgresHost", postgres.host)
-pulumi.export("redisUrl", redis.url)
+pulumi.export("redisUrl", redis.url_output)
 pulumi.export("adminUser", backend.admin_user)
 pulumi.export("adminPassword", pulumi.Output.secret(backend.admin_password))
 if backend.migration_logs is not None:

@@ -1,7 +1,8 @@
 """What one group of components hands another: the types on the seams between folders.
 
-The data stores produce a `DatabaseConnection` that the backend consumes, and a
-`ProtectedService` that the network policies consume; neither side owns them.
+The data stores produce a `DatabaseConnection` and a `RedisConnection` that the
+backend consumes, and a `ProtectedService` that the network policies consume;
+neither side owns them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ class DatabaseConnection:
     """A Secret with `username` and `password` keys (CloudNativePG's `<cluster>-app`): the
     pods read DB_USER and DB_PASSWORD from it by secretKeyRef, so they follow its rotation
     and the program never holds the password."""
+
+
+@dataclass(frozen=True)
+class RedisConnection:
+    """How the backend and the migration Job reach Redis (REDIS_URL), whichever mode runs it."""
+
+    url: pulumi.Input[str]
+    secret: bool = False
+    """True when the URL holds a password (a managed Redis): it is then a secret entry of
+    the env Secret, and the plain entries are built without it, so they stay readable."""
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ Decisions worth knowing (docs/config.md documents them for users):
   pushed package private, and build mode has a token for the pull secret anyway.
 - `github:baseUrl` may be plain `http://` only for a loopback host.
 - Only `github:token`, `tims-stack:backend` and `tims-stack:frontend` may be
-  secret, and `tims-stack:postgresPassword` must be: every other value is read
-  as plain text and would land unencrypted in state (ImageBuild inputs) and
-  previews.
+  secret, and `tims-stack:postgresPassword` and `tims-stack:redisUrl` must be:
+  every other value is read as plain text and would land unencrypted in state
+  (ImageBuild inputs) and previews.
 - An error never shows any part of a secret value (`stack.errors.Reporter`).
 - Namespaces `default` and `kube-*` are refused: destroy deletes the namespace.
 """
@@ -64,6 +64,7 @@ from stack.contract import (
     NS,
     PASSWORD_KEY,
     PROJECT,
+    REDIS_URL_KEY,
     SECRET_ALLOWED_KEYS,
     TOKEN_ENV,
     TOKEN_KEY,
@@ -111,6 +112,7 @@ __all__ = [
     "OBJECT_KEYS",
     "PASSWORD_KEY",
     "PROJECT",
+    "REDIS_URL_KEY",
     "RESOURCE_NAMES",
     "SECRET_ALLOWED_KEYS",
     "TOKEN_ENV",
@@ -155,10 +157,13 @@ class Secrets:
         self,
         github_token: pulumi.Output[str] | None,
         postgres_password: pulumi.Output[str] | None = None,
+        redis_url: pulumi.Output[str] | None = None,
     ) -> None:
         self.github_token = github_token
         self.postgres_password = postgres_password
         """`tims-stack:postgresPassword` (secret), read only with postgres.mode external."""
+        self.redis_url = redis_url
+        """`tims-stack:redisUrl` (secret), read only with redis.mode external."""
 
     def require_github_token(self) -> pulumi.Output[str]:
         """The token, where config has already required one (build mode, private images)."""
@@ -169,7 +174,8 @@ class Secrets:
     def __repr__(self) -> str:
         token = "<secret>" if self.github_token else None
         password = "<secret>" if self.postgres_password else None
-        return f"Secrets(github_token={token}, postgres_password={password})"
+        redis_url = "<secret>" if self.redis_url else None
+        return f"Secrets(github_token={token}, postgres_password={password}, redis_url={redis_url})"
 
 
 def _go_integral(value: Any) -> Any:
@@ -255,4 +261,7 @@ def load_config() -> tuple[StackConfig, Secrets]:
     password: pulumi.Output[str] | None = None
     if config.postgres.mode == "external":  # parse_config required it, as a secret
         password = pulumi.Config(PROJECT).require_secret(PASSWORD_KEY.removeprefix(NS))
-    return config, Secrets(github_token=token, postgres_password=password)
+    redis_url: pulumi.Output[str] | None = None
+    if config.redis.mode == "external":  # parse_config required it, as a secret
+        redis_url = pulumi.Config(PROJECT).require_secret(REDIS_URL_KEY.removeprefix(NS))
+    return config, Secrets(github_token=token, postgres_password=password, redis_url=redis_url)

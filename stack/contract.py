@@ -54,7 +54,7 @@ BACKEND_CONTRACT_ENV: dict[str, str] = {
     "DB_HOST": "the connection to the environment's Postgres",
     "DB_PORT": "the connection to the environment's Postgres",
     "DB_NO_SSL": "the in-cluster Postgres, which has no TLS",
-    "REDIS_URL": "the environment's Redis Service",
+    "REDIS_URL": "the environment's Redis (its Service, or tims-stack:redisUrl)",
     "DJANGO_SECRET_KEY": "a generated key that must never be a literal",
     "PRODUCTION": "the image's cluster mode",
     "ROOT_URL": "the public (or in-cluster) URL",
@@ -91,10 +91,19 @@ HOW_TO_SET_TOKEN = (
 
 PASSWORD_KEY = f"{NS}postgresPassword"
 """The external database's password (postgres.mode external); secret only."""
-SECRET_ALLOWED_KEYS: tuple[str, ...] = (TOKEN_KEY, f"{NS}backend", f"{NS}frontend", PASSWORD_KEY)
+REDIS_URL_KEY = f"{NS}redisUrl"
+"""The managed Redis's URL, password included (redis.mode external); secret only."""
+SECRET_ONLY_KEYS: tuple[str, ...] = (PASSWORD_KEY, REDIS_URL_KEY)
+"""Keys that must be set with --secret: a plain-text value is refused."""
+SECRET_ALLOWED_KEYS: tuple[str, ...] = (
+    TOKEN_KEY,
+    f"{NS}backend",
+    f"{NS}frontend",
+    *SECRET_ONLY_KEYS,
+)
 """Keys whose values the program keeps secret: the token, the app objects whose env
-maps go into Kubernetes Secrets, and the external database's password. Any other key
-is read as plain text."""
+maps go into Kubernetes Secrets, the external database's password and the managed
+Redis's URL. Any other key is read as plain text."""
 
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a marker, not a credential

@@ -23,7 +23,7 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from stack.contract import PASSWORD_KEY, SECRET_PLACEHOLDER, TOKEN_KEY
+from stack.contract import SECRET_ONLY_KEYS, SECRET_PLACEHOLDER, TOKEN_KEY
 
 ERROR_TYPE = "tims_stack"
 """The pydantic error type of our own validators' errors."""
@@ -116,6 +116,7 @@ def did_you_mean(name: str, allowed: Collection[str]) -> str:
 _MIN_FRAGMENT = 4
 """Shorter pieces of a secret are not scrubbed: they would mangle ordinary words."""
 _SCRUBBED = "<secret>"
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def _leaf_strings(value: Any) -> list[str]:
@@ -151,7 +152,10 @@ def _secret_fragments(values: Collection[str]) -> tuple[tuple[str, ...], tuple[s
     # Word pieces only of the strings themselves: the JSON text of an object also
     # holds its keys ("env", "memory") and placeholders, which are no secrets.
     words = {leaf for leaf in leaves if not _is_json_container(leaf)}
-    pieces = {p for leaf in words for p in re.split(r"[^A-Za-z0-9]+", leaf)}
+    # A URL's scheme is no secret (tims-stack:redisUrl's "redis://"), and scrubbing it
+    # would garble every message that names a redis key.
+    bare = {_URL_SCHEME.sub("", leaf) for leaf in words}
+    pieces = {p for leaf in bare for p in re.split(r"[^A-Za-z0-9]+", leaf)}
     return (
         tuple(sorted((v for v in leaves if len(v) >= _MIN_FRAGMENT), key=len, reverse=True)),
         tuple(sorted((p for p in pieces if len(p) >= _MIN_FRAGMENT), key=len, reverse=True)),
@@ -182,7 +186,7 @@ class Reporter:
         self.issues: list[ConfigIssue] = []
         # The token is secret even when a user stored it in plain text by mistake.
         # Secret even when a user stored them in plain text by mistake.
-        self.secret_keys = frozenset(secret_keys) | {TOKEN_KEY, PASSWORD_KEY}
+        self.secret_keys = frozenset(secret_keys) | {TOKEN_KEY, *SECRET_ONLY_KEYS}
         values = [v for k, v in raw.items() if k in self.secret_keys and v]
         self._leaves, self._pieces = _secret_fragments(values)
 

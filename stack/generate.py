@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from stack.contract import NS, PASSWORD_KEY, PROJECT, SECRET_ALLOWED_KEYS
+from stack.contract import NS, PROJECT, SECRET_ALLOWED_KEYS, SECRET_ONLY_KEYS
 from stack.errors import model_in
 from stack.settings import GitHubSettings, StackSettings
 
@@ -227,7 +227,7 @@ def json_schema() -> dict[str, Any]:
         forms = [prop]
         if model_in(field.annotation) is not None:
             forms.append(JSON_TEXT)
-        if NS + alias == PASSWORD_KEY:  # secret only, as github:token: plain text is refused
+        if NS + alias in SECRET_ONLY_KEYS:  # secret only, as github:token: plain text is refused
             forms = [SECURE]
         elif NS + alias in SECRET_ALLOWED_KEYS:
             forms.append(SECURE)

@@ -68,6 +68,7 @@ from stack.production import (
     CloudNativePG,
     ExternalPostgres,
     PostgresMode,
+    RedisMode,
     mode_findings,
 )
 
@@ -315,6 +316,18 @@ class RedisConfig(_DataStore):
     storage: StorageSize = Field(
         default="256Mi",
         description="Claim for the append-only file (queued Celery tasks), a positive quantity.",
+    )
+    # Production profile: docs/production.md ("Managed Redis").
+    mode: RedisMode = Field(
+        default="inCluster",
+        description='"inCluster" (a StatefulSet) or "external" (a managed Redis at the secret '
+        "tims-stack:redisUrl; the other redis fields are then unused).",
+    )
+    allow_mode_change: bool = Field(
+        alias="allowModeChange",
+        default=False,
+        description="true lets `up` change the mode of a live environment (nothing is moved: "
+        "messages in flight are lost, docs/production.md).",
     )
 
 

@@ -1,10 +1,12 @@
-"""The production-profile config models (docs/production.md): autoscaling and Postgres modes.
+"""The production-profile config models (docs/production.md): autoscaling, Postgres and Redis
+modes.
 
 Declared like the rest of the schema (see `stack.models` on adding a key); the
 models here are fields of `AppConfig` (`autoscaling`) and `PostgresConfig`
 (`mode`, `external`, `cloudnativepg`, `allowModeChange`). The secret
 `tims-stack:postgresPassword` is a top-level key (`stack.settings`) whose rules
-between keys live in `stack.resolve`.
+between keys live in `stack.resolve`; so is `tims-stack:redisUrl` (redis.mode external),
+whose form `redis_url_problem` checks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -20,6 +23,12 @@ from stack.errors import Finding
 from stack.fields import ConfigModel, Label, Subdomain, cross_field, declared, matches, rule
 
 PostgresMode = Literal["inCluster", "external", "cloudnativepg"]
+RedisMode = Literal["inCluster", "external"]
+REDIS_URL_FORMS = (
+    "redis://[[<user>]:<password>@]<host>[:<port>][/<db>] or, with TLS, "
+    "rediss://[[<user>]:<password>@]<host>[:<port>][/<db>] (port 6379 when omitted, db a "
+    "number; percent-encode reserved characters in the password)"
+)
 PASSWORD_KEY_NAME = "postgresPassword"  # noqa: S105 - a config key name, not a password
 DEFAULT_CPU_TARGET = 70
 MAX_REPLICAS = 100
@@ -234,3 +243,31 @@ def mode_findings(
                 Finding(f"no {field} with mode {mode!r}", problem, at=(field,), value_free=True)
             )
     return found
+
+
+def redis_url_problem(url: str) -> str | None:
+    """What is wrong with a `tims-stack:redisUrl`, in words that quote none of it, or None.
+
+    The forms channels_redis hands to redis-py's `from_url` (the app's CHANNEL_LAYERS
+    `hosts`): redis:// and rediss:// (TLS); no unix:// socket, which no pod here has.
+    """
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "contains whitespace or control characters"
+    if url.partition("://")[0] not in ("redis", "rediss"):
+        return "does not start with redis:// or rediss://"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number from 1 to 65535, or brackets that do not close"
+    if port == 0:
+        return "has a port that is not a number from 1 to 65535"
+    if not parts.hostname:
+        return "has no host"
+    if _host_problem(parts.hostname) is not None:
+        return "has a host that is neither a DNS name nor an IP address"
+    if parts.path not in ("", "/") and not re.fullmatch(r"/[0-9]{1,5}", parts.path):
+        return "has a path that is not a database number (/0, /1, ...)"
+    if parts.fragment:
+        return "has a #fragment"
+    return None

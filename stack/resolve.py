@@ -22,6 +22,7 @@ from stack.contract import (
     HOW_TO_SET_TOKEN,
     NS,
     PASSWORD_KEY,
+    REDIS_URL_KEY,
     SECRET_ALLOWED_KEYS,
     SECRET_PLACEHOLDER,
     TOKEN_ENV,
@@ -38,6 +39,7 @@ from stack.models import (
     RedisConfig,
     RoutingConfig,
 )
+from stack.production import REDIS_URL_FORMS, redis_url_problem
 from stack.settings import GitHubSettings, StackSettings
 
 M = TypeVar("M", bound=BaseModel)
@@ -108,6 +110,7 @@ def parse_config(
     github = _validate(GitHubSettings, github_input, "github:", run)
     has_token = _token(raw, frozenset(secret_keys), env, run)
     _postgres_password(raw, frozenset(secret_keys), settings, run)
+    _redis_url(raw, frozenset(secret_keys), settings, run)
     _production_notes(settings, given, run)
     config = _resolve(settings, github, has_token, stack, run)
     if run.report.issues:
@@ -150,8 +153,8 @@ def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: Judging)
 _READ_AS_PLAIN_TEXT = (
     "is set as a secret, but the program reads this key as plain text: its value would be "
     "stored unencrypted in the Pulumi state (e.g. the ImageBuild inputs) and shown in previews. "
-    "Only github:token, tims-stack:postgresPassword, tims-stack:backend and "
-    "tims-stack:frontend (their env maps go into Kubernetes Secrets) may be secret. Set it "
+    "Only github:token, tims-stack:postgresPassword, tims-stack:redisUrl, tims-stack:backend "
+    "and tims-stack:frontend (their env maps go into Kubernetes Secrets) may be secret. Set it "
     "again without --secret (`pulumi config set {key} <value>`, with --path for a field of "
     "an object), or move a secret value into tims-stack:backend.env or tims-stack:frontend.env"
 )
@@ -218,6 +221,41 @@ def _postgres_password(
         run.notes.append(f"{PASSWORD_KEY} is set but postgres.mode is {mode!r}: it is not used")
 
 
+def _redis_url(
+    raw: Mapping[str, str], secret_keys: frozenset[str], s: StackSettings, run: Judging
+) -> None:
+    """tims-stack:redisUrl: secret only, required exactly with redis.mode external, and a
+    redis:// or rediss:// URL. Every message is value-free: the URL holds the password,
+    and even its host or scheme is not quoted back."""
+    value = raw.get(REDIS_URL_KEY, "")
+    how = f"`pulumi config set --secret {REDIS_URL_KEY} <url>`"
+    if value and REDIS_URL_KEY not in secret_keys:
+        run.report.add(
+            REDIS_URL_KEY,
+            f"is stored in plain text; remove it with `pulumi config rm {REDIS_URL_KEY}` and "
+            f"set it again with {how}",
+            value_free=True,
+        )
+    # Offline (render) the encrypted value is a placeholder: set, but not judged.
+    elif value and SECRET_PLACEHOLDER not in value and (problem := redis_url_problem(value)):
+        run.report.add(
+            REDIS_URL_KEY,
+            f"is not a Redis URL: the value {problem}; expected {REDIS_URL_FORMS}. Set it "
+            f"again with {how}",
+            value_free=True,
+        )
+    mode = s.redis.mode
+    if mode == "external" and not value and not run.hit("redis"):
+        run.report.add(
+            REDIS_URL_KEY,
+            f"is required with redis.mode 'external': the managed Redis's URL, "
+            f"{REDIS_URL_FORMS}, set with {how}",
+            value_free=True,
+        )
+    elif value and mode != "external":
+        run.notes.append(f"{REDIS_URL_KEY} is set but redis.mode is {mode!r}: it is not used")
+
+
 def _production_notes(s: StackSettings, given: Mapping[str, Any], run: Judging) -> None:
     """Settings the production profile makes unused (docs/production.md)."""
     for part in ("backend", "frontend"):
@@ -231,6 +269,18 @@ def _production_notes(s: StackSettings, given: Mapping[str, Any], run: Judging) 
             f"{NS}postgres.allowModeChange is true: a postgres.mode change is not refused; "
             f"remove it after the migration's `up` (`pulumi config rm --path "
             f"{NS}postgres.allowModeChange`)"
+        )
+    if s.redis.allow_mode_change:
+        run.notes.append(
+            f"{NS}redis.allowModeChange is true: a redis.mode change is not refused; remove "
+            f"it after the switch's `up` (`pulumi config rm --path {NS}redis.allowModeChange`)"
+        )
+    redis = given.get(NS + "redis")
+    unused = sorted(set(redis) - {"mode", "allowModeChange"}) if isinstance(redis, dict) else []
+    if s.redis.mode == "external" and unused:
+        run.notes.append(
+            f"{NS}redis.{', '.join(unused)} not used with redis.mode 'external' (no Redis "
+            "runs in the cluster)"
         )
     postgres = given.get(NS + "postgres")
     if s.postgres.mode != "inCluster" and isinstance(postgres, dict) and "image" in postgres:

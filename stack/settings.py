@@ -139,7 +139,9 @@ class StackSettings(ConfigModel):
         "CloudNativePG Cluster (mode; docs/production.md).",
     )
     redis: Annotated[RedisConfig, RuntimeObject] = Field(
-        default_factory=RedisConfig, description="The Redis StatefulSet."
+        default_factory=RedisConfig,
+        description="Redis: the in-cluster StatefulSet or a managed Redis (mode; "
+        "docs/production.md).",
     )
     migrations: Annotated[MigrationsConfig, RuntimeObject] = Field(
         default_factory=MigrationsConfig,
@@ -152,6 +154,13 @@ class StackSettings(ConfigModel):
         description="SECRET. Password of postgres.external.user, required with postgres.mode "
         "external: `pulumi config set --secret tims-stack:postgresPassword <password>` (a "
         "plain-text value is refused).",
+    )
+    redis_url: Annotated[str | None, Derived] = Field(
+        alias="redisUrl",
+        default=None,
+        description="SECRET. URL of the managed Redis, required with redis.mode external: "
+        "redis://[[<user>]:<password>@]<host>[:<port>][/<db>], or rediss://... for TLS. "
+        "`pulumi config set --secret tims-stack:redisUrl <url>` (a plain-text value is refused).",
     )
 
 

@@ -21,7 +21,7 @@ from components.app import migrations as migration_job
 from components.app.migrations import Migrations, MigrationsArgs
 from components.app.services import BACKEND
 from components.app.workload import app_workload, env_entries, part_workload
-from components.contracts import DatabaseConnection
+from components.contracts import DatabaseConnection, RedisConnection
 from components.kube import pods, timeouts
 from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
 
@@ -137,7 +137,7 @@ class BackendArgs:
     frontend_url: pulumi.Input[str]
     """In-cluster URL of the frontend Service (NEXTJS_HOST_URL)."""
     database: DatabaseConnection
-    redis_url: pulumi.Input[str]
+    redis: RedisConnection
     pull_secret: pulumi.Input[str] | None = None
     env_is_secret: bool = True
     """Whether `config.env` came from a secure config value: its variables are then secret."""
@@ -154,7 +154,8 @@ def _plain_inputs(args: BackendArgs) -> dict[str, Any]:
         "db_port": args.database.port,
         "db_name": args.database.name,
         "db_user": args.database.user,
-        "redis_url": args.redis_url,
+        # A secret URL would make every plain entry secret: it goes in with the secrets.
+        "redis_url": "" if args.redis.secret else args.redis.url,
         "frontend_url": args.frontend_url,
         "namespace": args.namespace,
         "service_host": args.service_host,
@@ -188,6 +189,8 @@ def plain_environment(args: BackendArgs, values: Mapping[str, Any]) -> dict[str,
     }
     if database.credentials_secret is not None:  # from secretKeyRefs instead
         del contract["DB_USER"]
+    if args.redis.secret:  # a secret entry instead (`backend_env`)
+        del contract["REDIS_URL"]
     return with_extra_env(contract, dict(args.config.env))
 
 
@@ -210,6 +213,7 @@ def backend_env(
         secrets={
             # None with credentials_secret: DB_PASSWORD then comes by secretKeyRef.
             **({"DB_PASSWORD": password} if password is not None else {}),
+            **({"REDIS_URL": args.redis.url} if args.redis.secret else {}),
             "DJANGO_SECRET_KEY": secret_key,
             "BASE_ADMIN_USER_PASSWORD": admin_password,
         },

@@ -1,4 +1,8 @@
-"""The dynamic provider behind `PostgresModeGuard`: refuses a postgres.mode change.
+"""The dynamic provider behind the mode guards: refuses a postgres.mode or redis.mode change.
+
+One provider, parametrised by the store it guards (`postgres` for
+`PostgresModeGuard`, `redis` for `RedisModeGuard`): the store only picks the
+config key and the words of the refusal.
 
 Why a resource: the previous mode must be known at preview time, without a
 cluster. Pulumi keeps a resource's last inputs in the state and hands them to
@@ -31,38 +35,69 @@ from pulumi.dynamic import (
 
 MODE = "mode"
 ALLOW = "allowModeChange"
-GUARD_ID = "postgres-mode"
-_KEY = "tims-stack:postgres"
+POSTGRES = "postgres"
+REDIS = "redis"
 
 
-def mode_change_message(old: str, new: str) -> str:
+def guard_id(store: str) -> str:
+    """The guard's resource id: `postgres-mode`, `redis-mode`."""
+    return f"{store}-mode"
+
+
+def mode_change_message(old: str, new: str, store: str = POSTGRES) -> str:
     """What a refused change says: what would happen, how to migrate, the override."""
+    if store == REDIS:
+        return _redis_message(old, new)
+    key = f"tims-stack:{store}"
     return (
-        f"{_KEY}.mode changes from {old!r} to {new!r} on a live environment: the {new} "
+        f"{key}.mode changes from {old!r} to {new!r} on a live environment: the {new} "
         f"database would start EMPTY, and the {old} one, with all the data, would be "
         "deleted or left behind. To keep it, set the mode back to "
         f"{old!r}. To migrate, dump and restore: (1) stop the writers (scale the backend "
         "Deployment to 0 with kubectl) and dump the old database with `pg_dump -Fc`; keep "
-        f"the dump outside the cluster; (2) set {_KEY}.allowModeChange true together with "
+        f"the dump outside the cluster; (2) set {key}.allowModeChange true together with "
         "the new mode and run `pulumi up`; (3) restore the dump with `pg_restore "
-        f"--no-owner --no-acl` into the new database; (4) remove {_KEY}.allowModeChange. "
+        f"--no-owner --no-acl` into the new database; (4) remove {key}.allowModeChange. "
         "docs/production.md ('Changing the mode') has the commands."
     )
 
 
-def mode_problem(olds: dict[str, Any], news: dict[str, Any]) -> str | None:
+def _redis_message(old: str, new: str) -> str:
+    # What the app keeps in Redis (tbscode/tims-stack-anystack back/conf/settings.py):
+    # REDIS_URL feeds only CHANNEL_LAYERS (channels_redis RedisPubSubChannelLayer, nothing
+    # stored); SESSION_ENGINE is Django's default, the database; no Celery app reads it.
+    key = "tims-stack:redis"
+    return (
+        f"{key}.mode changes from {old!r} to {new!r} on a live environment: the backend "
+        f"would move to the {new} Redis during the rollout, and the {old} one would no "
+        "longer be used. Lost in the move: whatever the old Redis holds, which for this app "
+        "is the chat messages and live notices being relayed to open browser tabs over "
+        "WebSockets at that moment (the pages reconnect, but a message sent during the "
+        "switch may not arrive). Logins are not lost: sessions are stored in Postgres. An "
+        "in-cluster Redis is deleted; its volume claim stays in the namespace until destroy. "
+        f"To keep the current Redis, set the mode back to {old!r}. To switch, pick a quiet "
+        f"moment, set {key}.allowModeChange true together with the new mode, run "
+        f"`pulumi up`, then remove {key}.allowModeChange. docs/production.md ('Managed "
+        "Redis') has the steps."
+    )
+
+
+def mode_problem(olds: dict[str, Any], news: dict[str, Any], store: str = POSTGRES) -> str | None:
     """Why `news` may not replace the recorded `olds`, or None."""
     old, new = olds.get(MODE), news.get(MODE)
     if not old or not new or old == new or news.get(ALLOW) is True:
         return None
-    return mode_change_message(str(old), str(new))
+    return mode_change_message(str(old), str(new), store)
 
 
 class ModeGuardProvider(ResourceProvider):
-    """Records the mode; its `check` is the guard. Never talks to anything."""
+    """Records the mode of `store`; its `check` is the guard. Never talks to anything."""
+
+    def __init__(self, store: str = POSTGRES) -> None:
+        self.store = store
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        problem = mode_problem(_olds or {}, news)
+        problem = mode_problem(_olds or {}, news, self.store)
         failures = [CheckFailure(MODE, problem)] if problem is not None else []
         return CheckResult(news, failures)
 
@@ -71,7 +106,9 @@ class ModeGuardProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(GUARD_ID, {MODE: props.get(MODE), ALLOW: bool(props.get(ALLOW))})
+        return CreateResult(
+            guard_id(self.store), {MODE: props.get(MODE), ALLOW: bool(props.get(ALLOW))}
+        )
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         return UpdateResult({MODE: _news.get(MODE), ALLOW: bool(_news.get(ALLOW))})
@@ -80,14 +117,15 @@ class ModeGuardProvider(ResourceProvider):
         from pathlib import Path
 
         source = Path(__file__).read_text(encoding="utf-8")
-        namespace = {"__name__": "_tims_stack_postgres_mode_guard"}
+        namespace = {"__name__": f"_tims_stack_{self.store}_mode_guard"}
         return (
             eval,
             (
-                "exec(_source, _ns) or _ns['ModeGuardProvider']()",
+                "exec(_source, _ns) or _ns['ModeGuardProvider'](_store)",
                 {
                     "_source": source,
                     "_ns": namespace,
+                    "_store": self.store,
                 },
             ),
         )

@@ -122,6 +122,7 @@ def test_example_stack_file_is_valid(
 ACCEPTED: dict[str, dict[str, Any]] = {
     "secure-token": {"github:token": SECURE},
     "secure-postgres-password": {"tims-stack:postgresPassword": SECURE},
+    "secure-redis-url": {"tims-stack:redisUrl": SECURE, "tims-stack:redis": {"mode": "external"}},
     "secure-backend": {"tims-stack:backend": SECURE},
     "secure-env-value": {"tims-stack:frontend": {"env": {"API_KEY": SECURE}}},
     "boolean-as-cli-string": {"tims-stack:stopped": "true", "tims-stack:tls": ""},
@@ -140,6 +141,8 @@ def test_schema_accepts(validator: jsonschema.Draft7Validator, config: dict[str,
 REFUSED: dict[str, dict[str, Any]] = {
     "plain-token": {"github:token": "ghp_plain"},
     "plain-postgres-password": {"tims-stack:postgresPassword": "hunter2"},
+    "plain-redis-url": {"tims-stack:redisUrl": "rediss://:hunter2@cache.example.net"},
+    "bad-redis-mode": {"tims-stack:redis": {"mode": "managed"}},
     "unknown-key": {"tims-stack:colour": "blue"},
     "unknown-field": {"tims-stack:build": {"repo": "a/b"}},
     "secure-domain": {"tims-stack:domain": SECURE},

@@ -148,23 +148,28 @@ def _commented_snippets(text: str) -> list[dict[str, Any]]:
 
 
 def _uncommented_examples(repo_file: Callable[[str], Path]) -> dict[str, dict[str, Any]]:
-    """Pulumi.example.yaml with its production profile uncommented, once per Postgres mode."""
+    """Pulumi.example.yaml with its production profile uncommented, once per Postgres mode
+    and once with the managed Redis ("redis-external")."""
     text = repo_file("Pulumi.example.yaml").read_text(encoding="utf-8")
-    scaling, *databases = _commented_snippets(text)
+    scaling, *stores = _commented_snippets(text)
     variants = {}
-    for database in databases:
+    for store in stores:
         document = yaml.load(text, Loader=PulumiYamlLoader)  # noqa: S506 - a SafeLoader subclass
-        document["config"].update({**scaling, **database})
-        variants[database["tims-stack:postgres"]["mode"]] = document
+        document["config"].update({**scaling, **store})
+        if "tims-stack:postgres" in store:
+            variants[store["tims-stack:postgres"]["mode"]] = document
+        else:
+            variants["redis-" + store["tims-stack:redis"]["mode"]] = document
     return variants
 
 
 def test_example_comments_hold_the_production_snippets(repo_file: Callable[[str], Path]) -> None:
     variants = _uncommented_examples(repo_file)
-    assert set(variants) == {"cloudnativepg", "external"}, f"snippets found: {sorted(variants)}"
+    expected = {"cloudnativepg", "external", "redis-external"}
+    assert set(variants) == expected, f"snippets found: {sorted(variants)}"
 
 
-@pytest.mark.parametrize("mode", ["cloudnativepg", "external"])
+@pytest.mark.parametrize("mode", ["cloudnativepg", "external", "redis-external"])
 def test_uncommented_production_example_is_valid(
     repo_file: Callable[[str], Path], write: WriteFn, mode: str
 ) -> None:
@@ -178,5 +183,6 @@ def test_uncommented_production_example_is_valid(
     config = parse_config(
         raw.values, stack="prod", env={"GITHUB_TOKEN": FAKE_TOKEN}, secret_keys=raw.secret_keys
     )
-    assert config.postgres.mode == mode, f"uncommented {mode} example: {config.postgres.mode}"
+    modes = (config.postgres.mode, f"redis-{config.redis.mode}")
+    assert mode in modes, f"uncommented {mode} example: modes {modes}"
     assert config.backend.autoscaling is not None, f"uncommented {mode} example: no autoscaling"

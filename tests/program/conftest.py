@@ -33,7 +33,9 @@ _PREBUILT_IMAGES = {
 }
 
 EXTERNAL_DB_PASSWORD = f"{SECRET_MARK}-external-db-password"
-SECRET_KEYS = frozenset({"github:token", "tims-stack:postgresPassword"})
+EXTERNAL_REDIS_HOST = "managed-redis.example.net"
+EXTERNAL_REDIS_URL = f"rediss://default:{SECRET_MARK}-redis-password@{EXTERNAL_REDIS_HOST}:6380/0"
+SECRET_KEYS = frozenset({"github:token", "tims-stack:postgresPassword", "tims-stack:redisUrl"})
 """Keys the scenarios hold as secrets (as `pulumi config set --secret` would)."""
 AUTOSCALING = {
     "tims-stack:backend": {
@@ -48,6 +50,10 @@ EXTERNAL_DB = {
         "external": {"host": "db.example.net", "database": "tims", "user": "tims_app"},
     },
     "tims-stack:postgresPassword": EXTERNAL_DB_PASSWORD,
+}
+EXTERNAL_REDIS = {
+    "tims-stack:redis": {"mode": "external"},
+    "tims-stack:redisUrl": EXTERNAL_REDIS_URL,
 }
 CNPG = {
     "tims-stack:postgres": {
@@ -99,8 +105,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
-    # Postgres outside the StatefulSet: tests/program/test_postgres_modes.py checks these
-    # (the generic scenario tests above assume the in-cluster StatefulSet).
+    # Postgres or Redis outside their StatefulSets: tests/program/test_postgres_modes.py and
+    # test_redis_modes.py check these (the generic scenario tests above assume both in-cluster
+    # StatefulSets).
     "external-db": {**_BUILD, **EXTERNAL_DB},
     "external-db-no-tls": {
         **_BUILD,
@@ -138,6 +145,9 @@ DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
         **AUTOSCALING,
         "tims-stack:stopped": True,
     },
+    "external-redis": {**_BUILD, **EXTERNAL_REDIS},
+    "external-redis-stopped": {**_BUILD, **EXTERNAL_REDIS, "tims-stack:stopped": True},
+    "external-all": {**_BUILD, **EXTERNAL_DB, **EXTERNAL_REDIS, **AUTOSCALING},
 }
 STOP_START_PAIRS = (
     ("default", "stopped"),
@@ -146,8 +156,10 @@ STOP_START_PAIRS = (
     ("external-db-autoscaling", "external-db-autoscaling-stopped"),
     ("cloudnativepg", "cloudnativepg-stopped"),
     ("cloudnativepg-autoscaling", "cloudnativepg-autoscaling-stopped"),
+    ("external-redis", "external-redis-stopped"),
 )
-"""(running, stopped) scenarios: every postgres.mode with autoscaling off and on."""
+"""(running, stopped) scenarios: every postgres.mode with autoscaling off and on, and the
+managed Redis."""
 
 
 @pytest.fixture(scope="session")

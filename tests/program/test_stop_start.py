@@ -109,7 +109,9 @@ def test_start_wakes_the_cluster(program_runs: Runs) -> None:
         assert cluster["metadata"]["annotations"][HIBERNATION] == "off", f"{name}: {ident(cluster)}"
 
 
-@pytest.mark.parametrize("scenario", ["autoscaling", "cloudnativepg-autoscaling", "external-db"])
+@pytest.mark.parametrize(
+    "scenario", ["autoscaling", "cloudnativepg-autoscaling", "external-db", "external-redis"]
+)
 def test_a_routine_up_changes_nothing(scenario: str, program_runs: Runs) -> None:
     """The same config gives the same inputs: nothing (the immutable env Secrets, whose new
     name would roll out the pods and re-run the migration Job, included) is updated or

@@ -7,7 +7,7 @@ keeps the old one, so the backend can no longer log in), a new StatefulSet with
 an empty claim, a new namespace, or an ImageBuild delete that removes the very
 images the new one skipped building, a new CloudNativePG Cluster (the old one's
 claims are garbage-collected with it), or a mode guard with no recorded mode
-(which lets a postgres.mode change through unchecked). Such a refactor needs `aliases`
+(which lets a postgres.mode or redis.mode change through unchecked). Such a refactor needs `aliases`
 (https://www.pulumi.com/docs/iac/concepts/options/aliases/) and an update here.
 """
 
@@ -33,14 +33,19 @@ PROTECTED_IN: dict[str, list[str]] = {
         "tims-stack:k8s:PostgresMode$pulumi-python:dynamic/tims-stack:PostgresModeGuard"
         "::postgres-mode",
     ],
+    "external-redis": [
+        "tims-stack:k8s:RedisMode$pulumi-python:dynamic/tims-stack:RedisModeGuard::redis-mode",
+    ],
 }
-"""Per scenario (tests/program/conftest.py), beside PROTECTED: the other postgres.modes."""
+"""Per scenario (tests/program/conftest.py), beside PROTECTED: the other postgres.modes and
+the managed Redis."""
 PROTECTED = [
     "tims-stack:images:AppImages$pulumi-python:dynamic/tims-stack:ImageBuild::images",
     "tims-stack:k8s:Namespace$kubernetes:core/v1:Namespace::namespace",
     "tims-stack:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres",
     "tims-stack:k8s:Postgres$random:index/randomPassword:RandomPassword::postgres-password",
     "tims-stack:k8s:Redis$kubernetes:apps/v1:StatefulSet::redis",
+    "tims-stack:k8s:RedisMode$pulumi-python:dynamic/tims-stack:RedisModeGuard::redis-mode",
     "tims-stack:k8s:Backend$random:index/randomPassword:RandomPassword::backend-django-secret-key",
     "tims-stack:k8s:Backend$random:index/randomPassword:RandomPassword::backend-admin-password",
 ]

@@ -1,4 +1,5 @@
-"""`make render` in every postgres.mode and with autoscaling (docs/production.md)."""
+"""`make render` in every postgres.mode, with a managed Redis and with autoscaling
+(docs/production.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 import scripts.manifest_schemas as schemas_module
 from scripts.render import RenderResult, render
+from stack.contract import SECRET_PLACEHOLDER
 from tests.conftest import shared_path
 from tests.render.conftest import ENV, EXAMPLE
 
@@ -35,6 +37,10 @@ MODES: dict[str, dict[str, Any]] = {
         "tims-stack:postgresPassword": {"secure": CIPHERTEXT},
     },
     "inCluster": {},
+    "external-redis": {
+        "tims-stack:redis": {"mode": "external"},
+        "tims-stack:redisUrl": {"secure": CIPHERTEXT},
+    },
 }
 
 
@@ -132,3 +138,21 @@ def test_external_render_has_no_postgres_and_no_password(tmp_path: Path) -> None
     assert ("StatefulSet", "postgres") not in set(zip(_kinds(result), names, strict=True))
     for path in result.files:
         assert CIPHERTEXT not in path.read_text(), f"{path.name} holds the password's ciphertext"
+
+
+def test_external_redis_render_has_no_redis_and_no_url(tmp_path: Path) -> None:
+    """The URL is encrypted in the stack file and never decrypted: the backend's env Secret
+    gets the placeholder, which render masks like every secret entry."""
+    result = _render(tmp_path, "external-redis")
+    assert result.problems == [], result.problems
+    redis = [
+        (o["kind"], o["metadata"]["name"])
+        for o in result.objects
+        if o["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "redis"
+        or o["metadata"]["name"] == "redis-db-svc"
+    ]
+    assert redis == [], f"rendered Redis objects {redis}"
+    for path in result.files:
+        text = path.read_text()
+        assert CIPHERTEXT not in text, f"{path.name} holds the URL's ciphertext"
+        assert SECRET_PLACEHOLDER not in text, f"{path.name} shows the unread secret's stand-in"

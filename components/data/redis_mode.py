@@ -1,0 +1,120 @@
+"""The environment's Redis in the configured `redis.mode`, behind the mode guard.
+
+- inCluster: components/data/redis.py, the StatefulSet behind the Service
+  `redis-db-svc` (resource names and URNs as before the modes existed).
+- external: nothing runs in the cluster: no StatefulSet, Service, claim or
+  NetworkPolicy. The backend and the migration Job read the secret
+  `tims-stack:redisUrl` as REDIS_URL from the backend's env Secret (they share it).
+
+The app reads one REDIS_URL (tbscode/tims-stack-anystack back/conf/settings.py,
+CHANNEL_LAYERS `hosts`); channels_redis 4.0.0 hands it to redis-py's
+`ConnectionPool.from_url` (channels_redis/pubsub.py, `RedisSingleShardConnection`),
+which takes redis:// and rediss:// (TLS) URLs with a password.
+
+No `redis-db-svc` with external, not even an ExternalName Service. The image's
+start script (back/spinup.sh) uses that name only for Celery beat's lock:
+`SINGLE_BEAT_REDIS_SERVER="redis://redis-db-svc.$UNIQUE_ID..." single-beat celery
+-A back beat &`. It runs in the background and nothing waits for it (no `set -e`);
+the image has no Celery app `back`, so beat exits in any mode (the app contract,
+"Start-up"). An ExternalName would point a plain, password-less redis:// client at
+the managed server, which refuses it anyway, and would write the host, a part of
+the secret URL, into a non-Secret object.
+
+`RedisModeGuard` is the Postgres guard's provider (components/data/mode_guard.py)
+for the key `tims-stack:redis`: a mode change without `redis.allowModeChange` fails
+its check at preview time, before anything is deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from components.contracts import ProtectedService, RedisConnection
+from components.data.mode_guard import ALLOW, MODE, REDIS, ModeGuardProvider
+from components.data.redis import PORT, Redis, RedisArgs
+from stack.config import RedisConfig
+
+GUARD_NAME = "redis-mode"
+
+
+class RedisModeGuard(pulumi.dynamic.Resource, module="tims-stack", name="RedisModeGuard"):
+    """Type token `pulumi-python:dynamic/tims-stack:RedisModeGuard`; state: the mode."""
+
+    mode: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, mode: str, allow_change: bool, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {MODE: mode, ALLOW: allow_change}
+        super().__init__(ModeGuardProvider(REDIS), name, props, opts)
+
+
+class RedisMode(pulumi.ComponentResource):
+    """Holds the guard, as `PostgresMode` does; the Redis URNs stay as they were."""
+
+    guard: RedisModeGuard
+
+    def __init__(
+        self, name: str, config: RedisConfig, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tims-stack:k8s:RedisMode", name, None, opts)
+        self.guard = RedisModeGuard(
+            name, config.mode, config.allow_mode_change, pulumi.ResourceOptions(parent=self)
+        )
+        self.register_outputs({"mode": self.guard.mode})
+
+
+@dataclass(frozen=True)
+class RedisStoreArgs:
+    namespace: pulumi.Input[str]
+    environment: str
+    config: RedisConfig
+    stopped: bool
+    url: pulumi.Output[str] | None
+    """`tims-stack:redisUrl` (secret); required with mode external."""
+
+
+@dataclass(frozen=True)
+class RedisStore:
+    """How the backend reaches Redis, and what NetworkPolicies must protect."""
+
+    connection: RedisConnection
+    protected: ProtectedService | None
+    """None when Redis does not run in the namespace (external)."""
+    resource: pulumi.Resource
+    """What to wait for before using Redis (the migration Job): the Redis component, or
+    (external) the mode guard's."""
+
+    @property
+    def url_output(self) -> pulumi.Output[str]:
+        """The `redisUrl` stack output: secret when the URL holds a password."""
+        url = pulumi.Output.from_input(self.connection.url)
+        return pulumi.Output.secret(url) if self.connection.secret else url
+
+
+def redis_store(args: RedisStoreArgs) -> RedisStore:
+    """Register the guard and the Redis of `args.config.mode`."""
+    mode = RedisMode(GUARD_NAME, args.config)
+    if args.config.mode == "external":
+        if args.url is None:
+            raise ValueError("redis.mode external needs tims-stack:redisUrl")
+        return RedisStore(RedisConnection(args.url, secret=True), protected=None, resource=mode)
+    redis = Redis(
+        "redis",
+        RedisArgs(
+            namespace=args.namespace,
+            environment=args.environment,
+            config=args.config,
+            stopped=args.stopped,
+        ),
+        pulumi.ResourceOptions(depends_on=[mode.guard]),
+    )
+    return RedisStore(
+        RedisConnection(redis.url),
+        protected=ProtectedService(redis.pod_labels, PORT),
+        resource=redis,
+    )
