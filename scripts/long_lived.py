@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
+
 from scripts.stack_names import check_environment, pr_number_of
-from stack.stackfile import StackFileError, load_yaml
 
 DEFAULT_FILE = Path(".github/long-lived-stacks.yml")
 # GitHub environment names: letters, digits, '-', '_', '.' (no '/', which would also
@@ -77,10 +78,15 @@ def parse(document: object, where: str) -> list[LongLivedStack]:
 
 
 def load(path: Path = DEFAULT_FILE) -> list[LongLivedStack]:
+    """Plain YAML and the standard library only: the deciding job runs without `make setup`."""
     try:
-        document = load_yaml(path)
-    except StackFileError as exc:
-        raise LongLivedError(str(exc)) from None
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LongLivedError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise LongLivedError(f"{path}: not valid YAML{where}") from None
     return parse(document, str(path))
 
 
