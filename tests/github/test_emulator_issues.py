@@ -62,3 +62,14 @@ def test_a_title_is_required(emulator: GitHubEmulator, gh: httpx.Client) -> None
     emulator.spec_violations.clear()
     answer = gh.post(ISSUES, json={"title": ""})
     assert answer.status_code == 422
+
+
+def test_a_comment_is_listed_and_edited_in_place(
+    emulator: GitHubEmulator, gh: httpx.Client
+) -> None:
+    number = emulator.add_issue(APP_REPO, "a PR", pull_request=True)
+    posted = gh.post(f"{ISSUES}/{number}/comments", json={"body": "first"}).json()
+    gh.patch(f"{ISSUES}/comments/{posted['id']}", json={"body": "second"})
+    listed = gh.get(f"{ISSUES}/{number}/comments").json()
+    assert [(c["body"], c["user"]["login"]) for c in listed] == [("second", "acme")]
+    assert emulator.comments(APP_REPO, number) == ["second"]

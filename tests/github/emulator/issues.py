@@ -1,4 +1,4 @@
-"""Issues of a repository: list (state, labels, creator filters; paginated), create, update.
+"""Issues of a repository and their comments: list (paginated), create, update.
 
 As GitHub answers (`issues/list-for-repo`, `issues/create`, `issues/update` in its
 description, tests/github/openapi/issues.subset.json):
@@ -6,7 +6,9 @@ description, tests/github/openapi/issues.subset.json):
 - the author is the token's account; a label unknown to the repository is created;
 - closing sets `closed_at` and, unless given, `state_reason` "completed"; reopening
   clears `closed_at` and sets "reopened";
-- an issue in another repository, or a number that is not one, answers 404.
+- an issue in another repository, or a number that is not one, answers 404;
+- comments are listed oldest first; a PR's comments are its issue's; the author
+  of a comment is the token's account.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ class _Issue:
     state_reason: str | None = None
     closed_at: float | None = None
     pull_request: bool = False
+    comments: list[_Comment] = field(default_factory=list)
+
+
+@dataclass
+class _Comment:
+    id: int
+    body: str
+    author: str
+    created_at: float
+    updated_at: float
 
 
 class _Issues(_Faults):
@@ -206,3 +218,72 @@ class _Issues(_Faults):
             issue.state_reason = reason
         issue.updated_at = ctx.now
         return _Answer(200, self._issue_json(full_name, issue))
+
+    def add_comment(
+        self, full_name: str, number: int, body: str, *, author: str | None = None
+    ) -> int:
+        """A comment on an issue or PR (see `add_issue`); its id."""
+        with self._lock:
+            repo = self._repo_or_error(full_name)
+            owner, name = repo.full_name.split("/")
+            _, issue = self._issue(owner, name, str(number))
+            login = author or self.authenticated_login or ""
+            if login.lower() not in self._accounts:
+                raise ValueError(f"comment author {login!r} is unknown; call add_account first")
+            now = self.clock.time()
+            comment = _Comment(
+                self._next_id(4_000_000_000), body, self._accounts[login.lower()].login, now, now
+            )
+            issue.comments.append(comment)
+            return comment.id
+
+    def comments(self, full_name: str, number: int) -> list[str]:
+        """The bodies of an issue's comments, oldest first, for assertions."""
+        with self._lock:
+            for issue in self._issues.get(full_name.lower(), []):
+                if issue.number == number:
+                    return [c.body for c in issue.comments]
+            return []
+
+    def _comment_json(self, full_name: str, issue: _Issue, comment: _Comment) -> dict[str, Any]:
+        kind = "pull" if issue.pull_request else "issues"
+        return {
+            "id": comment.id,
+            "node_id": _node_id("IC", comment.id),
+            "url": f"{self._api}/repos/{full_name}/issues/comments/{comment.id}",
+            "html_url": f"{HTML_BASE}/{full_name}/{kind}/{issue.number}#issuecomment-{comment.id}",
+            "issue_url": f"{self._api}/repos/{full_name}/issues/{issue.number}",
+            "body": comment.body,
+            "user": self._simple_user(self._accounts[comment.author.lower()]),
+            "created_at": iso(comment.created_at),
+            "updated_at": iso(comment.updated_at),
+            "author_association": "OWNER",
+        }
+
+    def _list_comments(self, ctx: _Ctx, owner: str, repo: str, issue_number: str) -> _Answer:
+        full_name, issue = self._issue(owner, repo, issue_number)
+        page, link = self._paginate(ctx, issue.comments)
+        return _Answer(200, [self._comment_json(full_name, issue, c) for c in page], link)
+
+    def _create_comment(self, ctx: _Ctx, owner: str, repo: str, issue_number: str) -> _Answer:
+        full_name, issue = self._issue(owner, repo, issue_number)
+        body = ctx.body.get("body") if isinstance(ctx.body, dict) else None
+        if not isinstance(body, str) or not body:
+            raise _HttpError(422, "Validation Failed")
+        comment = _Comment(
+            self._next_id(4_000_000_000), body, self.authenticated_login or "", ctx.now, ctx.now
+        )
+        issue.comments.append(comment)
+        return _Answer(201, self._comment_json(full_name, issue, comment))
+
+    def _update_comment(self, ctx: _Ctx, owner: str, repo: str, comment_id: str) -> _Answer:
+        found = self._repo(owner, repo)
+        body = ctx.body.get("body") if isinstance(ctx.body, dict) else None
+        if not isinstance(body, str):
+            raise _HttpError(422, "Validation Failed")
+        for issue in self._issues.get(found.full_name.lower(), []):
+            for comment in issue.comments:
+                if str(comment.id) == comment_id:
+                    comment.body, comment.updated_at = body, ctx.now
+                    return _Answer(200, self._comment_json(found.full_name, issue, comment))
+        raise _not_found()

@@ -340,6 +340,9 @@ class GitHubEmulator(_Issues):
             ("GET", rf"{repo}/issues", self._list_issues),
             ("POST", rf"{repo}/issues", self._create_issue),
             ("PATCH", rf"{repo}/issues/(?P<issue_number>{seg})", self._update_issue),
+            ("GET", rf"{repo}/issues/(?P<issue_number>{seg})/comments", self._list_comments),
+            ("POST", rf"{repo}/issues/(?P<issue_number>{seg})/comments", self._create_comment),
+            ("PATCH", rf"{repo}/issues/comments/(?P<comment_id>{seg})", self._update_comment),
         ]
         for kind, prefix in owners.items():
             table += [
