@@ -11,9 +11,9 @@ Two read-only Pulumi commands, both with `--expect-no-changes --json`:
 
 Neither writes: on a self-managed backend both run with `DryRun` and without
 a snapshot manager or the stack lock (pulumi/pulumi `pkg/backend/diy/backend.go`,
-`(*diyBackend).Refresh` with `PreviewOnly` and `apply`). A command that exits
-non-zero with changes in its digest is drift; non-zero without changes is an
-error, which fails the job and leaves the issues alone.
+`(*diyBackend).Refresh` with `PreviewOnly` and `apply`). A command
+exiting with Pulumi's "changes found" status (7) is drift; any other failure
+fails the job and leaves the issues alone.
 
 Drift opens an issue (title `Drift on <stack>`, label `drift`, a hidden
 marker per stack) or edits the open one; no drift closes it. The issue is
@@ -34,10 +34,12 @@ from typing import Any
 from scripts.github_api import GitHubApi, GitHubApiError, check_repository, token_from_env
 from scripts.long_lived_preview import PreviewRunner, program_env, run_capturing
 from scripts.pr_comment import DEFAULT_BOT_LOGIN
-from scripts.preview_digest import DigestError, changed_steps, has_changes, parse, steps_table
+from scripts.preview_digest import DigestError, changed_steps, parse, steps_table
 from scripts.stack_names import check_environment
 
 LABEL = "drift"
+EXIT_NO_CHANGES = 7
+"""Pulumi's exit status when --expect-no-changes finds changes (cmdutil.ExitNoChanges)."""
 
 
 class Drift(enum.Enum):
@@ -75,18 +77,22 @@ def title(stack: str) -> str:
 
 
 def classify(check: Check, status: int, output: str) -> tuple[Drift, list[str]]:
-    """(drift or not, table lines of what changed); DriftError when it cannot tell."""
+    """(drift or not, table lines of what changed); DriftError when the command failed.
+
+    With --expect-no-changes, changes exit with EXIT_NO_CHANGES and any other failure
+    with another code (`ExitCodeFor`, pulumi/pulumi pkg/cmd/pulumi/cmd/exit_codes.go,
+    since v3.226.0); the digest is still printed first.
+    """
     if status == 0:
         return Drift.NONE, []
     shown = " ".join(check.command)
+    if status != EXIT_NO_CHANGES:
+        raise DriftError(f"`{shown}` failed (exit status {status}); the log above says why")
     try:
-        digest = parse(output)
-        drifted = has_changes(digest)
+        table = steps_table(changed_steps(parse(output)))
     except DigestError as exc:
-        raise DriftError(f"`{shown}` failed (exit status {status}): {exc}") from None
-    if not drifted:
-        raise DriftError(f"`{shown}` failed (exit status {status}) without reporting changes")
-    return Drift.FOUND, steps_table(changed_steps(digest))
+        table = [f"(the changes could not be listed: {exc})"]
+    return Drift.FOUND, table
 
 
 def detect(

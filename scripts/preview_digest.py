@@ -123,15 +123,6 @@ def changed_steps(digest: Mapping[str, Any]) -> list[Step]:
     return changed
 
 
-def has_changes(digest: Mapping[str, Any]) -> bool:
-    """Whether the digest's summary counts a change, as `engine.HasChanges` does."""
-    summary = digest.get("changeSummary") or {}
-    if not isinstance(summary, dict):
-        raise DigestError("`changeSummary` of the preview digest is not an object")
-    counted = sum(int(n) for op, n in summary.items() if op not in NO_CHANGE_OPS)
-    return counted > 0 or bool(changed_steps(digest))
-
-
 def stateful_changes(digest: Mapping[str, Any]) -> list[StatefulChange]:
     """Replacements and deletions of stateful resources, one per resource."""
     by_urn: dict[str, StatefulChange] = {}
