@@ -40,7 +40,7 @@ PULUMI_SCRIPTS = re.compile(
 def named(job: dict[str, Any], text: str) -> dict[str, Any]:
     found = [s for s in job["steps"] if text in str(s.get("run", "")) or text == s.get("id")]
     assert len(found) == 1, f"expected one step with {text!r}, found {len(found)}"
-    return found[0]
+    return dict(found[0])
 
 
 def runs_pulumi(entry: dict[str, Any]) -> bool:
