@@ -8,9 +8,12 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -160,3 +163,100 @@ def run_step(fake_pulumi: FakePulumi, repo_emulator: GitHubEmulator) -> StepRunn
         )
 
     return run
+
+
+# --------------------------------------------------------------------------- e2e
+
+
+class FakeApp:
+    """What the deployed app answers, per its contract (docs: routes and run-time behaviour):
+    `/` -> 302 /login, Django's admin login with CSRF, WhiteNoise static files, and the
+    WebSocket `/api/core/ws` upgrading for a session only. Switches break one behaviour."""
+
+    def __init__(self) -> None:
+        self.static_collected = True
+        self.password = "generated-admin-password"
+        self.websocket_for_sessions = True
+        self.hosts: set[str] = set()
+
+
+def _app_handler(app: FakeApp) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _session(self) -> bool:
+            return "sessionid=s1" in self.headers.get("Cookie", "")
+
+        def do_GET(self) -> None:
+            app.hosts.add(self.headers.get("Host", ""))
+            path = self.path.split("?")[0]
+            if path == "/" or (path.startswith("/static/") and not app.static_collected):
+                self._send(302, {"Location": "/login"})
+            elif path == "/login":
+                self._send(200, {"Content-Type": "text/html"}, b"<html>login</html>")
+            elif path == "/static/admin/css/base.css":
+                self._send(200, {"Content-Type": "text/css"}, b"body{}")
+            elif path == "/admin/login/":
+                form = b'<input type="hidden" name="csrfmiddlewaretoken" value="tok">'
+                cookie = "csrftoken=c1; Path=/; Domain=.e2e.test"
+                self._send(200, {"Content-Type": "text/html", "Set-Cookie": cookie}, form)
+            elif path == "/admin/":
+                self._send(
+                    *((200, {}) if self._session() else (302, {"Location": "/admin/login/"}))
+                )
+            elif path == "/api/core/ws" and self.headers.get("Upgrade") == "websocket":
+                if not (app.websocket_for_sessions and self._session()):
+                    self._send(403, {})
+                    return
+                from scripts.e2e.http_checks import websocket_accept
+
+                accept = websocket_accept(self.headers["Sec-WebSocket-Key"])
+                self.send_response(101)
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", accept)
+                self.end_headers()
+            else:
+                self._send(404, {})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            form = parse_qs(self.rfile.read(length).decode())
+            valid = (
+                self.path.startswith("/admin/login/")
+                and "csrftoken=c1" in self.headers.get("Cookie", "")
+                and form.get("csrfmiddlewaretoken") == ["tok"]
+                and form.get("username") == ["admin"]
+                and form.get("password") == [app.password]
+            )
+            if valid:
+                cookie = "sessionid=s1; Path=/; HttpOnly; Domain=.e2e.test"
+                self._send(302, {"Location": "/admin/", "Set-Cookie": cookie})
+            else:
+                self._send(200, {"Content-Type": "text/html"}, b"Please enter the correct")
+
+    return Handler
+
+
+@pytest.fixture
+def fake_app() -> Iterator[tuple[FakeApp, str]]:
+    """The fake app on 127.0.0.1 and its base URL."""
+    app = FakeApp()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _app_handler(app))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
