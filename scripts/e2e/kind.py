@@ -219,7 +219,12 @@ def lifecycle(
         for command in commands[phase]:
             run(command)
         if expect is not None:
-            problems = namespace.check(expect, ns, kubectl)
+            # Pods of a workload scaled to zero may still be terminating when `up` returns.
+            for attempt in range(attempts):
+                problems = namespace.check(expect, ns, kubectl)
+                if not problems or attempt + 1 == attempts:
+                    break
+                time.sleep(10)
             if problems:
                 raise RuntimeError(f"after {phase}: " + "; ".join(problems))
             print(f"ok    after {phase}: {ns} is {expect}")

@@ -215,3 +215,22 @@ def test_the_lifecycle_checks_after_up_stop_start_and_destroy(
         "kubectl namespace",
     ]
     assert app.hosts == {kind.host("incluster")}
+
+
+def test_the_stop_check_waits_for_terminating_pods(
+    fake_app: tuple[FakeApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, base_url = fake_app
+    monkeypatch.setattr("scripts.e2e.kind.time.sleep", lambda _: None)
+    pods = [items(pod("backend-1", "Running")), items()]
+
+    def run(command: Sequence[str]) -> str:
+        return json.dumps({"adminPassword": app.password}) if "output" in command else ""
+
+    def kubectl(args: Sequence[str]) -> tuple[int, str, str]:
+        if args[1] == "namespace":
+            return 1, "", "NotFound"
+        return 0, (pods.pop(0) if args[1] == "pods" else items(BOUND)), ""
+
+    kind.lifecycle("incluster", run, kubectl, base_url=base_url, attempts=2)
+    assert pods == []
