@@ -392,3 +392,22 @@ def test_the_kind_workflow_only_calls_tested_scripts(
     called = [m.group(1) for s in scripts for m in re.finditer(r"scripts\.e2e\.kind (\S+)", s)]
     assert called == ["cluster", "images", "stack-file", "lifecycle"], called
     assert "tbscode/tims-stack-anystack" in json.dumps(job)
+
+
+def test_every_stack_job_works_with_pulumi_cloud_and_with_a_bucket(
+    long_lived_workflows: dict[str, dict[str, Any]],
+) -> None:
+    # PULUMI_BACKEND_URL unset means Pulumi Cloud (with PULUMI_ACCESS_TOKEN), a bucket URL
+    # means that bucket (with the passphrase): each Pulumi step gets all three.
+    for name in ("long-lived.yml", "drift.yml"):
+        for job_id, job in long_lived_workflows[name]["jobs"].items():
+            pulumi_steps = [s for s in job["steps"] if runs_pulumi(s)]
+            if not pulumi_steps:
+                continue
+            assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}", job_id
+            for entry in pulumi_steps:
+                env = entry.get("env", {})
+                assert env["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}", job_id
+                assert env["PULUMI_CONFIG_PASSPHRASE"] == (
+                    "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
+                ), job_id
