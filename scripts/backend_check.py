@@ -67,11 +67,17 @@ def uses_passphrase(backend: Backend, stack_file: Mapping[str, Any] | None) -> b
     return backend is not Backend.CLOUD
 
 
-def check(env: Mapping[str, str], stack_file: Mapping[str, Any] | None) -> list[str]:
-    """What is set up, as lines to print; raises BackendCheckError naming what to fix."""
+def check(
+    env: Mapping[str, str], stack_file: Mapping[str, Any] | None, *, allow_local: bool = False
+) -> list[str]:
+    """What is set up, as lines to print; raises BackendCheckError naming what to fix.
+
+    `allow_local`: the stacks live no longer than the runner (the kind end-to-end run,
+    whose cluster dies with the job), so a file:// backend on its disk is the right one.
+    """
     url = env.get("PULUMI_BACKEND_URL", "")
     backend = backend_kind(url)
-    if backend is Backend.LOCAL:
+    if backend is Backend.LOCAL and not allow_local:
         raise BackendCheckError(
             "the repository variable PULUMI_BACKEND_URL is a file:// backend. A runner's disk "
             "is discarded when its job ends, so the stack made when the PR opened would be "
@@ -122,9 +128,14 @@ def _stack_file(path: str) -> dict[str, Any] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--stack-file", default="", help="the stack's Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--allow-local-state",
+        action="store_true",
+        help="accept file:// for stacks that die with the runner (the kind end-to-end run)",
+    )
     args = parser.parse_args(argv)
     try:
-        lines = check(os.environ, _stack_file(args.stack_file))
+        lines = check(os.environ, _stack_file(args.stack_file), allow_local=args.allow_local_state)
     except BackendCheckError as exc:
         print(f"::error title=Pulumi backend set-up::{exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,11 @@ from tests.conftest import REPO_ROOT
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 BUILD_TEMPLATE = REPO_ROOT / "templates" / "github" / "build-images.yml"
 REPO_WORKFLOWS = ("ci.yml", "pr-environment.yml", "sweep.yml", "nightly.yml")
-ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS] + [BUILD_TEMPLATE]
+LONG_LIVED_WORKFLOWS = ("long-lived.yml", "drift.yml", "e2e-kind.yml")
+"""Staging/production, drift and kind: their behaviour is tested in tests/ci/long_lived/."""
+ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS + LONG_LIVED_WORKFLOWS] + [
+    BUILD_TEMPLATE
+]
 KUBECONFIG_ACTION_DIR = ".github/actions/write-kubeconfig"
 KUBECONFIG_ACTION = REPO_ROOT / KUBECONFIG_ACTION_DIR / "action.yml"
 LOCAL_ACTIONS = [KUBECONFIG_ACTION]

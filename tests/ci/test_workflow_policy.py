@@ -38,6 +38,14 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "read", "actions": "read"},
     ("build-images.yml", "build"): {"contents": "read", "packages": "write"},
 }
+EXPECTED_PERMISSIONS |= {
+    ("long-lived.yml", "stacks"): {"contents": "read"},
+    ("long-lived.yml", "preview"): {"contents": "read", "pull-requests": "write"},
+    ("long-lived.yml", "deploy"): {"contents": "read"},
+    ("drift.yml", "stacks"): {"contents": "read"},
+    ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
+    ("e2e-kind.yml", "e2e"): {"contents": "read"},
+}
 
 
 def jobs_of(path: Path) -> dict[str, dict[str, Any]]:

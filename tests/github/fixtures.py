@@ -17,7 +17,11 @@ from openapi_core import OpenAPI
 from tests.conftest import SHARED_DIR, shared_path
 from tests.github.clock import FakeClock, RealClock
 from tests.github.emulator import GitHubEmulator
-from tests.github.openapi_check import SPEC_RELATIVE_PATH, load_github_openapi
+from tests.github.openapi_check import (
+    ISSUES_SUPPLEMENT,
+    SPEC_RELATIVE_PATH,
+    load_github_openapi,
+)
 
 APP_REPO = "acme/app"
 WORKFLOW_FILE = "build-images.yml"
@@ -96,7 +100,7 @@ def github_openapi() -> OpenAPI | None:
     path = SHARED_DIR / SPEC_RELATIVE_PATH
     if not path.is_file():
         return None
-    return load_github_openapi(path)
+    return load_github_openapi(path, ISSUES_SUPPLEMENT)
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ from openapi_core.testing import MockRequest, MockResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
 SPEC_RELATIVE_PATH = "github-openapi/api.github.com.subset.json"
+ISSUES_SUPPLEMENT = Path(__file__).parent / "openapi" / "issues.subset.json"
+"""The issue operations (drift issues), excerpted here from the same package: see its README."""
 # The description's only server. Requests are checked as if sent there, so the
 # emulator's ephemeral loopback address plays no part in path matching.
 GITHUB_API_URL = "https://api.github.com"
@@ -71,9 +73,52 @@ def _is_uri(value: Any) -> bool:
     return bool(parts.scheme) and (parts.scheme not in ("http", "https") or bool(parts.netloc))
 
 
-def load_github_openapi(path: Path) -> OpenAPI:
-    """Load GitHub's description with the strictness the emulator relies on (~1 s)."""
+def _flatten_object_all_of(node: Any) -> Any:
+    """`allOf` of object schemas as one object schema (properties and required merged).
+
+    Loaded with additionalProperties "forbid", each branch of an `allOf` would refuse the
+    other branches' properties, so no object could pass: `issues/update` answers
+    `allOf: [Issue, {suggestions}]`. One merged schema admits exactly their union.
+    """
+    if isinstance(node, list):
+        return [_flatten_object_all_of(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _flatten_object_all_of(value) for key, value in node.items()}
+    branches = node.get("allOf")
+    if isinstance(branches, list) and all(
+        isinstance(b, dict) and b.get("type") == "object" and "additionalProperties" not in b
+        for b in branches
+    ):
+        merged: dict[str, Any] = {k: v for k, v in node.items() if k != "allOf"}
+        merged["type"] = "object"
+        merged["properties"] = {}
+        required: list[str] = []
+        for branch in branches:
+            merged["properties"].update(branch.get("properties", {}))
+            required += [r for r in branch.get("required", []) if r not in required]
+        if required:
+            merged["required"] = required
+        return merged
+    return node
+
+
+def load_github_openapi(path: Path, *supplements: Path) -> OpenAPI:
+    """Load GitHub's description with the strictness the emulator relies on (~1 s).
+
+    `supplements` are further excerpts of the same description (same format): their
+    paths and `info.x-operations` are added to the first one's.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
+    for extra in supplements:
+        more = json.loads(extra.read_text(encoding="utf-8"))
+        clash = set(data["paths"]) & set(more["paths"])
+        if clash:
+            raise ValueError(f"{extra.name} repeats paths of {path.name}: {sorted(clash)}")
+        data["paths"].update(_flatten_object_all_of(more["paths"]))
+        data["info"]["x-operations"] = sorted(
+            set(data["info"].get("x-operations", [])) | set(more["info"]["x-operations"])
+        )
     config = Config(
         additional_properties_default_policy="forbid",
         extra_format_validators={"uri": _is_uri},

@@ -59,6 +59,18 @@ def test_every_operation_in_the_description_is_served_and_validated(
             assert gh.post(f"{package}/versions/{oldest}/restore").status_code == 204
             assert gh.delete(package).status_code == 204, package
             assert gh.post(f"{package}/restore").status_code == 204, package
+        issues = f"/repos/{APP_REPO}/issues"
+        created = gh.post(issues, json={"title": "Drift on staging", "labels": ["drift"]})
+        assert created.status_code == 201, created.text
+        assert gh.get(f"{issues}?state=open&labels=drift").status_code == 200
+        number = created.json()["number"]
+        comment = gh.post(f"{issues}/{number}/comments", json={"body": "seen"})
+        assert comment.status_code == 201, comment.text
+        assert gh.get(f"{issues}/{number}/comments").status_code == 200
+        edited = gh.patch(f"{issues}/comments/{comment.json()['id']}", json={"body": "again"})
+        assert edited.status_code == 200
+        closed = {"state": "closed", "state_reason": "completed"}
+        assert gh.patch(f"{issues}/{number}", json=closed).status_code == 200
 
     assert emu.spec_violations == []
     assert emu.documented_operation_ids, "the description lists no operations"

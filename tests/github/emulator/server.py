@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from openapi_core import OpenAPI
 
 from tests.github.clock import RealClock
-from tests.github.emulator.faults import _Faults
+from tests.github.emulator.issues import _Issues
 from tests.github.emulator.model import (
     DEFAULT_TOKEN,
     Clock,
@@ -39,7 +39,7 @@ from tests.github.emulator.wire import _EmulatorHandler, _encode, _etag_matches,
 from tests.github.openapi_check import Exchange, SpecChecker, checker_for
 
 
-class GitHubEmulator(_Faults):
+class GitHubEmulator(_Issues):
     """See the module docstring. Thread-safe; use as a context manager or start()/stop()."""
 
     def __init__(
@@ -88,6 +88,7 @@ class GitHubEmulator(_Faults):
         self._repos: dict[str, _Repo] = {}
         self._runs: list[_Run] = []
         self._packages: dict[tuple[str, str], _Package] = {}
+        self._issues = {}
         self._faults: list[_Fault] = []
         self._cancelled: list[int] = []
         self._rate_used = 0
@@ -336,6 +337,12 @@ class GitHubEmulator(_Faults):
             ("GET", run, self._get_run),
             ("POST", rf"{run}/cancel", self._cancel_run),
             ("GET", rf"{run}/jobs", self._list_jobs),
+            ("GET", rf"{repo}/issues", self._list_issues),
+            ("POST", rf"{repo}/issues", self._create_issue),
+            ("PATCH", rf"{repo}/issues/(?P<issue_number>{seg})", self._update_issue),
+            ("GET", rf"{repo}/issues/(?P<issue_number>{seg})/comments", self._list_comments),
+            ("POST", rf"{repo}/issues/(?P<issue_number>{seg})/comments", self._create_comment),
+            ("PATCH", rf"{repo}/issues/comments/(?P<comment_id>{seg})", self._update_comment),
         ]
         for kind, prefix in owners.items():
             table += [

@@ -1,7 +1,7 @@
 """What every part of the emulator shares: its state, lookups, pagination and scopes.
 
 The emulator is one class built in layers, one module each (`views` -> `repos` ->
-`run_views` -> `runs` -> `packages` -> `faults` -> `server`); each layer uses only what
+`run_views` -> `runs` -> `packages` -> `faults` -> `issues` -> `server`); each layer uses only what
 this base and the layers below it define.
 """
 
