@@ -216,17 +216,14 @@ def runtime_string(value: Any) -> str:
 
 
 def runtime_config() -> tuple[dict[str, str], set[str]]:
-    """Every `tims-stack:*` and `github:*` config value Pulumi passed, and the secret ones.
+    """Every config value Pulumi passed (all of the stack's keys), and the secret ones.
 
     The engine passes config in the PULUMI_CONFIG environment variable; tests and
     providers set it with `pulumi.runtime.set_all_config`/`set_config`, which win.
     """
     merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
     merged.update(pulumi.runtime.config.CONFIG.get())
-    wanted = (NS, "github:")
-    raw = {
-        k: runtime_string(v) for k, v in merged.items() if k.startswith(wanted) and v is not None
-    }
+    raw = {k: runtime_string(v) for k, v in merged.items() if v is not None}
     return raw, {k for k in raw if is_secure(k)}
 
 

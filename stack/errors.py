@@ -98,8 +98,8 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def did_you_mean(name: str, allowed: Collection[str]) -> str:
-    """'unknown key ...; did you mean ...?' with the closest allowed key, if one is close."""
+def closest(name: str, allowed: Collection[str]) -> str | None:
+    """The allowed name `name` most likely misspells, if one is close."""
 
     def fold(text: str) -> str:
         return text.lower().replace("-", "").replace("_", "")
@@ -108,8 +108,14 @@ def did_you_mean(name: str, allowed: Collection[str]) -> str:
     same = [a for a in allowed if fold(a) == folded]
     prefix = [a for a in allowed if len(folded) >= 3 and fold(a).startswith(folded)]
     close = same or difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6) or prefix
-    hint = f"; did you mean {close[0]!r}?" if close else "."
-    return f"unknown key {name!r}{hint} Allowed: {', '.join(allowed)}"
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, allowed: Collection[str], what: str = "key") -> str:
+    """'unknown key ...; did you mean ...?' with the closest allowed key, if one is close."""
+    close = closest(name, allowed)
+    hint = f"; did you mean {close!r}?" if close else "."
+    return f"unknown {what} {name!r}{hint} Allowed: {', '.join(allowed)}"
 
 
 _MIN_SCRUBBED = 4

@@ -183,3 +183,28 @@ def test_docs_grant_a_permission_for_every_rendered_kind(
     assert {"Ingress", "HTTPRoute", "PersistentVolumeClaim"} <= kinds
     missing = sorted(k for k in kinds if f"`{_plural(k)}`" not in docs)
     assert missing == [], f"docs/ci.md's cluster permissions do not name {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("timsstack:domain: example.com\n", "rename the key to tims-stack:domain"),
+        ("tims_stack:tls: none\n", "rename the key to tims-stack:tls"),
+    ],
+)
+def test_render_refuses_a_misspelled_namespace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str
+) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text(EXAMPLE.read_text() + "  " + text)
+    assert main(["--env", "typo", "--config", str(stack), "--out", str(tmp_path / "out")]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_render_refuses_a_misspelled_config_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text(EXAMPLE.read_text().replace("\nconfig:", "\nconfg:"))
+    assert main(["--env", "typo", "--config", str(stack), "--out", str(tmp_path / "out")]) == 2
+    assert "unknown top-level key 'confg'; did you mean 'config'" in capsys.readouterr().err
