@@ -31,12 +31,20 @@ error of another field.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from stack import rules
-from stack.apps import AppConfig, BackendConfig, FrontendConfig, Resources
+from stack.apps import (
+    AppConfig,
+    BackendConfig,
+    FrontendConfig,
+    Resources,
+    merged,
+    resources_field,
+    shown,
+)
 from stack.contract import (
     DEFAULT_BUILD_INPUTS,
     DEFAULT_MIGRATION_STEPS,
@@ -249,7 +257,7 @@ class _DataStore(ConfigModel):
         default=None,
         description="StorageClass name (unset: the cluster default).",
     )
-    resources: Resources = Field(default_factory=Resources, description="As backend.resources.")
+    resources: Resources
 
     @field_validator("image")
     @classmethod
@@ -265,6 +273,14 @@ class _DataStore(ConfigModel):
         return rules.official_image(self.image, self.IMAGES).major
 
 
+POSTGRES_RESOURCES = Resources(
+    requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"}
+)
+CNPG_RESOURCES = Resources(requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "1Gi"})
+"""More than in-cluster: CloudNativePG runs its instance manager next to Postgres in each pod."""
+REDIS_RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"})
+
+
 class PostgresConfig(_DataStore):
     """`tims-stack:postgres`."""
 
@@ -277,6 +293,11 @@ class PostgresConfig(_DataStore):
         "<host>/.../library/postgres) with a tag pinning the major version (not latest).",
     )
     storage: StorageSize = Field(default="1Gi", description="PVC size, a positive quantity.")
+    resources: Resources = resources_field(
+        POSTGRES_RESOURCES,
+        f" The default shown is inCluster's; with mode cloudnativepg: {shown(CNPG_RESOURCES)} "
+        "(its instance manager runs next to Postgres in each pod).",
+    )
     # Production profile: stack/production.py, docs/production.md.
     mode: PostgresMode = Field(
         default="inCluster",
@@ -295,6 +316,14 @@ class PostgresConfig(_DataStore):
         description="true lets `up` change the mode of a live environment (data is not "
         "moved: dump and restore, docs/production.md).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resources_of_the_mode(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        default = CNPG_RESOURCES if data.get("mode") == "cloudnativepg" else POSTGRES_RESOURCES
+        return {**data, "resources": merged(data.get("resources") or {}, default)}
 
     @cross_field("mode", "external", "cloudnativepg")
     def _mode_fields(self) -> list[Finding]:
@@ -316,6 +345,9 @@ class RedisConfig(_DataStore):
         default="256Mi",
         description="Claim for the append-only file (queued Celery tasks), a positive quantity.",
     )
+    resources: Annotated[
+        Resources, BeforeValidator(lambda value: merged(value, REDIS_RESOURCES))
+    ] = resources_field(REDIS_RESOURCES)
 
 
 _STEPS_RULE = (

@@ -25,7 +25,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 
 from components.kube import pods, timeouts
-from stack.config import PostgresConfig, Resources
+from stack.config import PostgresConfig
 from stack.production import CloudNativePG, CnpgBackup
 
 API_VERSION = "postgresql.cnpg.io/v1"
@@ -37,10 +37,6 @@ DATABASE = "tims_stack"
 OWNER = "tims_stack"
 READY_TIMEOUT_SECONDS = timeouts.CNPG_READY_SECONDS
 HIBERNATION = "cnpg.io/hibernation"
-DEFAULT_RESOURCES = Resources(
-    requests={"cpu": "250m", "memory": "512Mi"},
-    limits={"memory": "1Gi"},
-)
 
 
 def await_annotations(*, stopped: bool) -> dict[str, str]:
@@ -89,11 +85,7 @@ def cluster_spec(
 ) -> dict[str, Any]:
     """The Cluster's spec. Its pods inherit `labels`, so NetworkPolicies select them."""
     instances = cnpg.instance_count(environment)
-    chosen = (
-        postgres.resources
-        if postgres.resources.requests or postgres.resources.limits
-        else (DEFAULT_RESOURCES)
-    )
+    chosen = postgres.resources  # config merged it with CloudNativePG's defaults
     storage: dict[str, Any] = {"size": postgres.storage}
     if postgres.storage_class is not None:
         storage["storageClass"] = postgres.storage_class
