@@ -257,3 +257,16 @@ def test_keys_of_a_misspelled_namespace_are_refused_with_the_fix(
 @pytest.mark.parametrize("key", ["kubernetes:context", "random:x", "pulumi:tags"])
 def test_keys_of_the_providers_in_use_are_accepted(parse: ParseFn, key: str) -> None:
     assert parse({**PREBUILT, key: "v"}).environment == "dev", f"{key} refused"
+
+
+@pytest.mark.parametrize(
+    "domain", ["https://Example.com/", "http://example.com:8080/app", "example.com/app"]
+)
+def test_a_domain_written_as_a_url_gets_one_message_with_the_corrected_value(
+    config_error: ErrorFn, domain: str
+) -> None:
+    error = config_error({**PREBUILT, "tims-stack:domain": domain})
+    messages = [issue.message for issue in error.issues if issue.key == "tims-stack:domain"]
+    assert len(messages) == 1, f"tims-stack:domain {domain!r}: {error.issues}"
+    assert "drop the scheme and the path" in messages[0], f"tims-stack:domain: {messages[0]!r}"
+    assert "'example.com'" in messages[0], f"tims-stack:domain: no corrected value: {messages[0]!r}"
