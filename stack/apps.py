@@ -107,7 +107,13 @@ class AppConfig(ConfigModel):
 class BackendConfig(AppConfig):
     """`tims-stack:backend`."""
 
-    replicas: int = Field(default=2, ge=0, description="Number of pods, an integer >= 0.")
+    replicas: int = Field(
+        default=2,
+        ge=0,
+        description="Number of pods, an integer >= 0. 2 as in the original stack, so a rollout "
+        "or node drain keeps one serving; more than 1 also brings a PodDisruptionBudget "
+        "(docs/production.md). A throw-away environment may set 1.",
+    )
     env: dict[Annotated[str, env_name(BACKEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
@@ -149,7 +155,12 @@ class BackendConfig(AppConfig):
 class FrontendConfig(AppConfig):
     """`tims-stack:frontend`."""
 
-    replicas: int = Field(default=1, ge=0, description="Number of pods, an integer >= 0.")
+    replicas: int = Field(
+        default=1,
+        ge=0,
+        description="Number of pods, an integer >= 0. 1 as in the original stack; more than 1 "
+        "also brings a PodDisruptionBudget (docs/production.md).",
+    )
     env: dict[Annotated[str, env_name(FRONTEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
