@@ -373,7 +373,7 @@ class MigrationsConfig(ConfigModel):
         default_factory=lambda: list(DEFAULT_MIGRATION_STEPS),
         description=f"1 to {MAX_MIGRATION_STEPS} shell command lines run in order with `sh -c` "
         "in the backend image with the backend's env; the first failure fails the Job. "
-        "Default: the seed image's migrate, admin user, test users and chats.",
+        "Default: the original stack's run-once steps (migrate, admin user, test users and chats).",
     )
     timeout: int = Field(
         default=900,
