@@ -335,16 +335,11 @@ def _render(env: str, config: Path | None, out_dir: Path) -> RenderResult:
     return result
 
 
-def summary_table(objects: Sequence[Mapping[str, Any]], patches: Sequence[bool] = ()) -> str:
+def summary_table(objects: Sequence[Mapping[str, Any]], patches: Sequence[bool]) -> str:
     rows = [("KIND", "NAME", "REPLICAS", "IMAGE")]
     rows += [
-        (
-            str(o["kind"]) + (" (patch)" if patch else ""),
-            str(o["metadata"].get("name")),
-            replicas_of(o),
-            images_of(o),
-        )
-        for o, patch in zip(objects, patches or [False] * len(objects), strict=True)
+        (f"{o['kind']}{' (patch)' * p}", str(o["metadata"]["name"]), replicas_of(o), images_of(o))
+        for o, p in zip(objects, patches, strict=True)
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(

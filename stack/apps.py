@@ -57,20 +57,12 @@ def _amount(text: str) -> Decimal:
 
 
 def merged(value: Any, default: Resources) -> Any:
-    """`resources` as written, over `default` entry by entry: setting requests.cpu alone
-    keeps the default memory request and limits."""
+    """`resources` as written over `default`, entry by entry: requests.cpu alone keeps the rest."""
     if not isinstance(value, dict):
         return value
-    out = dict(value)
-    for part in ("requests", "limits"):
-        given = value.get(part) or {}
-        out[part] = {**getattr(default, part), **given} if isinstance(given, dict) else given
-    return out
-
-
-def shown(default: Resources) -> str:
-    """A default in a description's words."""
-    return str(default.model_dump()).replace("'", '"')
+    given = {p: value.get(p) or {} for p in ("requests", "limits")}
+    parts = {p: {**getattr(default, p), **v} for p, v in given.items() if isinstance(v, dict)}
+    return {**value, **parts}
 
 
 def resources_field(default: Resources, more: str = "") -> Any:
@@ -82,6 +74,15 @@ def resources_field(default: Resources, more: str = "") -> Any:
         "reserve room on a node (and are what autoscaling percentages are of); the memory limit "
         "restarts a leaking pod before it starves its neighbours; no CPU limit, so a busy pod is "
         f"not throttled.{more}",
+    )
+
+
+def replicas_field(default: int, why: str = "") -> Any:
+    return Field(
+        default=default,
+        ge=0,
+        description=f"Number of pods, an integer >= 0. {default} as in the original stack{why}; "
+        "more than 1 also brings a PodDisruptionBudget (docs/production.md).",
     )
 
 
@@ -107,13 +108,7 @@ class AppConfig(ConfigModel):
 class BackendConfig(AppConfig):
     """`tims-stack:backend`."""
 
-    replicas: int = Field(
-        default=2,
-        ge=0,
-        description="Number of pods, an integer >= 0. 2 as in the original stack, so a rollout "
-        "or node drain keeps one serving; more than 1 also brings a PodDisruptionBudget "
-        "(docs/production.md). A throw-away environment may set 1.",
-    )
+    replicas: int = replicas_field(2, ", so a rollout or node drain keeps one serving")
     env: dict[Annotated[str, env_name(BACKEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
@@ -155,12 +150,7 @@ class BackendConfig(AppConfig):
 class FrontendConfig(AppConfig):
     """`tims-stack:frontend`."""
 
-    replicas: int = Field(
-        default=1,
-        ge=0,
-        description="Number of pods, an integer >= 0. 1 as in the original stack; more than 1 "
-        "also brings a PodDisruptionBudget (docs/production.md).",
-    )
+    replicas: int = replicas_field(1)
     env: dict[Annotated[str, env_name(FRONTEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(

@@ -134,10 +134,7 @@ def _leaf_strings(value: Any) -> list[str]:
 
 
 def _secret_strings(values: Collection[str]) -> tuple[str, ...]:
-    """Secret raw values and the strings inside them, longest first: the last net's list.
-
-    SECRET_PLACEHOLDER stands in for a value nobody decrypted: it is no secret.
-    """
+    """Secret raw values and strings in them, longest first (SECRET_PLACEHOLDER is none)."""
     leaves: set[str] = set()
     for text in values:
         leaves.add(text)

@@ -95,13 +95,9 @@ def _keys(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
 
 
 def _default(field: FieldInfo, value: Any = None) -> Any:
-    """The default as a stack file would write it; nested empty objects and nulls left out.
-
-    `value`: the default of an object's field taken from the object's own default
-    (`backend.resources.limits` is `{"memory": "1Gi"}` though Resources' is `{}`).
-    """
-    if value is None:
-        value = field.get_default(call_default_factory=True)
+    """The default as a stack file would write it (`value`: as the enclosing object's default
+    has it); nested empty objects and nulls left out."""
+    value = field.get_default(call_default_factory=True) if value is None else value
     if isinstance(value, BaseModel):
         value = value.model_dump(by_alias=True, exclude_none=True)
     return _pruned(value)
@@ -195,13 +191,11 @@ def _rows(prefix: str, model: type[BaseModel], default: BaseModel | None = None)
     to every leaf (`tims-stack:postgres.cloudnativepg.backup.secret`)."""
     rows = []
     for (alias, field), name in zip(_keys(model), model.model_fields, strict=True):
-        value = getattr(default, name) if default is not None else None
+        value = getattr(default, name, None)
         rows.append(_row(prefix + alias, field, _kind(model, alias), value))
-        inner = model_in(field.annotation)
-        if inner is not None:
-            if value is None and not field.is_required():
-                value = field.get_default(call_default_factory=True)
-            rows.extend(_rows(f"{prefix}{alias}.", inner, value))
+        if (inner := model_in(field.annotation)) is not None:
+            inner_default = value or field.get_default(call_default_factory=True)
+            rows.extend(_rows(f"{prefix}{alias}.", inner, inner_default))
     return rows
 
 

@@ -29,10 +29,7 @@ GITHUB_KEYS: tuple[str, ...] = tuple(f.alias or n for n, f in GitHubSettings.mod
 
 
 NAMESPACES = (NS.removesuffix(":"), "github", "kubernetes", "random", "pulumi")
-"""Config namespaces something here reads: this program; the providers it uses
-(pulumi-kubernetes, pulumi-github, pulumi-random read `<package>:*` as their
-default provider's config); and Pulumi's own (`pulumi:tags`, ...). Pulumi hands
-the program every key of the stack, so a key of any other namespace is a typo."""
+"""This program's, its providers' (their default provider's config) and Pulumi's own."""
 
 
 def unknown_namespace(key: str) -> str | None:

@@ -31,20 +31,13 @@ error of another field.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from stack import rules
-from stack.apps import (
-    AppConfig,
-    BackendConfig,
-    FrontendConfig,
-    Resources,
-    merged,
-    resources_field,
-    shown,
-)
+from stack import apps, rules
+from stack.apps import AppConfig, BackendConfig, FrontendConfig, Resources
 from stack.contract import (
     DEFAULT_BUILD_INPUTS,
     DEFAULT_MIGRATION_STEPS,
@@ -277,7 +270,6 @@ POSTGRES_RESOURCES = Resources(
     requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"}
 )
 CNPG_RESOURCES = Resources(requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "1Gi"})
-"""More than in-cluster: CloudNativePG runs its instance manager next to Postgres in each pod."""
 REDIS_RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"})
 
 
@@ -293,10 +285,10 @@ class PostgresConfig(_DataStore):
         "<host>/.../library/postgres) with a tag pinning the major version (not latest).",
     )
     storage: StorageSize = Field(default="1Gi", description="PVC size, a positive quantity.")
-    resources: Resources = resources_field(
+    resources: Resources = apps.resources_field(
         POSTGRES_RESOURCES,
-        f" The default shown is inCluster's; with mode cloudnativepg: {shown(CNPG_RESOURCES)} "
-        "(its instance manager runs next to Postgres in each pod).",
+        f" With mode cloudnativepg: {json.dumps(CNPG_RESOURCES.model_dump())}, as its instance "
+        "manager runs next to Postgres in each pod.",
     )
     # Production profile: stack/production.py, docs/production.md.
     mode: PostgresMode = Field(
@@ -323,7 +315,7 @@ class PostgresConfig(_DataStore):
         if not isinstance(data, dict):
             return data
         default = CNPG_RESOURCES if data.get("mode") == "cloudnativepg" else POSTGRES_RESOURCES
-        return {**data, "resources": merged(data.get("resources") or {}, default)}
+        return {**data, "resources": apps.merged(data.get("resources") or {}, default)}
 
     @cross_field("mode", "external", "cloudnativepg")
     def _mode_fields(self) -> list[Finding]:
@@ -346,8 +338,8 @@ class RedisConfig(_DataStore):
         description="Claim for the append-only file (queued Celery tasks), a positive quantity.",
     )
     resources: Annotated[
-        Resources, BeforeValidator(lambda value: merged(value, REDIS_RESOURCES))
-    ] = resources_field(REDIS_RESOURCES)
+        Resources, BeforeValidator(lambda value: apps.merged(value, REDIS_RESOURCES))
+    ] = apps.resources_field(REDIS_RESOURCES)
 
 
 _STEPS_RULE = (

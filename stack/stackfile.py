@@ -153,22 +153,17 @@ def _config_map(path: Path, document: Any, what: str) -> Mapping[Any, Any]:
 
 
 _STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
-"""The fields of a stack file (pulumi sdk/go/common/workspace/project.go, `ProjectStack`);
-the CLI reads it without complaint about any other, and so ignores a misspelled `config:`."""
+"""`ProjectStack`'s fields (pulumi sdk/go/common/workspace/project.go); the CLI ignores others."""
 
 
 def _stack_document(path: Path) -> Any:
     document = load_yaml(path)
-    for key in document if isinstance(document, dict) else ():
-        if key not in _STACK_FILE_KEYS:
-            raise StackFileError(
-                f"{path}: {did_you_mean(str(key), _STACK_FILE_KEYS, 'top-level key')}. "
-                "Pulumi ignores it, and every config key under it"
-            )
-    if not isinstance(document, dict) or "config" not in document:
+    unknown = [str(k) for k in document if k not in _STACK_FILE_KEYS] if document else []
+    if unknown or not isinstance(document, dict) or "config" not in document:
+        what = did_you_mean(unknown[0], _STACK_FILE_KEYS, "top-level key") if unknown else ""
         raise StackFileError(
-            f"{path}: no `config:` mapping; a stack file holds its keys under `config:` "
-            "(see Pulumi.example.yaml)"
+            f"{path}: {what or 'no `config:` mapping'}; a stack file holds its keys under "
+            "`config:` (see Pulumi.example.yaml), and Pulumi ignores any other top-level key"
         )
     return document
 

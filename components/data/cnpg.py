@@ -85,11 +85,10 @@ def cluster_spec(
 ) -> dict[str, Any]:
     """The Cluster's spec. Its pods inherit `labels`, so NetworkPolicies select them."""
     instances = cnpg.instance_count(environment)
-    chosen = postgres.resources  # config merged it with CloudNativePG's defaults
     storage: dict[str, Any] = {"size": postgres.storage}
     if postgres.storage_class is not None:
         storage["storageClass"] = postgres.storage_class
-    resources = {k: v for k, v in (("requests", chosen.requests), ("limits", chosen.limits)) if v}
+    resources = {k: v for k, v in postgres.resources.model_dump().items() if v}
     spec: dict[str, Any] = {
         "instances": instances,
         "storage": storage,
