@@ -170,11 +170,9 @@ def runtime_string(value: Any) -> str:
 
 
 def runtime_config() -> tuple[dict[str, str], set[str]]:
-    """Every config value Pulumi passed (all of the stack's keys), and the secret ones.
-
-    The engine passes config in the PULUMI_CONFIG environment variable; tests and
-    providers set it with `pulumi.runtime.set_all_config`/`set_config`, which win.
-    """
+    """Every config value Pulumi passed, and the secret ones. The engine passes the stack's
+    whole config, decrypted (pulumi pkg/resource/deploy/source_eval.go, evalSource.Iterate),
+    in PULUMI_CONFIG; tests and providers set it with `set_all_config`, which wins."""
     merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
     merged.update(pulumi.runtime.config.CONFIG.get())
     raw = {k: runtime_string(v) for k, v in merged.items() if v is not None}

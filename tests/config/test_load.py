@@ -155,6 +155,8 @@ def test_runtime_config_and_stack_files_hold_the_same_text(
 def test_program_refuses_keys_of_a_namespace_nothing_reads(
     mocked_runtime: asyncio.AbstractEventLoop,
 ) -> None:
+    """The engine hands the program every key of the stack, decrypted (pulumi
+    pkg/resource/deploy/source_eval.go, evalSource.Iterate), as set_all_config does here."""
     pulumi.runtime.set_all_config(
         {
             "tims-stack:images": json.dumps({"tag": "v9"}),
