@@ -8,9 +8,9 @@ fields are in `stack.production`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from stack import rules
 from stack.contract import BACKEND_CONTRACT_ENV, FRONTEND_CONTRACT_ENV
@@ -41,7 +41,10 @@ class Resources(ConfigModel):
             limit = self.limits.get(name)
             if limit is not None and _amount(request) > _amount(limit):
                 # Quotes config values: not value_free, so a secure app config hides it.
-                problem = f"exceeds the limit {limit!r}; Kubernetes requires request <= limit"
+                problem = (
+                    f"exceeds the limit {limit!r} (a default unless you set limits.{name}); "
+                    "Kubernetes requires request <= limit"
+                )
                 allowed = "a request no larger than the limit"
                 found.append(
                     Finding(allowed, problem, at=("requests", name), value=request, has_value=True)
@@ -53,46 +56,59 @@ def _amount(text: str) -> Decimal:
     return rules.parse_quantity(text) or Decimal(0)
 
 
+def merged(value: Any, default: Resources) -> Any:
+    """`resources` as written over `default`, entry by entry: requests.cpu alone keeps the rest."""
+    if not isinstance(value, dict):
+        return value
+    given = {p: value.get(p) or {} for p in ("requests", "limits")}
+    parts = {p: {**getattr(default, p), **v} for p, v in given.items() if isinstance(v, dict)}
+    return {**value, **parts}
+
+
+def resources_field(default: Resources, more: str = "") -> Any:
+    """The `resources` field of a part whose defaults are `default`."""
+    return Field(
+        default=default,
+        description='{"requests": {...}, "limits": {...}} with cpu, memory, ephemeral-storage; '
+        "an entry you set replaces the default's, the others stay. Why these defaults: requests "
+        "reserve room on a node (and are what autoscaling percentages are of); the memory limit "
+        "restarts a leaking pod before it starves its neighbours; no CPU limit, so a busy pod is "
+        f"not throttled.{more}",
+    )
+
+
+def replicas_field(default: int, why: str = "") -> Any:
+    return Field(
+        default=default,
+        ge=0,
+        description=f"Number of pods, an integer >= 0. {default} as in the original stack{why}; "
+        "more than 1 also brings a PodDisruptionBudget (docs/production.md).",
+    )
+
+
+BACKEND_RESOURCES = Resources(requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "1Gi"})
+FRONTEND_RESOURCES = Resources(
+    requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "512Mi"}
+)
+
+
 class AppConfig(ConfigModel):
     """`tims-stack:backend` / `tims-stack:frontend`."""
 
     replicas: int = Field(default=1, ge=0, description="Number of pods, an integer >= 0.")
     env: dict[str, str] = Field(default_factory=dict)
-    resources: Resources = Field(
-        default_factory=Resources,
-        description='{"requests": {...}, "limits": {...}} with cpu, memory, ephemeral-storage.',
-    )
+    resources: Resources = Field(default_factory=Resources)
     autoscaling: Autoscaling | None = Field(
         default=None,
         description='{"min": 2, "max": 6, "cpu": 70, "memory": 80}: an autoscaling/v2 HPA owns '
         "the replica count (replicas is then unused). docs/production.md.",
     )
 
-    @cross_field("autoscaling", "resources")
-    def _targets_have_requests(self) -> list[Finding]:
-        # Utilization is a percentage of the request. Unset resources take the
-        # program's defaults, which request both CPU and memory; a limit without a
-        # request makes Kubernetes request the limit.
-        configured = self.resources.requests or self.resources.limits
-        if self.autoscaling is None or not configured:
-            return []
-        return [
-            Finding(
-                f"a {name} request (or limit) in resources, or no {name} target",
-                f"targets {name} utilization (default cpu: 70), a percentage of the {name} "
-                f"request, but resources sets no {name} request or limit",
-                at=("autoscaling", name),
-                value_free=True,
-            )
-            for name in self.autoscaling.targets
-            if name not in self.resources.requests and name not in self.resources.limits
-        ]
-
 
 class BackendConfig(AppConfig):
     """`tims-stack:backend`."""
 
-    replicas: int = Field(default=2, ge=0, description="Number of pods, an integer >= 0.")
+    replicas: int = replicas_field(2, ", so a rollout or node drain keeps one serving")
     env: dict[Annotated[str, env_name(BACKEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
@@ -104,6 +120,9 @@ class BackendConfig(AppConfig):
             "EXTRA_TRUSTED_ORIGINS is appended to the environment's own origin."
         ),
     )
+    resources: Annotated[
+        Resources, BeforeValidator(lambda value: merged(value, BACKEND_RESOURCES))
+    ] = resources_field(BACKEND_RESOURCES)
 
     @field_validator("env")
     @classmethod
@@ -131,7 +150,7 @@ class BackendConfig(AppConfig):
 class FrontendConfig(AppConfig):
     """`tims-stack:frontend`."""
 
-    replicas: int = Field(default=1, ge=0, description="Number of pods, an integer >= 0.")
+    replicas: int = replicas_field(1)
     env: dict[Annotated[str, env_name(FRONTEND_CONTRACT_ENV)], str] = Field(
         default_factory=dict,
         description=(
@@ -139,3 +158,6 @@ class FrontendConfig(AppConfig):
             "(the program sets them from the backend URL and TLS)."
         ),
     )
+    resources: Annotated[
+        Resources, BeforeValidator(lambda value: merged(value, FRONTEND_RESOURCES))
+    ] = resources_field(FRONTEND_RESOURCES)

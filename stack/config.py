@@ -17,23 +17,7 @@ Where things are:
 - `stack.generate`: Pulumi.yaml's config block, docs/config.md's key table and
   schema/stack-config.schema.json, generated from the models.
 
-Decisions worth knowing (docs/config.md documents them for users):
-- An empty string for `environment`, `namespace`, `domain`, `host` or `tls`
-  means "derive it". Pulumi.yaml declares these keys with default "" because
-  a declared key without a default would be required by the Pulumi CLI.
-- `host` needs `domain` and must be `domain` itself or a name under it. The
-  backend's session cookie is host-only and CSRF trusts only the environment's
-  own origin (ROOT_HOST and SESSION_COOKIE_DOMAIN are empty), so environments
-  under one domain never share sessions.
-- `images.private` defaults to true with `source=build`: GHCR makes a newly
-  pushed package private, and build mode has a token for the pull secret anyway.
-- `github:baseUrl` may be plain `http://` only for a loopback host.
-- Only `github:token`, `tims-stack:backend` and `tims-stack:frontend` may be
-  secret, and `tims-stack:postgresPassword` and `tims-stack:redisUrl` must be:
-  every other value is read as plain text and would land unencrypted in state
-  (ImageBuild inputs) and previews.
-- An error never shows any part of a secret value (`stack.errors.Reporter`).
-- Namespaces `default` and `kube-*` are refused: destroy deletes the namespace.
+Why the rules are as they are: docs/contributing/architecture.md, "Config decisions".
 """
 
 from __future__ import annotations
@@ -48,19 +32,12 @@ import pulumi.runtime
 
 from stack.contract import (
     BACKEND_CONTRACT_ENV,
-    BACKEND_SETTINGS_ENV,
-    BUILD_PLACEHOLDERS,
     DEFAULT_BUILD_INPUTS,
-    DEFAULT_CLUSTER_ISSUER,
-    DEFAULT_GITHUB_API,
     DEFAULT_MIGRATION_STEPS,
     DEFAULT_POSTGRES_IMAGE,
     DEFAULT_REDIS_IMAGE,
     FRONTEND_CONTRACT_ENV,
-    GHCR,
     HOW_TO_SET_TOKEN,
-    MAX_BUILD_TIMEOUT,
-    MAX_WORKFLOW_INPUTS,
     NS,
     PASSWORD_KEY,
     PROJECT,
@@ -71,7 +48,7 @@ from stack.contract import (
 )
 from stack.errors import ConfigError, ConfigIssue
 from stack.image_sources import ImagesConfig
-from stack.keys import GITHUB_KEYS, OBJECT_KEYS, TOP_LEVEL_KEYS
+from stack.keys import GITHUB_KEYS, TOP_LEVEL_KEYS
 from stack.models import (
     AppConfig,
     BuildConfig,
@@ -82,38 +59,20 @@ from stack.models import (
     RoutingConfig,
 )
 from stack.resolve import GitHubConfig, StackConfig, parse_config
-from stack.rules import (
-    RESOURCE_NAMES,
-    build_ref_problem,
-    dns_name_problem,
-    git_ref_problem,
-    is_label,
-    is_subdomain,
-    namespace_problem,
-    parse_quantity,
-)
+from stack.rules import build_ref_problem, is_label
 
 __all__ = [
     "BACKEND_CONTRACT_ENV",
-    "BACKEND_SETTINGS_ENV",
-    "BUILD_PLACEHOLDERS",
     "DEFAULT_BUILD_INPUTS",
-    "DEFAULT_CLUSTER_ISSUER",
-    "DEFAULT_GITHUB_API",
     "DEFAULT_MIGRATION_STEPS",
     "DEFAULT_POSTGRES_IMAGE",
     "DEFAULT_REDIS_IMAGE",
     "FRONTEND_CONTRACT_ENV",
-    "GHCR",
     "GITHUB_KEYS",
-    "MAX_BUILD_TIMEOUT",
-    "MAX_WORKFLOW_INPUTS",
     "NS",
-    "OBJECT_KEYS",
     "PASSWORD_KEY",
     "PROJECT",
     "REDIS_URL_KEY",
-    "RESOURCE_NAMES",
     "SECRET_ALLOWED_KEYS",
     "TOKEN_ENV",
     "TOKEN_KEY",
@@ -132,14 +91,9 @@ __all__ = [
     "Secrets",
     "StackConfig",
     "build_ref_problem",
-    "dns_name_problem",
-    "git_ref_problem",
     "is_label",
-    "is_subdomain",
     "load_config",
-    "namespace_problem",
     "parse_config",
-    "parse_quantity",
     "runtime_config",
     "runtime_string",
 ]
@@ -222,17 +176,12 @@ def runtime_string(value: Any) -> str:
 
 
 def runtime_config() -> tuple[dict[str, str], set[str]]:
-    """Every `tims-stack:*` and `github:*` config value Pulumi passed, and the secret ones.
-
-    The engine passes config in the PULUMI_CONFIG environment variable; tests and
-    providers set it with `pulumi.runtime.set_all_config`/`set_config`, which win.
-    """
+    """Every config value Pulumi passed, and the secret ones. The engine passes the stack's
+    whole config, decrypted (pulumi pkg/resource/deploy/source_eval.go, evalSource.Iterate),
+    in PULUMI_CONFIG; tests and providers set it with `set_all_config`, which wins."""
     merged: dict[str, Any] = dict(pulumi.runtime.get_config_env())
     merged.update(pulumi.runtime.config.CONFIG.get())
-    wanted = (NS, "github:")
-    raw = {
-        k: runtime_string(v) for k, v in merged.items() if k.startswith(wanted) and v is not None
-    }
+    raw = {k: runtime_string(v) for k, v in merged.items() if v is not None}
     return raw, {k for k in raw if is_secure(k)}
 
 

@@ -4,8 +4,8 @@ Validators in `stack.models` raise `fail(...)`; `Reporter.validation_error`
 turns pydantic's collected errors into `ConfigIssue`s keyed like
 `tims-stack:backend.replicas`. The `Reporter` decides per issue whether a
 value may be shown: an issue about a secret key (or derived from one) keeps
-only the key and what is allowed, and every message is scrubbed of secret
-values and their word pieces as a second net.
+only the key and what is allowed. Messages are built from keys and rules, not
+from secret values; a scrub of whole secret values is only the last net.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
-import re
 import typing
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -99,8 +98,8 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def did_you_mean(name: str, allowed: Collection[str]) -> str:
-    """'unknown key ...; did you mean ...?' with the closest allowed key, if one is close."""
+def closest(name: str, allowed: Collection[str]) -> str | None:
+    """The allowed name `name` most likely misspells, if one is close."""
 
     def fold(text: str) -> str:
         return text.lower().replace("-", "").replace("_", "")
@@ -109,14 +108,18 @@ def did_you_mean(name: str, allowed: Collection[str]) -> str:
     same = [a for a in allowed if fold(a) == folded]
     prefix = [a for a in allowed if len(folded) >= 3 and fold(a).startswith(folded)]
     close = same or difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6) or prefix
-    hint = f"; did you mean {close[0]!r}?" if close else "."
-    return f"unknown key {name!r}{hint} Allowed: {', '.join(allowed)}"
+    return close[0] if close else None
 
 
-_MIN_FRAGMENT = 4
-"""Shorter pieces of a secret are not scrubbed: they would mangle ordinary words."""
-_SCRUBBED = "<secret>"
-_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+def did_you_mean(name: str, allowed: Collection[str], what: str = "key") -> str:
+    """'unknown key ...; did you mean ...?' with the closest allowed key, if one is close."""
+    close = closest(name, allowed)
+    hint = f"; did you mean {close!r}?" if close else "."
+    return f"unknown {what} {name!r}{hint} Allowed: {', '.join(allowed)}"
+
+
+_MIN_SCRUBBED = 4
+"""Shorter secret strings are not scrubbed: they would mangle ordinary words."""
 
 
 def _leaf_strings(value: Any) -> list[str]:
@@ -130,36 +133,15 @@ def _leaf_strings(value: Any) -> list[str]:
     return []
 
 
-def _is_json_container(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict | list)
-    except ValueError:
-        return False
-
-
-def _secret_fragments(values: Collection[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(whole strings, word pieces) of secret raw values, longest first, for scrubbing.
-
-    SECRET_PLACEHOLDER stands in for a value nobody decrypted: it is no secret,
-    and scrubbing its word "secret" would garble messages ("--<secret>").
-    """
+def _secret_strings(values: Collection[str]) -> tuple[str, ...]:
+    """Secret raw values and strings in them, longest first (SECRET_PLACEHOLDER is none)."""
     leaves: set[str] = set()
     for text in values:
         leaves.add(text)
         with contextlib.suppress(ValueError):  # a plain string is its own only leaf
             leaves.update(_leaf_strings(json.loads(text)))
     leaves.discard(SECRET_PLACEHOLDER)
-    # Word pieces only of the strings themselves: the JSON text of an object also
-    # holds its keys ("env", "memory") and placeholders, which are no secrets.
-    words = {leaf for leaf in leaves if not _is_json_container(leaf)}
-    # A URL's scheme is no secret (tims-stack:redisUrl's "redis://"), and scrubbing it
-    # would garble every message that names a redis key.
-    bare = {_URL_SCHEME.sub("", leaf) for leaf in words}
-    pieces = {p for leaf in bare for p in re.split(r"[^A-Za-z0-9]+", leaf)}
-    return (
-        tuple(sorted((v for v in leaves if len(v) >= _MIN_FRAGMENT), key=len, reverse=True)),
-        tuple(sorted((p for p in pieces if len(p) >= _MIN_FRAGMENT), key=len, reverse=True)),
-    )
+    return tuple(sorted((v for v in leaves if len(v) >= _MIN_SCRUBBED), key=len, reverse=True))
 
 
 _ALLOWED: dict[str, str] = {
@@ -180,15 +162,13 @@ _ALLOWED: dict[str, str] = {
 
 
 class Reporter:
-    """Collects issues; never shows the value of a secret key, nor any part of it."""
+    """Collects issues; never shows the value of a secret key."""
 
     def __init__(self, secret_keys: Collection[str], raw: Mapping[str, str]) -> None:
         self.issues: list[ConfigIssue] = []
-        # The token is secret even when a user stored it in plain text by mistake.
         # Secret even when a user stored them in plain text by mistake.
         self.secret_keys = frozenset(secret_keys) | {TOKEN_KEY, *SECRET_ONLY_KEYS}
-        values = [v for k, v in raw.items() if k in self.secret_keys and v]
-        self._leaves, self._pieces = _secret_fragments(values)
+        self._secrets = _secret_strings([v for k, v in raw.items() if k in self.secret_keys and v])
 
     def is_secret(self, key: str) -> bool:
         return key.split(".", 1)[0] in self.secret_keys
@@ -200,16 +180,13 @@ class Reporter:
         return short(self.scrub(value) if isinstance(value, str) else value)
 
     def scrub(self, text: str) -> str:
-        """`text` without any secret value or word piece of one."""
-        for leaf in self._leaves:
-            text = text.replace(leaf, _SCRUBBED)
-        for piece in self._pieces:
-            text = re.sub(
-                rf"(?<![A-Za-z0-9]){re.escape(piece)}(?![A-Za-z0-9])",
-                _SCRUBBED,
-                text,
-                flags=re.IGNORECASE,
-            )
+        """The last net: `text` without any whole secret value.
+
+        Messages are built from keys and rules, and issues about a secret key
+        keep only what is allowed (`add`), so this should never find anything.
+        """
+        for secret in self._secrets:
+            text = text.replace(secret, "<secret>")
         return text
 
     def add(

@@ -94,9 +94,10 @@ def _keys(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
     return [(field.alias or name, field) for name, field in model.model_fields.items()]
 
 
-def _default(field: FieldInfo) -> Any:
-    """The default as a stack file would write it; nested empty objects and nulls left out."""
-    value = field.get_default(call_default_factory=True)
+def _default(field: FieldInfo, value: Any = None) -> Any:
+    """The default as a stack file would write it (`value`: as the enclosing object's default
+    has it); nested empty objects and nulls left out."""
+    value = field.get_default(call_default_factory=True) if value is None else value
     if isinstance(value, BaseModel):
         value = value.model_dump(by_alias=True, exclude_none=True)
     return _pruned(value)
@@ -167,12 +168,12 @@ def _cell(value: Any) -> str:
     return "`" + text.replace("|", "\\|") + "`"
 
 
-def _row(key: str, field: FieldInfo, kind: str) -> str:
+def _row(key: str, field: FieldInfo, kind: str, value: Any = None) -> str:
     text = (field.description or "").replace("|", "\\|").replace("\n", " ")
     # The token's and password's own words say they must be secret.
     said = "secret" in text.lower()
     secret = " May be secret." if key in SECRET_ALLOWED_KEYS and not said else ""
-    default = "required" if field.is_required() else _cell(_default(field))
+    default = "required" if field.is_required() else _cell(_default(field, value))
     return f"| `{key}` | {kind} | {default} | {text}{secret} |"
 
 
@@ -185,15 +186,16 @@ def _kind(model: type[BaseModel], alias: str) -> str:
     return "any"
 
 
-def _rows(prefix: str, model: type[BaseModel]) -> list[str]:
+def _rows(prefix: str, model: type[BaseModel], default: BaseModel | None = None) -> list[str]:
     """A row per field of `model`, and below an object field a row per field of it, down
     to every leaf (`tims-stack:postgres.cloudnativepg.backup.secret`)."""
     rows = []
-    for alias, field in _keys(model):
-        rows.append(_row(prefix + alias, field, _kind(model, alias)))
-        inner = model_in(field.annotation)
-        if inner is not None:
-            rows.extend(_rows(f"{prefix}{alias}.", inner))
+    for (alias, field), name in zip(_keys(model), model.model_fields, strict=True):
+        value = getattr(default, name, None)
+        rows.append(_row(prefix + alias, field, _kind(model, alias), value))
+        if (inner := model_in(field.annotation)) is not None:
+            inner_default = value or field.get_default(call_default_factory=True)
+            rows.extend(_rows(f"{prefix}{alias}.", inner, inner_default))
     return rows
 
 

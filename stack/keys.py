@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from stack.contract import NS
-from stack.errors import did_you_mean, model_in
+from stack.errors import closest, did_you_mean, model_in
 from stack.settings import GitHubSettings, StackSettings
 
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(f.alias or n for n, f in StackSettings.model_fields.items())
@@ -26,6 +26,23 @@ OBJECT_KEYS: tuple[str, ...] = tuple(
 
 GITHUB_KEYS: tuple[str, ...] = tuple(f.alias or n for n, f in GitHubSettings.model_fields.items())
 """The `github:*` keys this program reads."""
+
+
+NAMESPACES = (NS.removesuffix(":"), "github", "kubernetes", "random", "pulumi")
+"""This program's, its providers' (their default provider's config) and Pulumi's own."""
+
+
+def unknown_namespace(key: str) -> str | None:
+    """What to say about `key` when nothing here reads its namespace, else None."""
+    namespace, _, name = key.partition(":")
+    if namespace in NAMESPACES:
+        return None
+    fix = closest(namespace, NAMESPACES)
+    rename = f": rename the key to {fix}:{name}" if fix else ""
+    return (
+        f"{did_you_mean(namespace, NAMESPACES, 'namespace')}. Nothing here reads "
+        f"'{namespace}:*' keys, so this one would be ignored{rename}"
+    )
 
 
 def unknown_top_level(name: str) -> str:

@@ -31,11 +31,12 @@ error of another field.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+import json
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from stack import rules
+from stack import apps, rules
 from stack.apps import AppConfig, BackendConfig, FrontendConfig, Resources
 from stack.contract import (
     DEFAULT_BUILD_INPUTS,
@@ -250,7 +251,7 @@ class _DataStore(ConfigModel):
         default=None,
         description="StorageClass name (unset: the cluster default).",
     )
-    resources: Resources = Field(default_factory=Resources, description="As backend.resources.")
+    resources: Resources
 
     @field_validator("image")
     @classmethod
@@ -266,6 +267,13 @@ class _DataStore(ConfigModel):
         return rules.official_image(self.image, self.IMAGES).major
 
 
+POSTGRES_RESOURCES = Resources(
+    requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"}
+)
+CNPG_RESOURCES = Resources(requests={"cpu": "250m", "memory": "512Mi"}, limits={"memory": "1Gi"})
+REDIS_RESOURCES = Resources(requests={"cpu": "50m", "memory": "64Mi"}, limits={"memory": "256Mi"})
+
+
 class PostgresConfig(_DataStore):
     """`tims-stack:postgres`."""
 
@@ -278,6 +286,11 @@ class PostgresConfig(_DataStore):
         "<host>/.../library/postgres) with a tag pinning the major version (not latest).",
     )
     storage: StorageSize = Field(default="1Gi", description="PVC size, a positive quantity.")
+    resources: Resources = apps.resources_field(
+        POSTGRES_RESOURCES,
+        f" With mode cloudnativepg: {json.dumps(CNPG_RESOURCES.model_dump())}, as its instance "
+        "manager runs next to Postgres in each pod.",
+    )
     # Production profile: stack/production.py, docs/production.md.
     mode: PostgresMode = Field(
         default="inCluster",
@@ -296,6 +309,14 @@ class PostgresConfig(_DataStore):
         description="true lets `up` change the mode of a live environment (data is not "
         "moved: dump and restore, docs/production.md).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resources_of_the_mode(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        default = CNPG_RESOURCES if data.get("mode") == "cloudnativepg" else POSTGRES_RESOURCES
+        return {**data, "resources": apps.merged(data.get("resources") or {}, default)}
 
     @cross_field("mode", "external", "cloudnativepg")
     def _mode_fields(self) -> list[Finding]:
@@ -329,6 +350,9 @@ class RedisConfig(_DataStore):
         description="true lets `up` change the mode of a live environment (nothing is moved: "
         "messages in flight are lost, docs/production.md).",
     )
+    resources: Annotated[
+        Resources, BeforeValidator(lambda value: apps.merged(value, REDIS_RESOURCES))
+    ] = apps.resources_field(REDIS_RESOURCES)
 
 
 _STEPS_RULE = (
@@ -354,7 +378,7 @@ class MigrationsConfig(ConfigModel):
         default_factory=lambda: list(DEFAULT_MIGRATION_STEPS),
         description=f"1 to {MAX_MIGRATION_STEPS} shell command lines run in order with `sh -c` "
         "in the backend image with the backend's env; the first failure fails the Job. "
-        "Default: the seed image's migrate, admin user, test users and chats.",
+        "Default: the original stack's run-once steps (migrate, admin user, test users and chats).",
     )
     timeout: int = Field(
         default=900,

@@ -30,7 +30,7 @@ from stack.contract import (
 )
 from stack.errors import ConfigError, Reporter
 from stack.image_sources import ImagesConfig, Judging, resolve_images, template_push_mismatches
-from stack.keys import OBJECT_KEYS, TOP_LEVEL_KEYS, unknown_top_level
+from stack.keys import OBJECT_KEYS, TOP_LEVEL_KEYS, unknown_namespace, unknown_top_level
 from stack.models import (
     AppConfig,
     BuildConfig,
@@ -129,6 +129,8 @@ def _readable(raw: Mapping[str, str], secret_keys: frozenset[str], run: Judging)
             run.report.add(key, unknown_top_level(key[len(NS) :]), value_free=True)
             continue
         if not key.startswith((NS, "github:")):
+            if (problem := unknown_namespace(key)) is not None:
+                run.report.add(key, problem, value_free=True)
             continue
         if key in secret_keys and value and key not in SECRET_ALLOWED_KEYS:
             run.report.add(key, _READ_AS_PLAIN_TEXT.format(key=key), value_free=True)

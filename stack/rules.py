@@ -114,6 +114,10 @@ def dns_name_problem(value: str) -> str | None:
     """Why `value` is not a usable lowercase DNS host name, or None when it is."""
     if not value:
         return "is empty"
+    if "://" in value or any(mark in value for mark in "/?#"):
+        host = urlsplit(value if "://" in value else f"//{value}").hostname or ""
+        fix = f" (write {host.rstrip('.')!r})" if host else ""
+        return f"is a URL, not a host name: drop the scheme and the path{fix}"
     if value != value.lower():
         return "has uppercase letters (Kubernetes host names are lowercase)"
     if value.endswith("."):

@@ -27,7 +27,7 @@ import yaml
 
 from stack.config import runtime_string
 from stack.contract import SECRET_PLACEHOLDER, TOKEN_KEY
-from stack.errors import ConfigError, ConfigIssue
+from stack.errors import ConfigError, ConfigIssue, did_you_mean
 from stack.naming import PROJECT
 from stack.resolve import PLAIN_TEXT_REFUSAL
 
@@ -152,6 +152,22 @@ def _config_map(path: Path, document: Any, what: str) -> Mapping[Any, Any]:
     return config
 
 
+_STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
+"""`ProjectStack`'s fields (pulumi sdk/go/common/workspace/project.go); the CLI ignores others."""
+
+
+def _stack_document(path: Path) -> Any:
+    document = load_yaml(path)
+    unknown = [str(k) for k in document if k not in _STACK_FILE_KEYS] if document else []
+    if unknown or not isinstance(document, dict) or "config" not in document:
+        what = did_you_mean(unknown[0], _STACK_FILE_KEYS, "top-level key") if unknown else ""
+        raise StackFileError(
+            f"{path}: {what or 'no `config:` mapping'}; a stack file holds its keys under "
+            "`config:` (see Pulumi.example.yaml), and Pulumi ignores any other top-level key"
+        )
+    return document
+
+
 def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
     """The `config:` map of a `Pulumi.<stack>.yaml` as the program's runtime would see it.
 
@@ -160,7 +176,7 @@ def raw_config_from_stack_file(path: str | Path) -> RawStackConfig:
     path = Path(path)
     values: dict[str, str] = {}
     secret: set[str] = set()
-    for key, value in _config_map(path, load_yaml(path), "config").items():
+    for key, value in _config_map(path, _stack_document(path), "config").items():
         if not isinstance(key, str) or ":" not in key:
             raise StackFileError(
                 f"{path}: config key {key!r} has no namespace; stack files use full keys "

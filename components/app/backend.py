@@ -23,14 +23,10 @@ from components.app.services import BACKEND
 from components.app.workload import app_workload, env_entries, part_workload
 from components.contracts import DatabaseConnection, RedisConnection
 from components.kube import pods, timeouts
-from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig, Resources
+from stack.config import BACKEND_CONTRACT_ENV, AppConfig, MigrationsConfig
 
 ADMIN_USER = "admin"
 DB_ENGINE = "django.db.backends.postgresql_psycopg2"
-DEFAULT_RESOURCES = Resources(
-    requests={"cpu": "250m", "memory": "512Mi"},
-    limits={"memory": "1Gi"},
-)
 # The image's start script runs its start-up steps before the server listens (no-ops once
 # the migration Job has run them; all of them when it is disabled): see components/kube/timeouts.py.
 STARTUP_SECONDS = timeouts.BACKEND_STARTUP_SECONDS
@@ -270,7 +266,6 @@ class Backend(pulumi.ComponentResource):
                 env=backend_env(
                     args, secret_key=secret_key.result, admin_password=admin_password.result
                 ),
-                default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
                 readiness=readiness_probe(args),
                 before_rollout=functools.partial(self._migrate_first, name, args, credentials),
@@ -322,7 +317,7 @@ class Backend(pulumi.ComponentResource):
                 config=migrations,
                 image=args.image,
                 env_secret_name=env_secret_name,
-                resources=pods.resources(args.config.resources, DEFAULT_RESOURCES),
+                resources=pods.resources(args.config.resources),
                 run_as_non_root=args.run_as_non_root,
                 pull_secret=args.pull_secret,
                 after=args.migrations_after,

@@ -11,12 +11,8 @@ import pulumi
 from components.app.services import FRONTEND
 from components.app.workload import app_workload, env_entries, part_workload
 from components.kube import pods, timeouts
-from stack.config import FRONTEND_CONTRACT_ENV, AppConfig, Resources
+from stack.config import FRONTEND_CONTRACT_ENV, AppConfig
 
-DEFAULT_RESOURCES = Resources(
-    requests={"cpu": "100m", "memory": "256Mi"},
-    limits={"memory": "512Mi"},
-)
 STARTUP_SECONDS = timeouts.FRONTEND_STARTUP_SECONDS
 READINESS_PATH = "/login/"
 """A page Next.js renders itself on GET (no backend call; `trailingSlash` is on, so the
@@ -85,7 +81,6 @@ class Frontend(pulumi.ComponentResource):
                 FRONTEND,
                 labels=object_labels,
                 env=values,
-                default_resources=DEFAULT_RESOURCES,
                 startup_seconds=STARTUP_SECONDS,
                 readiness=pods.http_probe(READINESS_PATH, FRONTEND.port_name),
             ),

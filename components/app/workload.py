@@ -20,7 +20,7 @@ from components.app.autoscaling import (
 )
 from components.app.services import AppPart
 from components.kube import pods, timeouts
-from stack.config import AppConfig, Resources
+from stack.config import AppConfig
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,6 @@ class WorkloadArgs:
     """
     image: pulumi.Input[str]
     config: AppConfig
-    default_resources: Resources
     startup_seconds: int
     stopped: bool
     run_as_non_root: bool
@@ -75,7 +74,6 @@ def part_workload(
     *,
     labels: dict[str, str],
     env: Mapping[str, pulumi.Input[str]],
-    default_resources: Resources,
     startup_seconds: int,
     readiness: ProbeArgs | None,
     before_rollout: Callable[[pulumi.Output[str]], Sequence[pulumi.Resource]] | None = None,
@@ -89,7 +87,6 @@ def part_workload(
         env=env,
         image=args.image,
         config=args.config,
-        default_resources=default_resources,
         startup_seconds=startup_seconds,
         stopped=args.stopped,
         run_as_non_root=args.run_as_non_root,
@@ -137,7 +134,7 @@ def deployment_spec(args: WorkloadArgs, env_secret_name: pulumi.Input[str]) -> D
         port_name=args.part.port_name,
         port=args.part.port,
         env_secret_name=env_secret_name,
-        resource_requirements=pods.resources(args.config.resources, args.default_resources),
+        resource_requirements=pods.resources(args.config.resources),
         run_as_non_root=args.run_as_non_root,
         startup_seconds=args.startup_seconds,
         readiness_probe=args.readiness,

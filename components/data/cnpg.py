@@ -28,7 +28,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 
 from components.kube import pods, timeouts
-from stack.config import PostgresConfig, Resources
+from stack.config import PostgresConfig
 from stack.production import CloudNativePG, CnpgBackup
 
 API_VERSION = "postgresql.cnpg.io/v1"
@@ -62,10 +62,6 @@ OPERATOR_LABEL_KEYS = frozenset(
 """Keys the operator sets with its own values on instance pods (pkg/specs/pods.go,
 buildInstance), Job pods (pkg/specs/jobs.go, CreatePrimaryJob) and PVCs (name, component,
 managed-by: pkg/reconciler/persistentvolumeclaim/metadata.go, newLabelReconciler)."""
-DEFAULT_RESOURCES = Resources(
-    requests={"cpu": "250m", "memory": "512Mi"},
-    limits={"memory": "1Gi"},
-)
 
 
 def ready_expressions(instances: int) -> list[str]:
@@ -138,15 +134,10 @@ def cluster_spec(
 ) -> dict[str, Any]:
     """The Cluster's spec. Its objects inherit the keys of `labels` the operator leaves alone."""
     instances = cnpg.instance_count(environment)
-    chosen = (
-        postgres.resources
-        if postgres.resources.requests or postgres.resources.limits
-        else (DEFAULT_RESOURCES)
-    )
     storage: dict[str, Any] = {"size": postgres.storage}
     if postgres.storage_class is not None:
         storage["storageClass"] = postgres.storage_class
-    resources = {k: v for k, v in (("requests", chosen.requests), ("limits", chosen.limits)) if v}
+    resources = {k: v for k, v in postgres.resources.model_dump().items() if v}
     spec: dict[str, Any] = {
         "instances": instances,
         "storage": storage,

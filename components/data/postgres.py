@@ -36,10 +36,6 @@ USER = "tims_stack"
 PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - the Secret key name, not a password
 HEADLESS_SERVICE_NAME = "postgres-headless"
 """Fixed, because the StatefulSet's `serviceName` (immutable) names it."""
-DEFAULT_RESOURCES = Resources(
-    requests={"cpu": "100m", "memory": "256Mi"},
-    limits={"memory": "1Gi"},
-)
 STARTUP_SECONDS = timeouts.POSTGRES_STARTUP_SECONDS
 SHM_VOLUME = "shm"
 SHM_SIZE = "256Mi"
@@ -131,7 +127,7 @@ def postgres_container(
         startup_probe=pods.exec_probe(ready, period=10, failure_threshold=STARTUP_SECONDS // 10),
         readiness_probe=pods.exec_probe(ready, period=10, failure_threshold=6),
         liveness_probe=pods.exec_probe(ready, initial_delay=30, period=20, failure_threshold=6),
-        resources=pods.resources(config.resources, DEFAULT_RESOURCES),
+        resources=pods.resources(config.resources),
         security_context=pods.container_security(run_as_non_root=True),
         volume_mounts=[
             VolumeMountArgs(name=DATA_VOLUME, mount_path=layout.mount_path),
@@ -147,7 +143,7 @@ def guard_container(config: PostgresConfig, layout: PostgresDataLayout) -> Conta
         image=config.image,
         command=["sh", "-c", GUARD_SCRIPT, GUARD_CONTAINER, layout.mount_path],
         env=[EnvVarArgs(name="PGDATA", value=layout.pgdata)],
-        resources=pods.resources(GUARD_RESOURCES, GUARD_RESOURCES),
+        resources=pods.resources(GUARD_RESOURCES),
         security_context=pods.container_security(run_as_non_root=True),
         # The script's message becomes the pod's termination message
         # (kubectl describe), not only a log line.

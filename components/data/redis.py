@@ -23,7 +23,7 @@ from pulumi_kubernetes.meta.v1 import ObjectMetaArgs
 from components.data.official_images import redis_cli, redis_user
 from components.data.stateful import DATA_VOLUME, DataStoreArgs, data_store
 from components.kube import pods
-from stack.config import RedisConfig, Resources
+from stack.config import RedisConfig
 
 PORT = 6379
 SERVICE_NAME = "redis-db-svc"
@@ -32,10 +32,6 @@ DATA_DIR = "/data"
 SERVER_ARGS = ("--appendonly", "yes")
 """Arguments only: the images' entrypoint prepends redis-server/valkey-server to a
 first argument starting with "-", and keeps its `--protected-mode no` handling."""
-DEFAULT_RESOURCES = Resources(
-    requests={"cpu": "50m", "memory": "64Mi"},
-    limits={"memory": "256Mi"},
-)
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ def redis_container(config: RedisConfig) -> ContainerArgs:
         # be caught by the NetworkPolicy on some CNIs.
         readiness_probe=pods.exec_probe(ping, period=10, failure_threshold=3),
         liveness_probe=pods.exec_probe(ping, initial_delay=10, period=20, failure_threshold=6),
-        resources=pods.resources(config.resources, DEFAULT_RESOURCES),
+        resources=pods.resources(config.resources),
         security_context=pods.container_security(run_as_non_root=True),
         volume_mounts=[VolumeMountArgs(name=DATA_VOLUME, mount_path=DATA_DIR)],
     )

@@ -124,12 +124,11 @@ def container_security(*, run_as_non_root: bool) -> SecurityContextArgs:
     )
 
 
-def resources(configured: Resources, default: Resources) -> ResourceRequirementsArgs:
-    """The configured requests/limits, or `default` when none are configured at all."""
-    chosen = configured if (configured.requests or configured.limits) else default
+def resources(configured: Resources) -> ResourceRequirementsArgs:
+    """Config's requests/limits (already merged with the part's defaults, stack.apps)."""
     return ResourceRequirementsArgs(
-        requests=dict(chosen.requests) or None,
-        limits=dict(chosen.limits) or None,
+        requests=dict(configured.requests) or None,
+        limits=dict(configured.limits) or None,
     )
 
 

@@ -6,7 +6,15 @@ import pytest
 from pydantic import ValidationError
 
 from stack.config import DEFAULT_BUILD_INPUTS, RoutingConfig
-from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ParseFn, with_overrides
+from tests.config.conftest import (
+    BUILD,
+    FAKE_TOKEN,
+    PREBUILT,
+    ErrorFn,
+    ParseFn,
+    issue_message,
+    with_overrides,
+)
 
 TOKEN_ENV = {"GITHUB_TOKEN": FAKE_TOKEN}
 
@@ -133,7 +141,9 @@ def test_app_env_and_resources_are_read(parse: ParseFn) -> None:
     config = parse({**PREBUILT, "tims-stack:backend": backend})
     assert config.backend.env == {"LOG_LEVEL": "info"}, "backend env"
     assert config.backend.resources.requests == {"cpu": "250m", "memory": "512Mi"}, "requests"
-    assert config.backend.resources.limits == {"cpu": "1"}, "numeric quantity kept as a string"
+    assert config.backend.resources.limits == {"memory": "1Gi", "cpu": "1"}, (
+        "numeric quantity kept as a string, next to the default memory limit"
+    )
 
 
 def test_null_fields_inside_objects_count_as_unset(parse: ParseFn) -> None:
@@ -347,3 +357,44 @@ def test_official_images_through_a_mirror_are_accepted(
 ) -> None:
     config = parse({**PREBUILT, f"tims-stack:{key}": {"image": image}})
     assert getattr(config, key).major == major, f"{key}.image {image}"
+
+
+# ------------------------------------------------------------ resources: defaults merged
+
+_BACKEND_DEFAULT = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+
+
+def test_unset_backend_resources_are_the_documented_defaults(parse: ParseFn) -> None:
+    resources = parse(PREBUILT).backend.resources
+    assert resources.model_dump() == _BACKEND_DEFAULT, "tims-stack:backend.resources"
+
+
+def test_a_partial_resources_override_keeps_the_other_defaults(parse: ParseFn) -> None:
+    """Setting requests.cpu alone must not drop the memory request and the limit."""
+    backend = {"resources": {"requests": {"cpu": "500m"}}}
+    resources = parse({**PREBUILT, "tims-stack:backend": backend}).backend.resources
+    assert resources.requests == {"cpu": "500m", "memory": "512Mi"}, "backend requests"
+    assert resources.limits == {"memory": "1Gi"}, "backend limits"
+
+
+def test_a_request_above_a_default_limit_says_to_raise_the_limit(config_error: ErrorFn) -> None:
+    backend = {"resources": {"requests": {"memory": "2Gi"}}}
+    error = config_error({**PREBUILT, "tims-stack:backend": backend})
+    message = issue_message(error, "tims-stack:backend.resources.requests.memory", "2Gi")
+    assert "exceeds the limit '1Gi'" in message, message
+    assert "unless you set limits.memory" in message, message
+
+
+@pytest.mark.parametrize(
+    ("mode", "requests"),
+    [
+        ("inCluster", {"cpu": "100m", "memory": "256Mi"}),
+        ("cloudnativepg", {"cpu": "250m", "memory": "512Mi"}),
+    ],
+)
+def test_postgres_resources_default_by_mode(
+    parse: ParseFn, mode: str, requests: dict[str, str]
+) -> None:
+    config = parse({**PREBUILT, "tims-stack:postgres": {"mode": mode}})
+    assert config.postgres.resources.requests == requests, f"postgres mode {mode}"
+    assert config.postgres.resources.limits == {"memory": "1Gi"}, f"postgres mode {mode}"

@@ -6,7 +6,7 @@ import pulumi
 import pytest
 
 from stack.config import ConfigError, ConfigIssue, Secrets
-from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ErrorFn
+from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ErrorFn, ParseFn
 
 SECRET_VALUE = "s3cr3t-VALUE-that-must-not-leak"
 
@@ -238,3 +238,35 @@ def test_a_number_where_a_string_belongs_says_how_to_keep_it_a_string(
     messages = [i.message for i in error.issues if i.key == "tims-stack:backend.env.WORKERS"]
     assert messages, f"no issue for backend.env.WORKERS: {error.issues}"
     assert "--type string" in messages[0], messages[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "fix"),
+    [("timsstack:domain", "tims-stack:domain"), ("tims_stack:tls", "tims-stack:tls")],
+)
+def test_keys_of_a_misspelled_namespace_are_refused_with_the_fix(
+    config_error: ErrorFn, key: str, fix: str
+) -> None:
+    """Pulumi hands the program every key; one nobody reads would be silently ignored."""
+    error = config_error({**PREBUILT, key: "example.com"})
+    messages = [issue.message for issue in error.issues if issue.key == key]
+    assert messages, f"{key} accepted: no issue in {error.issues}"
+    assert f"rename the key to {fix}" in messages[0], f"{key}: {messages[0]!r}"
+
+
+@pytest.mark.parametrize("key", ["kubernetes:context", "random:x", "pulumi:tags"])
+def test_keys_of_the_providers_in_use_are_accepted(parse: ParseFn, key: str) -> None:
+    assert parse({**PREBUILT, key: "v"}).environment == "dev", f"{key} refused"
+
+
+@pytest.mark.parametrize(
+    "domain", ["https://Example.com/", "http://example.com:8080/app", "example.com/app"]
+)
+def test_a_domain_written_as_a_url_gets_one_message_with_the_corrected_value(
+    config_error: ErrorFn, domain: str
+) -> None:
+    error = config_error({**PREBUILT, "tims-stack:domain": domain})
+    messages = [issue.message for issue in error.issues if issue.key == "tims-stack:domain"]
+    assert len(messages) == 1, f"tims-stack:domain {domain!r}: {error.issues}"
+    assert "drop the scheme and the path" in messages[0], f"tims-stack:domain: {messages[0]!r}"
+    assert "'example.com'" in messages[0], f"tims-stack:domain: no corrected value: {messages[0]!r}"

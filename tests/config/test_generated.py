@@ -157,3 +157,18 @@ REFUSED: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("config", REFUSED.values(), ids=REFUSED.keys())
 def test_schema_refuses(validator: jsonschema.Draft7Validator, config: dict[str, Any]) -> None:
     assert _errors(validator, config), f"accepted: {config}"
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("tims-stack:backend.resources", '"memory": "512Mi"'),
+        ("tims-stack:backend.resources.limits", '"memory": "1Gi"'),
+        ("tims-stack:postgres.resources", "cloudnativepg"),
+    ],
+)
+def test_reference_shows_the_resources_defaults_applied(key: str, shown: str) -> None:
+    (row,) = [
+        line for line in generate.docs_table().splitlines() if line.startswith(f"| `{key}` |")
+    ]
+    assert shown in row, f"{key}: the default applied is not shown: {row}"

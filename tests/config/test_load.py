@@ -150,3 +150,20 @@ def test_runtime_config_and_stack_files_hold_the_same_text(
     from_runtime = runtime_config()[0]["tims-stack:backend"]
     from_file = raw_config_from_stack_file(stack_file).values["tims-stack:backend"]
     assert from_runtime == from_file == GO_JSON_TEXT, "tims-stack:backend: runtime vs stack file"
+
+
+def test_program_refuses_keys_of_a_namespace_nothing_reads(
+    mocked_runtime: asyncio.AbstractEventLoop,
+) -> None:
+    """The engine hands the program every key of the stack, decrypted (pulumi
+    pkg/resource/deploy/source_eval.go, evalSource.Iterate), as set_all_config does here."""
+    pulumi.runtime.set_all_config(
+        {
+            "tims-stack:images": json.dumps({"tag": "v9"}),
+            "github:owner": "acme",
+            "timsstack:domain": "example.com",
+        },
+        [],
+    )
+    with pytest.raises(ConfigError, match="timsstack:domain: unknown namespace 'timsstack'"):
+        load_config()

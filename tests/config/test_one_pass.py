@@ -36,17 +36,6 @@ ONE_PASS: dict[str, tuple[dict[str, Any], str, str]] = {
         NS + "routing.sectionName",
         NS + "routing.gateway",
     ),
-    "autoscaling-target-without-request": (
-        {
-            NS + "backend": {
-                "replicas": -1,
-                "resources": {"requests": {"cpu": "1"}},
-                "autoscaling": {"min": 1, "max": 2, "memory": 80},
-            }
-        },
-        NS + "backend.replicas",
-        NS + "backend.autoscaling.memory",
-    ),
 }
 
 

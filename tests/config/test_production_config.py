@@ -71,18 +71,6 @@ CASES = [
         NS + "frontend.autoscaling.memory",
         "<= 1000",
     ),
-    Case(
-        "autoscaling-cpu-without-cpu-request",
-        scaling(resources={"requests": {"memory": "256Mi"}}),
-        B + ".autoscaling.cpu",
-        "cpu request",
-    ),
-    Case(
-        "autoscaling-memory-without-memory-request",
-        scaling(resources={"requests": {"cpu": "250m"}}, memory=80),
-        B + ".autoscaling.memory",
-        "memory request",
-    ),
     # postgres.mode and allowModeChange
     Case("mode-unknown", {PG: {"mode": "rds"}}, PG + ".mode", "'external'"),
     Case("mode-wrong-case", {PG: {"mode": "incluster"}}, PG + ".mode", "'inCluster'"),
@@ -336,6 +324,12 @@ def test_autoscaling_with_default_resources_is_accepted(parse: ParseFn) -> None:
     """No resources configured: the program's defaults request both CPU and memory."""
     config = parse({**PREBUILT, **scaling(memory=80)})
     assert config.backend.autoscaling is not None
+
+
+def test_autoscaling_target_keeps_the_default_request_of_its_resource(parse: ParseFn) -> None:
+    """Setting only a cpu request keeps the default memory request a memory target needs."""
+    config = parse({**PREBUILT, **scaling(resources={"requests": {"cpu": "250m"}}, memory=80)})
+    assert "memory" in config.backend.resources.requests, "backend: memory request dropped"
 
 
 def test_autoscaling_targets_may_rest_on_limits_alone(parse: ParseFn) -> None:

@@ -275,3 +275,37 @@ def test_rules_between_app_fields_show_the_values_of_a_plain_app_config(
     assert "got 2, which is less than min 5" in autoscaling
     (resources,) = _messages(error, "tims-stack:frontend.resources.requests.cpu")
     assert "got '2', which exceeds the limit '1'" in resources
+
+
+# ------------------------------------------------------------ ordinary words next to secrets
+
+
+def test_hints_keep_words_that_a_secret_value_also_contains(config_error: ErrorFn) -> None:
+    """A message is built from keys and rules, so a word the password shares stays."""
+    error = config_error(
+        {
+            **PREBUILT,
+            "tims-stack:postgres": {"mode": "external", "externl": {}},
+            "tims-stack:postgresPassword": "correct-horse-external-battery",
+        },
+        secret_keys=("tims-stack:postgresPassword",),
+    )
+    (message,) = _messages(error, "tims-stack:postgres.externl")
+    assert "did you mean 'external'" in message, f"tims-stack:postgres.externl: {message!r}"
+    assert "mode, external" in message, f"tims-stack:postgres.externl: list garbled: {message!r}"
+    assert "<secret>" not in str(error), f"an ordinary word was scrubbed: {error}"
+    assert "correct-horse" not in str(error), f"the password is shown: {error}"
+
+
+def test_a_secure_app_env_does_not_scrub_words_it_contains(config_error: ErrorFn) -> None:
+    error = config_error(
+        {
+            **PREBUILT,
+            "tims-stack:backend": {"env": {"UPSTREAM": "http://frontend:3000/app"}},
+            "tims-stack:frontnd": {},
+        },
+        secret_keys=("tims-stack:backend",),
+    )
+    (message,) = _messages(error, "tims-stack:frontnd")
+    assert "did you mean 'frontend'" in message, f"tims-stack:frontnd: {message!r}"
+    assert "<secret>" not in str(error), f"an ordinary word was scrubbed: {error}"

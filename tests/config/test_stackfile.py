@@ -68,8 +68,17 @@ def test_nested_secure_value_marks_the_whole_key_secret(write: WriteFn) -> None:
     assert raw.secret_keys == {"tims-stack:backend"}
 
 
-def test_file_without_config_is_empty(write: WriteFn) -> None:
-    assert raw_config_from_stack_file(write("encryptionsalt: abc\n")).values == {}
+def test_file_without_config_is_an_error_saying_where_keys_go(write: WriteFn) -> None:
+    """Else render asks for keys that sit in the file under some other name."""
+    with pytest.raises(StackFileError, match="no `config:` mapping"):
+        raw_config_from_stack_file(write("encryptionsalt: abc\n"))
+
+
+def test_misspelled_top_level_config_is_named_with_the_fix(write: WriteFn) -> None:
+    with pytest.raises(
+        StackFileError, match="unknown top-level key 'confg'; did you mean 'config'"
+    ):
+        raw_config_from_stack_file(write("confg:\n  tims-stack:domain: example.com\n"))
 
 
 def test_key_without_namespace_is_an_error(write: WriteFn) -> None:

@@ -9,7 +9,9 @@ import pytest
 
 from components.app.autoscaling import HOSTNAME_KEY, ZONE_KEY, needs_disruption_budget
 from scripts.mockrun import ProgramRun
+from stack import generate
 from stack.config import StackConfig
+from tests.conftest import REPO_ROOT
 from tests.program.conftest import SCENARIOS
 from tests.program.k8s import Runs, ident, matches, obj, objects, pod_labels
 
@@ -234,3 +236,33 @@ def test_replicas_spread_over_nodes_and_zones_without_blocking_scheduling(
         assert constraint["maxSkew"] == 1, where
         assert matches(constraint["labelSelector"]["matchLabels"], pod_labels(deployment)), where
         assert constraint["matchLabelKeys"] == ["pod-template-hash"], where
+
+
+def _guide_intro() -> str:
+    text = (REPO_ROOT / "docs" / "production.md").read_text(encoding="utf-8")
+    return text.split("\n## ", 1)[0]
+
+
+def test_production_guide_names_what_the_defaults_already_deploy(
+    default_run: ProgramRun,
+) -> None:
+    """A stack that sets none of the production keys still gets what its defaults imply."""
+    deployed = {r.type.rsplit(":", 1)[-1] for r in default_run.kubernetes_objects()}
+    intro = _guide_intro()
+    for kind in ("PodDisruptionBudget", "HorizontalPodAutoscaler"):
+        named = kind in intro
+        assert named == (kind in deployed), (
+            f"docs/production.md's introduction {'names' if named else 'omits'} {kind}, "
+            f"which the default configuration {'does' if kind in deployed else 'does not'} deploy"
+        )
+
+
+@pytest.mark.parametrize("part", ["backend", "frontend"])
+def test_reference_says_why_each_replica_default_and_what_it_brings(part: str) -> None:
+    row = next(
+        line
+        for line in generate.docs_table().splitlines()
+        if line.startswith(f"| `tims-stack:{part}.replicas` |")
+    )
+    assert "original stack" in row, f"tims-stack:{part}.replicas: no reason given: {row}"
+    assert "PodDisruptionBudget" in row, f"tims-stack:{part}.replicas: budget unsaid: {row}"

@@ -41,7 +41,7 @@ from components.kube.pods import ImageUser
 from components.network.policies import NetworkPolicies, NetworkPoliciesArgs
 from components.network.routing import ROUTES, RouteTarget, Routing, RoutingArgs, httproute_spec
 from scripts.mockrun import ProgramRun, is_secret
-from stack.config import ImagesConfig, PostgresConfig, RedisConfig, Resources, RoutingConfig
+from stack.config import ImagesConfig, PostgresConfig, RedisConfig, RoutingConfig
 from tests.program.k8s import RunComponent, containers, objects
 
 NS = "tims-stack-test"
@@ -117,14 +117,6 @@ def test_redis_user_and_cli_follow_the_image(image: str, user: ImageUser, cli: s
 
 
 # ---------------------------------------------------------------- pure helpers
-
-
-def test_resources_fall_back_to_defaults_only_when_nothing_is_configured() -> None:
-    default = Resources(requests={"cpu": "1"}, limits={"memory": "1Gi"})
-    configured = Resources(limits={"memory": "2Gi"})
-    assert pods.resources(Resources(), default).requests == {"cpu": "1"}
-    chosen = pods.resources(configured, default)
-    assert (chosen.requests, chosen.limits) == (None, {"memory": "2Gi"})
 
 
 def test_replicas_are_zero_only_when_stopped() -> None:

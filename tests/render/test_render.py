@@ -183,3 +183,84 @@ def test_docs_grant_a_permission_for_every_rendered_kind(
     assert {"Ingress", "HTTPRoute", "PersistentVolumeClaim"} <= kinds
     missing = sorted(k for k in kinds if f"`{_plural(k)}`" not in docs)
     assert missing == [], f"docs/ci.md's cluster permissions do not name {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("timsstack:domain: example.com\n", "rename the key to tims-stack:domain"),
+        ("tims_stack:tls: none\n", "rename the key to tims-stack:tls"),
+    ],
+)
+def test_render_refuses_a_misspelled_namespace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str
+) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text(EXAMPLE.read_text() + "  " + text)
+    assert main(["--env", "typo", "--config", str(stack), "--out", str(tmp_path / "out")]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_render_refuses_a_misspelled_config_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "Pulumi.typo.yaml"
+    stack.write_text(EXAMPLE.read_text().replace("\nconfig:", "\nconfg:"))
+    assert main(["--env", "typo", "--config", str(stack), "--out", str(tmp_path / "out")]) == 2
+    assert "unknown top-level key 'confg'; did you mean 'config'" in capsys.readouterr().err
+
+
+def _last_line(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_last_line_names_the_cloudnativepg_check_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "Pulumi.cnpg.yaml"
+    stack.write_text(EXAMPLE.read_text() + "  tims-stack:postgres: {mode: cloudnativepg}\n")
+    if not manifest_schemas.CNPG_CLUSTER_CRD.exists():
+        pytest.skip(f"{manifest_schemas.CNPG_CLUSTER_CRD} is not present")
+    assert main(["--env", "cnpg", "--config", str(stack), "--out", str(tmp_path / "out")]) == 0
+    last = _last_line(capsys)
+    assert "CloudNativePG v1.30.0 CRD" in last, f"render's last line: {last!r}"
+    assert "HTTPRoute" not in last, f"render's last line names a check not made: {last!r}"
+
+
+def test_last_line_says_the_cloudnativepg_check_was_skipped_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manifest_schemas, "CNPG_CLUSTER_CRD", tmp_path / "missing.yaml")
+    stack = tmp_path / "Pulumi.cnpg.yaml"
+    stack.write_text(EXAMPLE.read_text() + "  tims-stack:postgres: {mode: cloudnativepg}\n")
+    assert main(["--env", "cnpg", "--config", str(stack), "--out", str(tmp_path / "out")]) == 0
+    last = _last_line(capsys)
+    assert "skipped Cluster schema check" in last, f"render's last line: {last!r}"
+    assert "missing.yaml is not present" in last, f"render's last line: {last!r}"
+
+
+def test_summary_marks_patch_files_as_patches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--env", ENV, "--config", str(EXAMPLE), "--out", str(tmp_path)]) == 0
+    claims = [
+        line for line in capsys.readouterr().out.splitlines() if "PersistentVolumeClaim" in line
+    ]
+    assert claims, "no PersistentVolumeClaim row in the summary"
+    assert all("(patch)" in line for line in claims), f"claim patches not marked: {claims}"
+
+
+def test_external_postgres_without_a_password_says_how_to_render_without_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    external = "{mode: external, external: {host: db.example.com, database: app, user: app}}"
+    stack = tmp_path / "Pulumi.ext.yaml"
+    stack.write_text(EXAMPLE.read_text() + f"  tims-stack:postgres: {external}\n")
+    assert main(["--env", "ext", "--config", str(stack), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    hint = "tims-stack:postgresPassword: {secure: placeholder}"
+    assert hint in err, f"no way to render without the Pulumi CLI: {err}"
+    stack.write_text(stack.read_text() + f"  {hint}\n")
+    assert main(["--env", "ext", "--config", str(stack), "--out", str(tmp_path / "out")]) == 0, (
+        "the stand-in the hint gives is not accepted"
+    )

@@ -155,7 +155,7 @@ def _targets_named_in(text: str) -> set[str]:
 
 
 def test_help_lists_every_target_the_docs_name(project: Project) -> None:
-    docs = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    docs = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
     named = set().union(*(_targets_named_in(p.read_text(encoding="utf-8")) for p in docs))
     assert {"setup", "test", "up", "render"} <= named, "the README scan finds the basics"
     result = project.make("help")
