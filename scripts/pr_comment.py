@@ -97,6 +97,16 @@ def render_body(
     return "\n".join(lines) + "\n"
 
 
+def own_login(api: GitHubApi) -> str:
+    """The login of the token's own user: the author of the comments a personal token writes
+    (on the application repository, where the workflow's GITHUB_TOKEN cannot write)."""
+    body = api.request("GET", "/user").json()
+    login = body.get("login") if isinstance(body, dict) else None
+    if not isinstance(login, str) or not login:
+        raise GitHubApiError("GET /user: no login in the answer")
+    return login
+
+
 def find_marked(
     api: GitHubApi, repo: str, pr: int, bot_login: str, marker: str = MARKER
 ) -> tuple[int, str] | None:

@@ -189,10 +189,12 @@ class FakeGitHub:
         head_sha: str = "",
         created_at: str = "2026-12-01T00:00:00Z",
         deployed: bool = True,
+        stack: str = "",
     ) -> None:
         """`deployed`: whether the run's deploy job ran or was skipped by the label rules."""
+        title = f"PR environment {stack or f'pr-{prs[0] if prs else 0}'}"
         up_job = {
-            "name": f"pulumi preview and up pr-{prs[0] if prs else 0}",
+            "name": f"pulumi up {stack or f'pr-{prs[0] if prs else 0}'}",
             "status": "completed",
             "conclusion": "success" if deployed else "skipped",
         }
@@ -205,6 +207,7 @@ class FakeGitHub:
                 "event": event,
                 "status": status,
                 "head_branch": head_branch,
+                "display_title": title,
                 "head_sha": head_sha,
                 "created_at": created_at,
                 "pull_requests": [{"number": n} for n in prs],

@@ -244,7 +244,9 @@ def test_stacks_of_prs_not_open_are_left_to_the_sweep(state: PrState | None) -> 
 
 
 def test_a_stack_another_run_works_on_is_skipped() -> None:
-    live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "", (1,), "")
+    live = WorkflowRun(
+        5, "pr-environment.yml", "pull_request", "in_progress", "PR environment pr-1", ""
+    )
     done, recorder, out = switch(["pr-1"], Switch.STOP, {1: pr(1)}, busy={1: [live]})
     assert (done, recorder.commands) == ([], [])
     assert "run 5" in out

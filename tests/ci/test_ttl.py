@@ -302,7 +302,9 @@ def test_an_environment_another_run_works_on_is_left_to_the_next_sweep(
     fake_github: FakeGitHub, github_api: GitHubApi
 ) -> None:
     idle_pr(fake_github, 4, days=25)
-    live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "feat-4", (4,), "")
+    live = WorkflowRun(
+        5, "pr-environment.yml", "pull_request", "in_progress", "PR environment pr-4", ""
+    )
     expiry = expiry_for(fake_github, github_api, [], busy={4: [live]})
     pulumi, out = run(fake_github, github_api, ["pr-4"], expiry=expiry)
     assert (pulumi.commands, fake_github.comments) == ([], [])
