@@ -98,6 +98,7 @@ class FakeGitHub:
     faults: dict[str, int] = field(default_factory=dict)
     repo_visible: bool = True
     page_size: int = 100
+    token_user: str = "deploy-bot"
     requests: list[httpx.Request] = field(default_factory=list)
     _next_id: int = 1000
 
@@ -117,6 +118,8 @@ class FakeGitHub:
                     raise httpx.ConnectError("connection reset by peer", request=request)
                 return httpx.Response(status, json={"message": f"injected {status}"})
         base = f"/repos/{self.repo}"
+        if path == "/user":
+            return httpx.Response(200, json={"login": self.token_user})
         if path == base:
             if not self.repo_visible:
                 return httpx.Response(404, json={"message": "Not Found"})
