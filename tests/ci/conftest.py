@@ -20,7 +20,9 @@ from tests.conftest import REPO_ROOT
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 BUILD_TEMPLATE = REPO_ROOT / "templates" / "github" / "build-images.yml"
 REPO_WORKFLOWS = ("ci.yml", "pr-environment.yml", "sweep.yml", "nightly.yml")
-ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS] + [BUILD_TEMPLATE]
+APP_TEMPLATE = REPO_ROOT / "templates" / "github" / "app-pr-environment.yml"
+TEMPLATES = [BUILD_TEMPLATE, APP_TEMPLATE]
+ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS] + TEMPLATES
 KUBECONFIG_ACTION_DIR = ".github/actions/write-kubeconfig"
 KUBECONFIG_ACTION = REPO_ROOT / KUBECONFIG_ACTION_DIR / "action.yml"
 LOCAL_ACTIONS = [KUBECONFIG_ACTION]

@@ -23,6 +23,7 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("ci.yml", "render"): {"contents": "read"},
     ("pr-environment.yml", "fork"): {},
     ("pr-environment.yml", "rules"): {"contents": "read"},
+    ("pr-environment.yml", "app-rules"): {"contents": "read"},
     ("pr-environment.yml", "up"): {
         "contents": "read",
         "pull-requests": "write",
@@ -37,6 +38,8 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("nightly.yml", "due"): {"contents": "read"},
     ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "read", "actions": "read"},
     ("build-images.yml", "build"): {"contents": "read", "packages": "write"},
+    ("app-pr-environment.yml", "fork"): {},
+    ("app-pr-environment.yml", "request"): {},
 }
 
 
