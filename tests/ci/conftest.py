@@ -101,12 +101,17 @@ class FakeGitHub:
     repo_visible: bool = True
     page_size: int = 100
     token_user: str = "deploy-bot"
+    comment_author: str = "github-actions[bot]"
+    """Who the token posts as: github-actions[bot], or `token_user` for a personal token."""
+    head_repos: dict[int, str] = field(default_factory=dict)
+    """PR number -> owner/name of its head branch's repository (default: this one)."""
     requests: list[httpx.Request] = field(default_factory=list)
     _next_id: int = 1000
 
-    def add_comment(self, body: str, login: str = "github-actions[bot]") -> int:
+    def add_comment(self, body: str, login: str | None = None) -> int:
         self._next_id += 1
-        self.comments.append({"id": self._next_id, "body": body, "user": {"login": login}})
+        author = login or self.comment_author
+        self.comments.append({"id": self._next_id, "body": body, "user": {"login": author}})
         return self._next_id
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -177,7 +182,11 @@ class FakeGitHub:
             json={
                 "number": number,
                 "state": self.pulls[number],
-                "head": {"ref": ref, "sha": sha},
+                "head": {
+                    "ref": ref,
+                    "sha": sha,
+                    "repo": {"full_name": self.head_repos.get(number, self.repo)},
+                },
                 "labels": [{"name": name} for name in labels],
             },
         )
