@@ -2,11 +2,17 @@
 
 Each job function below calls the scripts in the order, and with the inputs,
 that its job in pr-environment.yml runs them (test_workflows.py checks those
-steps' command lines). GitHub is two fakes (the application repository and
-this one, where the runs live) and `pulumi` is tests/ci/fake_pulumi.py, which
-behaves as pulumi/pulumi's DIY backend does (diy/backend.go, diy/lock.go).
-`Queue` is GitHub's concurrency group: one running job, one pending, a newer
-pending job replaces (cancels) the older one.
+steps' command lines). This repository's side of GitHub is the emulator
+(tests/github), checked against GitHub's OpenAPI description: the app's
+workflow dispatches pr-environment.yml there exactly as
+templates/github/app-pr-environment.yml does, the runs get their titles from
+its run-name, and the lock handling lists them. The application repository's
+pull requests and comments are the FakeGitHub of tests/ci/conftest.py: the
+OpenAPI excerpt the emulator is checked against has no pull request or
+comment operation. `pulumi` is tests/ci/fake_pulumi.py, which behaves as
+pulumi/pulumi's DIY backend does (diy/backend.go, diy/lock.go). `Queue` is
+GitHub's concurrency group: one running job, one pending, a newer pending job
+replaces (cancels) the older one.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,63 +42,83 @@ from scripts.pr_open import check_pr_open, decide_app_pr
 from scripts.stack_names import stack_name_for_pr
 from tests.ci.conftest import TOKEN, FakeGitHub
 from tests.ci.fake_pulumi import FakeDiyPulumi
+from tests.github.clock import FakeClock
+from tests.github.emulator import GitHubEmulator, RunPlan
+from tests.github.fixtures import emulator, fake_clock, github_openapi  # noqa: F401
 
 APP = "acme/app"
 OWN = "acme/tims-stack"
 PR = 12
 STACK = "app-pr-12"
-NOW = "2026-12-02T00:00:00Z"
 
 
 @dataclass
 class World:
     app: FakeGitHub
-    own: FakeGitHub
+    emulator: GitHubEmulator
+    clock: FakeClock
     app_api: GitHubApi
     own_api: GitHubApi
     pulumi: FakeDiyPulumi
     log: list[str] = field(default_factory=list)
-    next_run: int = 100
 
     def push(self, sha: str) -> None:
         self.app.heads[PR] = ("feat/login", sha, [])
 
-    def dispatch(self) -> int:
-        """What templates/github/app-pr-environment.yml does: a run of pr-environment.yml."""
-        self.next_run += 1
-        minute = self.next_run - 100
-        self.own.add_run(
-            self.next_run,
-            "pr-environment.yml",
-            status="queued",
-            event="workflow_dispatch",
-            stack=STACK,
-            created_at=f"2026-12-02T00:{minute:02d}:00Z",
+    def dispatch(self, workflow: str = "pr-environment.yml") -> int:
+        """What templates/github/app-pr-environment.yml sends: a dispatch on the default
+        branch with the input pr. The run waits, queued, until a job function starts it."""
+        self.clock.advance(60)
+        self.emulator.plan_next_run(OWN, workflow, RunPlan(queued_for=10**7, duration=2 * 10**7))
+        inputs = {"pr": str(PR)} if workflow == "pr-environment.yml" else {}
+        answer = self.own_api.request(
+            "POST",
+            f"/repos/{OWN}/actions/workflows/{workflow}/dispatches",
+            json={"ref": "main", "inputs": inputs},
+            expected=(204,),
         )
-        return self.next_run
+        assert answer.status_code == 204
+        newest: int = self.emulator.runs(OWN)[0]["id"]
+        return newest
 
     def status(self, run_id: int, status: str) -> None:
-        [run] = [r for r in self.own.runs if r["id"] == run_id]
-        run["status"] = status
+        if status != "queued":
+            conclusion = "cancelled" if status == "cancelled" else "success"
+            done = "completed" if status == "cancelled" else status
+            self.emulator.set_run_status(OWN, run_id, done, conclusion)
+
+    def titles(self) -> dict[int, str]:
+        return {run["id"]: run["display_title"] for run in self.emulator.runs(OWN)}
 
     def env_comments(self) -> list[dict[str, Any]]:
         return [c for c in self.app.comments if MARKER in c["body"]]
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(
+    tmp_path: Path,
+    emulator: GitHubEmulator,  # noqa: F811
+    fake_clock: FakeClock,  # noqa: F811
+) -> Iterator[World]:
+    emulator.add_repo(OWN, {"main": "7" * 40})
+    emulator.add_workflow(
+        OWN,
+        "pr-environment.yml",
+        ["pr"],
+        name="PR environment",
+        # The workflow's run-name, as GitHub renders it for a dispatch.
+        run_name="PR environment app-pr-${{ inputs.pr }}",
+    )
+    emulator.add_workflow(OWN, "nightly.yml", [], name="Nightly stop of PR environments")
     app = FakeGitHub(repo=APP, pulls={PR: "open"}, comment_author="deploy-bot")
-    own = FakeGitHub(repo=OWN)
     app.heads[PR] = ("feat/login", "a" * 40, [])
+    transport = httpx.MockTransport(app.handler)
     with (
-        GitHubApi(
-            TOKEN, "https://api.github.test", transport=httpx.MockTransport(app.handler)
-        ) as app_api,
-        GitHubApi(
-            TOKEN, "https://api.github.test", transport=httpx.MockTransport(own.handler)
-        ) as own_api,
+        GitHubApi(TOKEN, "https://api.github.test", transport=transport) as app_api,
+        GitHubApi(emulator.token, emulator.base_url) as own_api,
     ):
-        yield World(app, own, app_api, own_api, FakeDiyPulumi(tmp_path / "bucket"))
+        pulumi = FakeDiyPulumi(tmp_path / "bucket")
+        yield World(app, emulator, fake_clock, app_api, own_api, pulumi)
 
 
 # --------------------------------------------------------------------------- the jobs
@@ -105,13 +132,13 @@ def app_rules(world: World) -> dict[str, str]:
 
 def current(world: World, run_id: int) -> Callable[[], list[Any]]:
     """The holders scripts.locks finds for this run (GITHUB_RUN_ID)."""
-    return lambda: holders(live_runs(world.own_api, OWN, _now()), stack=STACK, own_run_id=run_id)
+    return lambda: holders(
+        live_runs(world.own_api, OWN, _now(world)), stack=STACK, own_run_id=run_id
+    )
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+def _now(world: World) -> datetime:
+    return datetime.fromtimestamp(world.clock.time(), UTC)
 
 
 def comment(world: World, body: str) -> None:
@@ -195,7 +222,7 @@ class Queue:
             self.running = run_id
             return
         if self.pending is not None:
-            self.world.status(self.pending, "completed")  # cancelled by the newer one
+            self.world.status(self.pending, "cancelled")  # by the newer one
             self.world.log.append(f"run {self.pending} cancelled")
         self.pending = run_id
 
@@ -213,7 +240,8 @@ def test_open_two_quick_pushes_and_close(world: World) -> None:
     opened = world.dispatch()
     queue.arrive(opened)
     world.push("b" * 40)
-    queue.arrive(world.dispatch())
+    replaced = world.dispatch()
+    queue.arrive(replaced)
     world.push("c" * 40)
     newest = world.dispatch()
     queue.arrive(newest)  # the first push's job, still pending, is replaced
@@ -225,7 +253,7 @@ def test_open_two_quick_pushes_and_close(world: World) -> None:
     destroy = world.dispatch()
 
     def newest_runs_then_ends(_: float) -> None:
-        if any(r["id"] == newest and r["status"] != "completed" for r in world.own.runs):
+        if any(r["id"] == newest and r["status"] != "completed" for r in world.emulator.runs(OWN)):
             world.app.pulls[PR] = "open"  # as GitHub saw it when the job started
             up_job(world, newest)
             world.app.pulls[PR] = "closed"
@@ -233,7 +261,12 @@ def test_open_two_quick_pushes_and_close(world: World) -> None:
     world.status(newest, "in_progress")
     destroy_job(world, destroy, newest_runs_then_ends)
     # Each deploy builds the head of the PR branch as it is when it runs.
-    assert world.log == ["run 102 cancelled", "run 101 deployed c", "run 103 deployed c"]
+    assert world.log == [
+        f"run {replaced} cancelled",
+        f"run {opened} deployed c",
+        f"run {newest} deployed c",
+    ]
+    assert set(world.titles().values()) == {"PR environment app-pr-12"}
     assert world.pulumi.state(STACK) is None, "the stack was destroyed and removed"
     assert world.pulumi.locks(STACK) == []
     [env] = world.env_comments()
@@ -272,10 +305,11 @@ def test_a_stale_lock_from_a_dead_run_is_cleared_by_the_next_push(world: World) 
     assert [p.stem for p in world.pulumi.locks(STACK)] == [f"run-{killed}"]
     world.pulumi.lock_id = "next-run"
     world.push("b" * 40)
-    out = up_job(world, world.dispatch())
+    after = world.dispatch()
+    out = up_job(world, after)
     assert "::warning title=Stale lock on app-pr-12::" in out
     assert f"run-{killed}.json" in out
-    assert world.log == [f"run {killed + 1} deployed b"]
+    assert world.log == [f"run {after} deployed b"]
     assert world.pulumi.locks(STACK) == []
 
 
@@ -283,18 +317,19 @@ def test_a_push_during_a_nightly_stop_waits_for_it_and_never_clears_its_lock(
     world: World,
 ) -> None:
     up_job(world, world.dispatch())
-    world.own.add_run(900, "nightly.yml", event="schedule", created_at=NOW)
+    nightly = world.dispatch("nightly.yml")
+    world.status(nightly, "in_progress")
     world.pulumi.add_lock(STACK, "nightly")  # the nightly `pulumi up` is running
     slept: list[float] = []
 
     def nightly_ends(seconds: float) -> None:
         slept.append(seconds)
         (world.pulumi.lock_dir(STACK) / "nightly.json").unlink()
-        world.status(900, "completed")
+        world.status(nightly, "completed")
 
     world.push("b" * 40)
     out = up_job(world, world.dispatch(), nightly_ends)
-    assert "app-pr-12 is locked; nightly.yml run 900" in out
+    assert f"app-pr-12 is locked; nightly.yml run {nightly}" in out
     assert slept == [30]
     assert not [c for c in world.pulumi.commands if c[1] == "cancel"]
     assert world.log[-1].endswith("deployed b")
@@ -319,7 +354,7 @@ def test_the_nightly_stop_skips_a_stack_whose_pr_run_is_live(world: World) -> No
         ttl_comment=lambda _: None,
         busy=busy_check(
             lambda stack: holders(
-                live_runs(world.own_api, OWN, _now()),
+                live_runs(world.own_api, OWN, _now(world)),
                 stack=stack,
                 own_run_id=None,
                 own_workflow="nightly.yml",

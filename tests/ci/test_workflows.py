@@ -686,3 +686,58 @@ def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
     assert up["timeout-minutes"] * 60 > needed, (
         f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
     )
+
+
+# --------------------------------------------------------------------------- app template
+
+
+@pytest.fixture
+def app_template() -> dict[str, Any]:
+    from tests.ci.conftest import APP_TEMPLATE, load_workflow
+
+    return load_workflow(APP_TEMPLATE)
+
+
+def test_the_app_template_dispatches_pr_environment_with_the_pr_number(
+    app_template: dict[str, Any], tmp_path: Path
+) -> None:
+    request = app_template["jobs"]["request"]
+    assert request["if"] == SAME_REPO
+    assert request["permissions"] == {}
+    gh = tmp_path / "gh"
+    gh.write_text(
+        '#!/bin/sh\necho "GH: $*" >&2\ncase "$*" in *--jq*) echo main ;; esac\n', encoding="utf-8"
+    )
+    gh.chmod(0o755)
+    env = {
+        "GH_TOKEN": "t",
+        "TIMS_STACK": "acme/tims-stack",
+        "PR": "12",
+        "PATH": f"{tmp_path}:{os.environ['PATH']}",
+    }
+    done = run_step_script(request["steps"][0], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    calls = [line for line in done.stderr.splitlines() if line.startswith("GH: ")]
+    assert calls == [
+        "GH: api repos/acme/tims-stack --jq .default_branch",
+        "GH: api --method POST repos/acme/tims-stack/actions/workflows/pr-environment.yml"
+        "/dispatches -f ref=main -f inputs[pr]=12",
+    ]
+    assert request["steps"][0]["env"]["GH_TOKEN"] == "${{ secrets.TIMS_STACK_DISPATCH_TOKEN }}"
+
+
+def test_the_app_template_names_its_missing_settings(
+    app_template: dict[str, Any], tmp_path: Path
+) -> None:
+    done = run_step_script(app_template["jobs"]["request"]["steps"][0], tmp_path, {"PR": "12"})
+    assert done.returncode == 1
+    assert "TIMS_STACK_REPOSITORY" in done.stdout
+    assert "TIMS_STACK_DISPATCH_TOKEN" in done.stdout
+
+
+def test_app_fork_prs_get_a_notice_and_no_secret(app_template: dict[str, Any]) -> None:
+    fork = app_template["jobs"]["fork"]
+    assert FORK in fork["if"]
+    assert "secrets." not in str(fork)
+    done = run_step_script(fork["steps"][0], Path.cwd(), {})
+    assert done.stdout.startswith("::notice title=No PR environment::")
