@@ -12,10 +12,12 @@ with this checkout's program, the one their deploy ran.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -24,7 +26,14 @@ from scripts.labels import KEEP_RUNNING_LABEL
 from scripts.locks import WorkflowRun, recovering_runner, run_holders, streaming_runner
 from scripts.orphans import AppPrLookup, GitHubPrLookup, PrState, PullRequest
 from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
-from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, own_login
+from scripts.pr_comment import (
+    DEFAULT_BOT_LOGIN,
+    EnvironmentOutputs,
+    edit_existing,
+    find_marked,
+    own_login,
+    render_body,
+)
 from scripts.pulumi_cli import CommandError, Runner, list_stacks, pulumi_env, subprocess_runner
 from scripts.schedule import ScheduleError, Switch, resolve
 from scripts.stack_names import pr_number_of, stack_name_for_pr
@@ -178,7 +187,7 @@ def _switch(
     def prepare(stack: str, ref: str, directory: Path) -> object:
         return prepare_stack_file(base, stack, ref, directory)
 
-    return switch_environments(
+    switched = switch_environments(
         stacks,
         switch,
         pull=lookup.pull,
@@ -193,6 +202,29 @@ def _switch(
         out=sys.stdout,
         app=app,
     )
+    for stack in switched:
+        number = pr_number_of(stack, app=app)
+        if number is not None:
+            say_switched(
+                stack, switch, run, partial(edit_existing, api, repo, number, bot_login=author)
+            )
+    return switched
+
+
+def say_switched(stack: str, switch: Switch, run: Runner, edit: Callable[[str], object]) -> None:
+    """Show the stop (or the start) in the PR's environment comment, with its outputs.
+
+    A failure here is reported and changes nothing else: the stack is switched."""
+    try:
+        outputs = json.loads(run(["pulumi", "stack", "output", "--stack", stack, "--json"]))
+        body = render_body(
+            stack,
+            EnvironmentOutputs.from_stack_outputs(outputs),
+            stopped=switch is Switch.STOP,
+        )
+        edit(body)
+    except (CommandError, GitHubApiError, ValueError) as exc:
+        print(f"{stack}: switched, but its PR comment was not updated: {exc}", file=sys.stdout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,11 +85,13 @@ def render_body(
     building: bool = False,
     failed: Sequence[str] | None = None,
     commit: str | None = None,
+    stopped: bool = False,
 ) -> str:
     """The comment text; `outputs` is ignored unless the environment is up.
 
     `building`: a deploy of `commit` started. `failed`: it failed, in these
-    `job > step`s (empty when GitHub named none).
+    `job > step`s (empty when GitHub named none). `stopped`: the nightly stop
+    scaled it to zero (the outputs are still shown).
     """
     check_environment(environment)
     lines = [MARKER, f"### Environment `{environment}`", ""]
@@ -109,6 +111,12 @@ def render_body(
     elif destroyed or outputs is None:
         lines.append("This environment was destroyed and its stack removed: the PR was closed.")
     else:
+        if stopped:
+            lines += [
+                "**Stopped** outside working hours: every workload is scaled to zero, the "
+                "data is kept. It starts again when working hours begin, or on the next push.",
+                "",
+            ]
         lines += [
             "| | |",
             "|---|---|",
@@ -119,6 +127,15 @@ def render_body(
     if run_url:
         lines += ["", f"Updated by [this workflow run]({run_url})."]
     return "\n".join(lines) + "\n"
+
+
+def edit_existing(api: GitHubApi, repo: str, pr: int, body: str, *, bot_login: str) -> bool:
+    """Edit the PR's environment comment if it has one (never post a new one)."""
+    found = find_comment(api, check_repository(repo), pr, bot_login)
+    if found is None:
+        return False
+    api.request("PATCH", f"/repos/{repo}/issues/comments/{found}", json={"body": body})
+    return True
 
 
 def failed_steps(api: GitHubApi, repo: str, run_id: int) -> list[str]:

@@ -10,6 +10,7 @@ from scripts.github_api import GitHubApi, GitHubApiError
 from scripts.pr_comment import (
     MARKER,
     EnvironmentOutputs,
+    edit_existing,
     failed_steps,
     main,
     own_login,
@@ -174,3 +175,19 @@ def test_a_comment_by_the_tokens_own_user_is_found_and_edited(
     comment_id = fake_github.add_comment(f"{MARKER}\nold", login="deploy-bot")
     assert own_login(github_api) == "deploy-bot"
     assert upsert_comment(github_api, REPO, 12, "new", "deploy-bot") == ("edited", comment_id)
+
+
+def test_a_stopped_environment_says_so_and_keeps_its_url() -> None:
+    body = render_body("app-pr-12", OUTPUTS, stopped=True)
+    assert "**Stopped** outside working hours" in body
+    assert "https://backend-pr-12.example.com" in body
+
+
+def test_editing_an_existing_comment_never_posts_one(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    assert edit_existing(github_api, REPO, 12, "x", bot_login="github-actions[bot]") is False
+    assert fake_github.mutations() == []
+    comment_id = fake_github.add_comment(f"{MARKER}\nup")
+    assert edit_existing(github_api, REPO, 12, "stopped", bot_login="github-actions[bot]")
+    assert [c["body"] for c in fake_github.comments if c["id"] == comment_id] == ["stopped"]

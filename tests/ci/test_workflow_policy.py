@@ -36,7 +36,7 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     },
     ("sweep.yml", "sweep"): {"contents": "read", "pull-requests": "write", "actions": "read"},
     ("nightly.yml", "due"): {"contents": "read"},
-    ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "read", "actions": "read"},
+    ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "write", "actions": "read"},
     ("build-images.yml", "build"): {"contents": "read", "packages": "write"},
     ("app-pr-environment.yml", "fork"): {},
     ("app-pr-environment.yml", "request"): {},
