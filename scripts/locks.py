@@ -42,6 +42,7 @@ running `pulumi up --stack pr-12` by hand) looks stale: PR stacks belong to CI.
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import subprocess
@@ -334,22 +335,7 @@ def stack_entry(run: CaptureRunner, stack: str) -> dict[str, Any] | None:
 
 def capture_runner(env: Mapping[str, str] | None = None) -> CaptureRunner:
     """Runs a command and returns (status, output) without showing the output."""
-
-    def run(command: Sequence[str]) -> tuple[int, str]:
-        try:
-            done = subprocess.run(
-                list(command),
-                env=None if env is None else dict(env),
-                check=False,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        except FileNotFoundError as exc:
-            raise LockError(f"{command[0]} is not installed or not on PATH") from exc
-        return done.returncode, done.stdout
-
-    return run
+    return lambda command: streaming_runner(env, io.StringIO())(command)
 
 
 def streaming_runner(env: Mapping[str, str] | None, out: TextIO) -> CaptureRunner:

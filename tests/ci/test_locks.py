@@ -7,6 +7,7 @@ DIY backend does (diy/backend.go, diy/lock.go).
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from scripts.locks import (
 )
 from scripts.pulumi_cli import CommandError
 from tests.ci.conftest import REPO, FakeGitHub
-from tests.ci.fake_pulumi import FakeDiyPulumi
+from tests.ci.fake_pulumi import FakeDiyPulumi, install_fake_pulumi
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
 UP = ["pulumi", "up", "--stack", "pr-7", "--yes", "--non-interactive"]
@@ -356,3 +357,26 @@ def test_the_nightly_and_the_sweep_wait_for_each_other_but_not_for_themselves(
     monkeypatch.setenv("GITHUB_RUN_ID", "3")
     fake_github.add_run(4, "sweep.yml", event="schedule")
     assert [r.id for r in run_holders(github_api, REPO, "sweep.yml")("pr-7")] == [1, 2]
+
+
+def test_the_command_line_runs_the_real_executable_and_clears_a_dead_runs_lock(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    github_api: GitHubApi,
+) -> None:
+    bucket = tmp_path / "bucket"
+    install_fake_pulumi(tmp_path / "bin", bucket)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(locks, "GitHubApi", lambda token: github_api)
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    backend = FakeDiyPulumi(bucket)
+    backend(["pulumi", "stack", "select", "--create", "--stack", "pr-7"])
+    backend.add_lock("pr-7", "killed-job")
+    argv = ["--repo", REPO, "--stack", "pr-7", "--", *UP]
+    assert locks.main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "::warning title=Stale lock on pr-7::" in out
+    assert "Resources:" in out, "the command's output is shown as it runs"
+    assert backend.locks("pr-7") == []
+    assert (backend.state("pr-7") or {}).get("resources") == 12
