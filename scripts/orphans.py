@@ -37,6 +37,8 @@ class PullRequest:
     head_ref: str
     head_sha: str
     labels: frozenset[str]
+    head_repo: str = ""
+    """owner/name the head branch lives in: another one means a fork's PR."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,11 @@ class StackDecision:
 PrLookup = Callable[[int], PrState]
 
 
-def classify(stack_names: Iterable[str], lookup: PrLookup) -> list[StackDecision]:
-    """Decide every `pr-<number>` stack; other stacks are not considered at all.
+def classify(
+    stack_names: Iterable[str], lookup: PrLookup, *, app: bool = False
+) -> list[StackDecision]:
+    """Decide every `pr-<number>` stack (`app-pr-<number>` with `app`); other stacks are
+    not considered at all.
 
     Each number is looked up once. Any exception from `lookup` propagates, so
     the caller gets no decisions, and deletes nothing, unless all lookups
@@ -66,7 +71,7 @@ def classify(stack_names: Iterable[str], lookup: PrLookup) -> list[StackDecision
     states: dict[int, PrState] = {}
     decisions: list[StackDecision] = []
     for name in stack_names:
-        number = pr_number_of(name)
+        number = pr_number_of(name, app=app)
         if number is None:
             continue
         if number not in states:
@@ -85,6 +90,9 @@ class GitHubPrLookup:
         self._api = api
         self._repo = check_repository(repo)
         self._checked = False
+        # Where the PR's deploy runs live (this repository for its own PRs).
+        self._runs_api = api
+        self._runs_repo = self._repo
 
     def preflight(self) -> None:
         """Prove the token sees the repository and may list its pull requests, or raise."""
@@ -127,6 +135,7 @@ class GitHubPrLookup:
             head_ref=str(head.get("ref") or ""),
             head_sha=str(head.get("sha") or ""),
             labels=frozenset(str(label.get("name")) for label in labels if label.get("name")),
+            head_repo=str((head.get("repo") or {}).get("full_name") or ""),
         )
 
     def last_push(self, pull: PullRequest) -> datetime:
@@ -183,8 +192,8 @@ class GitHubPrLookup:
     def _up_conclusions(self, run_id: int) -> list[str | None]:
         """Conclusions of the run's deploy job: "skipped" when the label rules skipped it,
         None while it runs."""
-        path = f"/repos/{self._repo}/actions/runs/{run_id}/jobs"
-        body = self._api.request("GET", path, params={"per_page": 100}).json()
+        path = f"/repos/{self._runs_repo}/actions/runs/{run_id}/jobs"
+        body = self._runs_api.request("GET", path, params={"per_page": 100}).json()
         jobs = body.get("jobs") if isinstance(body, dict) else None
         if not isinstance(jobs, list):
             raise GitHubApiError(f"GET {path}: no jobs list in the answer")
@@ -203,9 +212,39 @@ class GitHubPrLookup:
             raise GitHubApiError(f"GET {path}: no commit date in the answer ({exc})") from exc
 
 
+class AppPrLookup(GitHubPrLookup):
+    """Pull requests of the application repository (`api`, `repo`, read with its token).
+
+    Their deploys are runs of this repository's pr-environment.yml, dispatched
+    by the app's workflow (`runs_api`, `runs_repo`) and titled with the stack
+    (`PR environment app-pr-<n>`): a dispatch carries no commit of the app, so
+    the newest such run whose deploy job ran, after the head commit, is the
+    last push, open or reopen.
+    """
+
+    def __init__(self, api: GitHubApi, repo: str, runs_api: GitHubApi, runs_repo: str) -> None:
+        super().__init__(api, repo)
+        self._runs_api = runs_api
+        self._runs_repo = check_repository(runs_repo)
+
+    def _head_runs(self, pull: PullRequest) -> list[tuple[datetime, int]]:
+        path = f"/repos/{self._runs_repo}/actions/runs"
+        title = f"PR environment app-pr-{pull.number}"
+        found = [
+            (_stamp(run.get("created_at"), f"GET {path}: created_at"), int(run["id"]))
+            for run in self._runs_api.paginate(
+                path, {"event": "workflow_dispatch"}, key="workflow_runs"
+            )
+            if isinstance(run, dict)
+            and str(run.get("path") or "").split("@", 1)[0] == PR_WORKFLOW_PATH
+            and str(run.get("display_title") or "") == title
+        ]
+        return sorted(found, reverse=True)
+
+
 PR_WORKFLOW_PATH = ".github/workflows/pr-environment.yml"
-UP_JOB_NAME = "pulumi preview and up"
-"""How the deploy job's name in pr-environment.yml starts (then `pr-<n>`)."""
+UP_JOB_NAME = "pulumi up"
+"""How the deploy job's name in pr-environment.yml starts (then the stack)."""
 
 
 def _stamp(value: object, what: str) -> datetime:

@@ -8,10 +8,13 @@ So an environment name is itself such a label of at most 52 characters.
 Branch names are mapped to that alphabet. Whenever the mapping loses
 information (invalid characters, upper case, truncation), a short hash of the
 original branch name is appended so two branches never share an environment.
-Names of the form `pr-<number>` are reserved for pull requests, because the
-sweep decides their fate from the pull request's state.
+Names of the form `pr-<number>` (pull requests of this repository) and
+`app-pr-<number>` (pull requests of the application repository) are reserved,
+because the sweep decides their fate from the pull request's state. The two
+prefixes keep both PRs number 12 apart, and say where each comes from.
 
     python -m scripts.stack_names --pr 123          # pr-123
+    python -m scripts.stack_names --app-pr 123      # app-pr-123
     python -m scripts.stack_names --branch feat/Foo # feat-foo-<hash>
 """
 
@@ -32,9 +35,11 @@ MAX_LABEL_LENGTH = MAX_LABEL
 MAX_ENV_LENGTH = MAX_LABEL_LENGTH - len(NAMESPACE_PREFIX)  # 52
 HASH_LENGTH = 8
 PR_PREFIX = "pr-"
+APP_PR_PREFIX = "app-pr-"
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PR_NAME_RE = re.compile(r"^pr-([1-9][0-9]*)$")
+_APP_PR_NAME_RE = re.compile(r"^app-pr-([1-9][0-9]*)$")
 _INVALID_RUN_RE = re.compile(r"[^a-z0-9]+")
 
 
@@ -56,16 +61,19 @@ def check_environment(name: str) -> str:
     return name
 
 
-def stack_name_for_pr(number: int) -> str:
-    """`pr-<number>` for a pull request number (a positive integer)."""
+def stack_name_for_pr(number: int, *, app: bool = False) -> str:
+    """`pr-<number>` for a pull request of this repository, `app-pr-<number>` for one of
+    the application repository (`app=True`)."""
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise ValueError(f"pull request number must be a positive integer, got {number!r}")
-    return check_environment(f"{PR_PREFIX}{number}")
+    return check_environment(f"{APP_PR_PREFIX if app else PR_PREFIX}{number}")
 
 
-def pr_number_of(stack_name: str) -> int | None:
-    """The PR number of a `pr-<number>` stack (also `org/pr-<number>`), else None."""
-    match = _PR_NAME_RE.fullmatch(stack_name.rsplit("/", 1)[-1])
+def pr_number_of(stack_name: str, *, app: bool = False) -> int | None:
+    """The PR number of a `pr-<number>` stack (`app-pr-<number>` with `app=True`; also
+    `org/...`), else None."""
+    pattern = _APP_PR_NAME_RE if app else _PR_NAME_RE
+    match = pattern.fullmatch(stack_name.rsplit("/", 1)[-1])
     return int(match.group(1)) if match else None
 
 
@@ -91,6 +99,7 @@ def stack_name_for_branch(branch: str) -> str:
         and len(slug) <= MAX_ENV_LENGTH
         # A branch may not take a pull request's name: the sweep would treat it as one.
         and pr_number_of(slug) is None
+        and pr_number_of(slug, app=True) is None
     )
     if exact:
         return check_environment(slug)
@@ -103,14 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the stack name for a PR or a branch.")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--pr", type=int, help="pull request number")
+    which.add_argument("--app-pr", type=int, help="pull request number on the application repo")
     which.add_argument("--branch", help="git branch name")
     args = parser.parse_args(argv)
     try:
-        name = (
-            stack_name_for_pr(args.pr)
-            if args.pr is not None
-            else stack_name_for_branch(args.branch)
-        )
+        if args.branch is not None:
+            name = stack_name_for_branch(args.branch)
+        else:
+            app = args.app_pr is not None
+            name = stack_name_for_pr(args.app_pr if app else args.pr, app=app)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

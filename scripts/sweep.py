@@ -18,6 +18,15 @@
    PR_DESTROY_AFTER_DAYS, with a PR comment right before each step. The pull
    request is looked up again just before, and an API error stops the sweep.
 
+With APP_REPOSITORY set, the same is done for the `app-pr-<number>` stacks of
+the application repository's pull requests, read with IMAGE_BUILD_TOKEN. Their
+program is this checkout's: the deploy ran it too (pr-environment.yml, run
+from the default branch).
+
+Every Pulumi command that takes a stack's lock goes through
+scripts.locks.recovering_runner: a lock no live run may hold is cleared, and a
+stack a live run may hold is left for the next sweep.
+
 The Pulumi program's own GitHub token (for deleting the environment's images)
 may differ from the one that reads pull requests: when IMAGE_BUILD_TOKEN is
 set, the pulumi commands get it as their GITHUB_TOKEN.
@@ -29,12 +38,19 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import TextIO
 
 from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
-from scripts.locks import WorkflowRun, capture_runner, clear_if_stale, holders, live_runs
-from scripts.orphans import GitHubPrLookup, PrLookup, PrState, PullRequest, StackDecision, classify
+from scripts.locks import WorkflowRun, recovering_runner, run_holders, streaming_runner
+from scripts.orphans import (
+    AppPrLookup,
+    GitHubPrLookup,
+    PrLookup,
+    PrState,
+    PullRequest,
+    StackDecision,
+    classify,
+)
 from scripts.pulumi_cli import (
     CommandError,
     Runner,
@@ -44,6 +60,7 @@ from scripts.pulumi_cli import (
     pulumi_env,
     subprocess_runner,
 )
+from scripts.stack_names import stack_name_for_pr
 from scripts.ttl import TtlPolicy
 from scripts.ttl_pass import Expiry, expire, github_expiry
 
@@ -70,15 +87,18 @@ def sweep(
     out: TextIO,
     expiry: Expiry | None = None,
     unlock: Callable[[str, int], bool] | None = None,
+    app: bool = False,
 ) -> list[StackDecision]:
     """Run the sweep; returns the decisions. Raises SweepError if any destroy failed.
 
-    `unlock(stack, pr)` runs before an orphan's destroy: it clears a stale lock
-    and returns False when a live run may hold the stack (then it is skipped).
+    `unlock(stack, pr)` runs before an orphan's destroy: it returns False when
+    a live run may hold the stack (then it is skipped). `app`: sweep the
+    `app-pr-<number>` stacks (`lookup` then reads the application repository).
     """
     stacks = list_stacks(run)
-    decisions = classify(stacks, lookup)
-    print(f"{len(stacks)} stacks, {len(decisions)} named pr-<number>", file=out)
+    decisions = classify(stacks, lookup, app=app)
+    kind = "app-pr-<number>" if app else "pr-<number>"
+    print(f"{len(stacks)} stacks, {len(decisions)} named {kind}", file=out)
     for decision in decisions:
         verdict = "orphan" if decision.orphan else "keep"
         print(
@@ -154,28 +174,50 @@ def _reopened(
     return False
 
 
-def _lock_checks(
-    api: GitHubApi, repo: str, lookup: GitHubPrLookup
+def _busy(
+    current: Callable[[str], list[WorkflowRun]], app: bool
 ) -> tuple[Callable[[PullRequest], list[WorkflowRun]], Callable[[str, int], bool]]:
-    """Which live runs may hold a PR's stack, and the stale-lock clearing the sweep uses."""
-    own_id = os.environ.get("GITHUB_RUN_ID", "")
-    own = int(own_id) if own_id else None
+    """Which live runs may hold a PR's stack, and whether an orphan's stack is free of them."""
 
-    def live(pr: int, head_ref: str | None) -> list[WorkflowRun]:
-        runs = live_runs(api, repo, datetime.now(UTC))
-        return holders(runs, pr=pr, head_ref=head_ref, own_run_id=own, own_workflow="sweep.yml")
+    def busy(pr: PullRequest) -> list[WorkflowRun]:
+        return current(stack_name_for_pr(pr.number, app=app))
 
-    def unlock(stack: str, pr: int) -> bool:
-        # A closed PR's runs are found by its head branch (GitHub lists only open PRs on runs).
-        pull = lookup.pull(pr)
-        head_ref = pull.head_ref if pull is not None else None
-        if live(pr, head_ref):
-            return False
-        run = capture_runner(pulumi_env(os.environ))
-        clear_if_stale(run, stack, lambda: live(pr, head_ref), sys.stdout)
-        return True
+    return busy, lambda stack, _pr: not current(stack)
 
-    return (lambda pr: live(pr.number, pr.head_ref)), unlock
+
+def _pass(
+    lookup: GitHubPrLookup,
+    comments: tuple[GitHubApi, str],
+    current: Callable[[str], list[WorkflowRun]],
+    policy: TtlPolicy,
+    *,
+    app: bool,
+    dry_run: bool,
+) -> None:
+    lookup.preflight()
+    busy, unlock = _busy(current, app)
+    pulumi = streaming_runner(pulumi_env(os.environ), sys.stdout)
+    run = recovering_runner(pulumi, current, sys.stdout)
+    expiry = github_expiry(comments[0], comments[1], lookup, policy, busy, app=app)
+    sweep(
+        lookup,
+        _shown(run),
+        dry_run=dry_run,
+        out=sys.stdout,
+        expiry=expiry,
+        unlock=unlock,
+        app=app,
+    )
+
+
+def _shown(run: Runner) -> Runner:
+    """The listing goes through the plain runner: its JSON must not reach the log twice."""
+    plain = subprocess_runner(pulumi_env(os.environ))
+
+    def runner(command: Sequence[str]) -> str:
+        return plain(command) if list(command[1:3]) == ["stack", "ls"] else run(command)
+
+    return runner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,21 +229,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print what would be done, do nothing"
     )
     args = parser.parse_args(argv)
+    app_repo = os.environ.get("APP_REPOSITORY", "").strip()
     try:
         policy = TtlPolicy.from_env(os.environ)
         token = token_from_env("GITHUB_TOKEN")
         with GitHubApi(token) as api:
-            lookup = GitHubPrLookup(api, args.repo)
-            lookup.preflight()
-            busy, unlock = _lock_checks(api, args.repo, lookup)
-            sweep(
-                lookup,
-                subprocess_runner(pulumi_env(os.environ)),
-                dry_run=args.dry_run,
-                out=sys.stdout,
-                expiry=github_expiry(api, args.repo, lookup, policy, busy),
-                unlock=unlock,
-            )
+            current = run_holders(api, args.repo, own_workflow="sweep.yml")
+            own = GitHubPrLookup(api, args.repo)
+            _pass(own, (api, args.repo), current, policy, app=False, dry_run=args.dry_run)
+            if app_repo:
+                with GitHubApi(token_from_env("IMAGE_BUILD_TOKEN")) as app_api:
+                    lookup = AppPrLookup(app_api, app_repo, api, args.repo)
+                    _pass(
+                        lookup,
+                        (app_api, app_repo),
+                        current,
+                        policy,
+                        app=True,
+                        dry_run=args.dry_run,
+                    )
     except (GitHubApiError, ValueError) as exc:
         print(f"error: {exc}\nNothing was deleted.", file=sys.stderr)
         return 1

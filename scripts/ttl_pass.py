@@ -17,7 +17,7 @@ from scripts.github_api import GitHubApi, GitHubApiError
 from scripts.locks import WorkflowRun
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest, StackDecision
 from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
-from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment
+from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, own_login, upsert_comment
 from scripts.pulumi_cli import CommandError, Runner, SweepError, destroy_commands
 from scripts.stopstart import prepare_stack_file, set_stopped_commands
 from scripts.ttl import MARKER as TTL_MARKER
@@ -137,11 +137,16 @@ def github_expiry(
     lookup: GitHubPrLookup,
     policy: TtlPolicy,
     busy: Callable[[PullRequest], list[WorkflowRun]],
+    *,
+    app: bool = False,
 ) -> Expiry:
+    """`app`: PRs of the application repository (`api` holds its token). Their program is
+    this checkout's, which their deploy ran too, and their images build from their branch."""
     base = os.environ.get("PR_BASE_CONFIG", "").strip()
+    author = own_login(api) if app else DEFAULT_BOT_LOGIN
 
     def read_comment(number: int) -> str | None:
-        found = find_marked(api, repo, number, DEFAULT_BOT_LOGIN, TTL_MARKER)
+        found = find_marked(api, repo, number, author, TTL_MARKER)
         return None if found is None else found[1]
 
     def prepare(stack: str, ref: str, directory: Path) -> Path:
@@ -156,10 +161,10 @@ def github_expiry(
         last_push=lookup.last_push,
         read_comment=read_comment,
         post_comment=lambda number, body: upsert_comment(
-            api, repo, number, body, marker=TTL_MARKER
+            api, repo, number, body, author, marker=TTL_MARKER
         ),
         busy=busy,
-        checkout=checkout_for(lookup.deployed_head),
+        checkout=(lambda _pr: Path.cwd()) if app else checkout_for(lookup.deployed_head),
         prepare=prepare,
-        build_ref=os.environ.get("PR_BUILD_REF", "").strip(),
+        build_ref="" if app else os.environ.get("PR_BUILD_REF", "").strip(),
     )

@@ -22,9 +22,11 @@ BUILD_TEMPLATE = REPO_ROOT / "templates" / "github" / "build-images.yml"
 REPO_WORKFLOWS = ("ci.yml", "pr-environment.yml", "sweep.yml", "nightly.yml")
 LONG_LIVED_WORKFLOWS = ("long-lived.yml", "drift.yml", "e2e-kind.yml")
 """Staging/production, drift and kind: their behaviour is tested in tests/ci/long_lived/."""
-ALL_WORKFLOW_FILES = [WORKFLOW_DIR / name for name in REPO_WORKFLOWS + LONG_LIVED_WORKFLOWS] + [
-    BUILD_TEMPLATE
-]
+APP_TEMPLATE = REPO_ROOT / "templates" / "github" / "app-pr-environment.yml"
+TEMPLATES = [BUILD_TEMPLATE, APP_TEMPLATE]
+ALL_WORKFLOW_FILES = [
+    WORKFLOW_DIR / name for name in REPO_WORKFLOWS + LONG_LIVED_WORKFLOWS
+] + TEMPLATES
 KUBECONFIG_ACTION_DIR = ".github/actions/write-kubeconfig"
 KUBECONFIG_ACTION = REPO_ROOT / KUBECONFIG_ACTION_DIR / "action.yml"
 LOCAL_ACTIONS = [KUBECONFIG_ACTION]
@@ -102,12 +104,18 @@ class FakeGitHub:
     faults: dict[str, int] = field(default_factory=dict)
     repo_visible: bool = True
     page_size: int = 100
+    token_user: str = "deploy-bot"
+    comment_author: str = "github-actions[bot]"
+    """Who the token posts as: github-actions[bot], or `token_user` for a personal token."""
+    head_repos: dict[int, str] = field(default_factory=dict)
+    """PR number -> owner/name of its head branch's repository (default: this one)."""
     requests: list[httpx.Request] = field(default_factory=list)
     _next_id: int = 1000
 
-    def add_comment(self, body: str, login: str = "github-actions[bot]") -> int:
+    def add_comment(self, body: str, login: str | None = None) -> int:
         self._next_id += 1
-        self.comments.append({"id": self._next_id, "body": body, "user": {"login": login}})
+        author = login or self.comment_author
+        self.comments.append({"id": self._next_id, "body": body, "user": {"login": author}})
         return self._next_id
 
     def handler(self, request: httpx.Request) -> httpx.Response:
@@ -121,6 +129,8 @@ class FakeGitHub:
                     raise httpx.ConnectError("connection reset by peer", request=request)
                 return httpx.Response(status, json={"message": f"injected {status}"})
         base = f"/repos/{self.repo}"
+        if path == "/user":
+            return httpx.Response(200, json={"login": self.token_user})
         if path == base:
             if not self.repo_visible:
                 return httpx.Response(404, json={"message": "Not Found"})
@@ -176,7 +186,11 @@ class FakeGitHub:
             json={
                 "number": number,
                 "state": self.pulls[number],
-                "head": {"ref": ref, "sha": sha},
+                "head": {
+                    "ref": ref,
+                    "sha": sha,
+                    "repo": {"full_name": self.head_repos.get(number, self.repo)},
+                },
                 "labels": [{"name": name} for name in labels],
             },
         )
@@ -193,10 +207,12 @@ class FakeGitHub:
         head_sha: str = "",
         created_at: str = "2026-12-01T00:00:00Z",
         deployed: bool = True,
+        stack: str = "",
     ) -> None:
         """`deployed`: whether the run's deploy job ran or was skipped by the label rules."""
+        title = f"PR environment {stack or f'pr-{prs[0] if prs else 0}'}"
         up_job = {
-            "name": f"pulumi preview and up pr-{prs[0] if prs else 0}",
+            "name": f"pulumi up {stack or f'pr-{prs[0] if prs else 0}'}",
             "status": "completed",
             "conclusion": "success" if deployed else "skipped",
         }
@@ -209,6 +225,7 @@ class FakeGitHub:
                 "event": event,
                 "status": status,
                 "head_branch": head_branch,
+                "display_title": title,
                 "head_sha": head_sha,
                 "created_at": created_at,
                 "pull_requests": [{"number": n} for n in prs],

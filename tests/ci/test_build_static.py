@@ -60,10 +60,13 @@ def matrix_entry(job: dict[str, Any], image: str) -> dict[str, str]:
 
 
 def runs_for(step: dict[str, Any], entry: dict[str, str]) -> bool:
-    """Evaluate a step's `if:` for one matrix entry; only `matrix.X == 'v'` is understood."""
+    """Evaluate a step's `if:` for one matrix entry of a run where every step succeeds;
+    only `matrix.X == 'v'` and `failure() && ...` are understood."""
     condition = step.get("if")
     if condition is None:
         return True
+    if str(condition).startswith("failure() && "):
+        return False
     match = re.fullmatch(r"\s*matrix\.(\w+)\s*==\s*'([^']*)'\s*", str(condition))
     assert match, f"step {step.get('name')!r}: the test cannot evaluate if: {condition!r}"
     return entry.get(match[1]) == match[2]

@@ -150,3 +150,26 @@ def test_inputs_are_checked_before_anything_is_built(
         step_named(build_job, "Check inputs"), {"TAG": tag, "SHA": sha, "ENVIRONMENT": "dev"}
     )
     assert (done.returncode == 0) is ok, f"tag={tag!r} sha={sha!r}: {done.stdout}{done.stderr}"
+
+
+def test_a_refused_push_is_explained_by_a_failing_step_named_for_the_fix(
+    build_template: dict[str, Any], tmp_path: Path
+) -> None:
+    # ImageBuild's failure error lists the failed steps' names (run_errors.failure_error),
+    # so the fix is in the name the user reads in `pulumi up`.
+    steps = build_template["jobs"]["build"]["steps"]
+    names = [s.get("name") for s in steps]
+    explain = steps[-1]
+    assert names.index("Build and push") == len(steps) - 2
+    assert explain["if"] == "failure() && steps.push.outcome == 'failure'"
+    assert "write_package" in explain["name"]
+    assert "Write access to the package" in explain["name"]
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", explain["run"]],
+        env={"PATH": os.environ["PATH"], "REPOSITORY": "ghcr.io/acme/x", "THIS_REPO": "acme/app"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Manage Actions access -> Add repository: acme/app, role Write" in done.stdout

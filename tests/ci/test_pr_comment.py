@@ -7,7 +7,16 @@ import json
 import pytest
 
 from scripts.github_api import GitHubApi, GitHubApiError
-from scripts.pr_comment import MARKER, EnvironmentOutputs, main, render_body, upsert_comment
+from scripts.pr_comment import (
+    MARKER,
+    EnvironmentOutputs,
+    edit_existing,
+    failed_steps,
+    main,
+    own_login,
+    render_body,
+    upsert_comment,
+)
 from tests.ci.conftest import REPO, FakeGitHub
 
 OUTPUTS = EnvironmentOutputs(
@@ -135,3 +144,50 @@ def test_not_found_comment_says_nothing_was_destroyed() -> None:
     assert "no stack `pr-12`" in body
     assert "nothing was destroyed" in body
     assert "was destroyed and its stack removed" not in body
+
+
+def test_a_started_deploy_says_so_with_its_commit() -> None:
+    body = render_body("app-pr-12", OUTPUTS, building=True, commit="0123456789abcdef")
+    assert "**Deploying** of commit `0123456789ab`" in body
+    assert "https://backend-pr-12" not in body
+
+
+def test_a_failed_deploy_names_the_failed_job_and_step() -> None:
+    body = render_body("app-pr-12", None, failed=["pulumi up app-pr-12 > pulumi up"])
+    assert "**The deploy failed** in `pulumi up app-pr-12 > pulumi up`" in body
+
+
+def test_the_failed_steps_of_the_run_are_read_from_its_jobs(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.add_run(5, "pr-environment.yml", stack="app-pr-12")
+    fake_github.runs[-1]["jobs"][1]["steps"] = [
+        {"name": "make setup", "conclusion": "success"},
+        {"name": "pulumi up", "conclusion": "failure"},
+    ]
+    assert failed_steps(github_api, REPO, 5) == ["pulumi up app-pr-12 > pulumi up"]
+
+
+def test_a_comment_by_the_tokens_own_user_is_found_and_edited(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # On the application repository the comment is written with a personal token.
+    comment_id = fake_github.add_comment(f"{MARKER}\nold", login="deploy-bot")
+    assert own_login(github_api) == "deploy-bot"
+    assert upsert_comment(github_api, REPO, 12, "new", "deploy-bot") == ("edited", comment_id)
+
+
+def test_a_stopped_environment_says_so_and_keeps_its_url() -> None:
+    body = render_body("app-pr-12", OUTPUTS, stopped=True)
+    assert "**Stopped** outside working hours" in body
+    assert "https://backend-pr-12.example.com" in body
+
+
+def test_editing_an_existing_comment_never_posts_one(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    assert edit_existing(github_api, REPO, 12, "x", bot_login="github-actions[bot]") is False
+    assert fake_github.mutations() == []
+    comment_id = fake_github.add_comment(f"{MARKER}\nup")
+    assert edit_existing(github_api, REPO, 12, "stopped", bot_login="github-actions[bot]")
+    assert [c["body"] for c in fake_github.comments if c["id"] == comment_id] == ["stopped"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from scripts.github_api import GitHubApi, GitHubApiError
-from scripts.orphans import GitHubPrLookup
-from scripts.pr_open import check_pr_open, main
+from scripts.orphans import GitHubPrLookup, PrState, PullRequest
+from scripts.pr_open import check_pr_open, decide_app_pr, main
 from tests.ci.conftest import REPO, TOKEN, FakeGitHub
 
 
@@ -119,3 +119,45 @@ def test_cli_before_destroy_without_token_destroys_nothing(
     assert main(["--repo", REPO, "--pr", "5", "--before", "destroy"]) == 1
     assert "Nothing was destroyed" in capsys.readouterr().err
     assert not output.exists(), "an output was written without any lookup"
+
+
+# --------------------------------------------------------------------------- app PRs
+
+APP = "acme/app"
+
+
+def app_pull(
+    state: str = "open", head_repo: str = APP, labels: tuple[str, ...] = ()
+) -> PullRequest:
+    return PullRequest(12, PrState(state), "feat", "b" * 40, frozenset(labels), head_repo)
+
+
+def decide_for(pull: PullRequest, mode: str = "") -> tuple[dict[str, str], str]:
+    out = io.StringIO()
+    return decide_app_pr(pull, 12, APP, mode, out), out.getvalue()
+
+
+def test_an_open_app_pr_deploys_its_head_as_github_reports_it() -> None:
+    outputs, _ = decide_for(app_pull())
+    assert outputs == {
+        "deploy": "true",
+        "destroy": "false",
+        "head-ref": "feat",
+        "head-sha": "b" * 40,
+    }
+
+
+def test_a_closed_app_pr_is_destroyed() -> None:
+    outputs, _ = decide_for(app_pull("closed"))
+    assert (outputs["deploy"], outputs["destroy"]) == ("false", "true")
+
+
+def test_a_fork_app_pr_gets_a_notice_and_nothing_else() -> None:
+    outputs, out = decide_for(app_pull(head_repo="mallory/app"))
+    assert (outputs["deploy"], outputs["destroy"]) == ("false", "false")
+    assert out.startswith("::notice title=No PR environment (fork)::")
+
+
+def test_an_app_pr_follows_the_label_mode() -> None:
+    assert decide_for(app_pull(), "label")[0]["deploy"] == "false"
+    assert decide_for(app_pull(labels=("preview",)), "label")[0]["deploy"] == "true"

@@ -244,7 +244,9 @@ def test_stacks_of_prs_not_open_are_left_to_the_sweep(state: PrState | None) -> 
 
 
 def test_a_stack_another_run_works_on_is_skipped() -> None:
-    live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "", (1,), "")
+    live = WorkflowRun(
+        5, "pr-environment.yml", "pull_request", "in_progress", "PR environment pr-1", ""
+    )
     done, recorder, out = switch(["pr-1"], Switch.STOP, {1: pr(1)}, busy={1: [live]})
     assert (done, recorder.commands) == ([], [])
     assert "run 5" in out
@@ -271,3 +273,28 @@ def test_a_pr_whose_newest_commit_was_not_deployed_is_skipped_not_failed() -> No
     assert done == ["pr-2"]
     assert {c[c.index("--stack") + 1] for c in recorder.commands} == {"pr-2"}
     assert "pr-1: PR #1's newest commit has no successful deploy -> skip" in out
+
+
+def test_a_switched_environment_is_shown_in_its_pr_comment() -> None:
+    from scripts.nightly import say_switched
+
+    edits: list[str] = []
+    outputs = '{"url": "https://backend-pr-1.example.com"}'
+    say_switched("pr-1", Switch.STOP, lambda command: outputs, edits.append)
+    say_switched("pr-1", Switch.START, lambda command: outputs, edits.append)
+    assert "**Stopped**" in edits[0]
+    assert "**Stopped**" not in edits[1]
+    assert all("https://backend-pr-1.example.com" in body for body in edits)
+
+
+def test_a_comment_that_cannot_be_updated_does_not_fail_the_switch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from scripts.nightly import say_switched
+    from scripts.pulumi_cli import CommandError
+
+    def broken(command: object) -> str:
+        raise CommandError("no outputs")
+
+    say_switched("pr-1", Switch.STOP, broken, lambda body: None)
+    assert "switched, but its PR comment was not updated" in capsys.readouterr().out

@@ -159,3 +159,24 @@ def test_cli_prints_the_pr_stack_name(capsys: pytest.CaptureFixture[str]) -> Non
 def test_cli_reports_a_bad_pr_number_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--pr", "0"]) == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_prs_number_12_of_both_repositories_get_distinct_readable_stacks() -> None:
+    own, app = stack_name_for_pr(12), stack_name_for_pr(12, app=True)
+    assert (own, app) == ("pr-12", "app-pr-12")
+    assert_valid_environment(app, "app PR 12")
+
+
+def test_each_kind_of_pr_stack_is_read_only_as_its_own_kind() -> None:
+    assert (pr_number_of("app-pr-12"), pr_number_of("app-pr-12", app=True)) == (None, 12)
+    assert pr_number_of("pr-12", app=True) is None
+
+
+def test_branch_named_like_an_app_pr_stack_does_not_take_its_name() -> None:
+    name = stack_name_for_branch("app-pr-12")
+    assert pr_number_of(name, app=True) is None, f"{name!r} would be swept as app PR 12's"
+
+
+def test_cli_prints_the_app_pr_stack_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--app-pr", "12"]) == 0
+    assert capsys.readouterr().out == "app-pr-12\n"

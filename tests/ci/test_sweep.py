@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from scripts.github_api import GitHubApi, GitHubApiError
-from scripts.orphans import GitHubPrLookup, PrState
+from scripts.orphans import AppPrLookup, GitHubPrLookup, PrState, PullRequest
 from scripts.sweep import CommandError, SweepError, list_stacks, main, pulumi_env, sweep
-from tests.ci.conftest import REPO, FakeGitHub
+from tests.ci.conftest import REPO, TOKEN, FakeGitHub
 
 
 class FakePulumi:
@@ -250,3 +252,67 @@ def test_a_failed_lock_check_fails_the_sweep_and_spares_that_stack(
         )
     touched = {c[c.index("--stack") + 1] if "--stack" in c else c[3] for c in pulumi.destructive()}
     assert touched == {"pr-2"}
+
+
+# --------------------------------------------------------------------------- app PRs
+
+
+def test_the_app_pass_judges_only_app_stacks_by_the_app_repositorys_prs(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # fake_github plays the application repository here: its PR 12 is closed, PR 13 open.
+    fake_github.pulls = {12: "closed", 13: "open"}
+    pulumi = FakePulumi(["pr-12", "app-pr-12", "app-pr-13"])
+    out = io.StringIO()
+    sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, app=True)
+    assert pulumi.destructive() == [
+        [
+            "pulumi",
+            "destroy",
+            "--stack",
+            "app-pr-12",
+            "--yes",
+            "--non-interactive",
+            "--skip-preview",
+        ],
+        ["pulumi", "stack", "rm", "app-pr-12", "--yes", "--non-interactive"],
+    ]
+    assert "3 stacks, 2 named app-pr-<number>" in out.getvalue()
+
+
+def test_the_app_pass_leaves_a_stack_a_live_run_holds(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    fake_github.pulls = {12: "closed"}
+    pulumi = FakePulumi(["app-pr-12"])
+    out = io.StringIO()
+    sweep(
+        GitHubPrLookup(github_api, REPO),
+        pulumi,
+        dry_run=False,
+        out=out,
+        app=True,
+        unlock=lambda stack, pr: stack != "app-pr-12",
+    )
+    assert pulumi.destructive() == []
+    assert "app-pr-12: another run is working on it -> next sweep" in out.getvalue()
+
+
+def test_an_app_prs_last_push_is_its_newest_deploying_run_in_this_repository(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    app = FakeGitHub(repo="acme/app", commit_dates={"b" * 40: "2026-11-01T00:00:00Z"})
+    with GitHubApi(
+        TOKEN, "https://api.github.test", transport=httpx.MockTransport(app.handler)
+    ) as app_api:
+        lookup = AppPrLookup(app_api, "acme/app", github_api, REPO)
+        fake_github.add_run(
+            5, "pr-environment.yml", stack="app-pr-12", event="workflow_dispatch",
+            created_at="2026-11-20T00:00:00Z", status="completed",
+        )  # fmt: skip
+        fake_github.add_run(
+            6, "pr-environment.yml", stack="app-pr-13", event="workflow_dispatch",
+            created_at="2026-11-25T00:00:00Z", status="completed",
+        )  # fmt: skip
+        pull = PullRequest(12, PrState.OPEN, "feat", "b" * 40, frozenset(), "acme/app")
+        assert lookup.last_push(pull) == datetime(2026, 11, 20, tzinfo=UTC)

@@ -27,6 +27,7 @@ from scripts.ttl import (
     decide,
     recorded_state,
 )
+from scripts.ttl_pass import github_expiry
 from tests.ci.conftest import REPO, FakeGitHub
 
 NOW = datetime(2026, 12, 2, 3, 17, tzinfo=UTC)
@@ -302,7 +303,9 @@ def test_an_environment_another_run_works_on_is_left_to_the_next_sweep(
     fake_github: FakeGitHub, github_api: GitHubApi
 ) -> None:
     idle_pr(fake_github, 4, days=25)
-    live = WorkflowRun(5, "pr-environment.yml", "pull_request", "in_progress", "feat-4", (4,), "")
+    live = WorkflowRun(
+        5, "pr-environment.yml", "pull_request", "in_progress", "PR environment pr-4", ""
+    )
     expiry = expiry_for(fake_github, github_api, [], busy={4: [live]})
     pulumi, out = run(fake_github, github_api, ["pr-4"], expiry=expiry)
     assert (pulumi.commands, fake_github.comments) == ([], [])
@@ -455,3 +458,24 @@ def test_a_pr_closed_since_the_listing_is_left_to_the_orphan_pass(
     pulumi, out = run(fake_github, github_api, ["pr-4"], expiry=expiry)
     assert (pulumi.commands, fake_github.comments) == ([], []), out
     assert "pr-4: PR #4 closed since -> next sweep" in out
+
+
+def test_app_prs_ttl_comments_as_the_tokens_user_and_stops_this_checkouts_program(
+    fake_github: FakeGitHub, github_api: GitHubApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PR_BUILD_REF", "main")  # for this repository's PRs only
+    fake_github.comment_author = fake_github.token_user
+    expiry = github_expiry(
+        github_api,
+        REPO,
+        GitHubPrLookup(github_api, REPO),
+        TtlPolicy(7, 21),
+        lambda pr: [],
+        app=True,
+    )
+    pr = PullRequest(12, PrState.OPEN, "feat/login", "a" * 40, frozenset(), REPO)
+    assert expiry.checkout(pr) == Path.cwd(), "an app PR's program is the default branch's"
+    assert expiry.build_ref == "", "an app PR builds its own branch"
+    expiry.post_comment(12, f"{MARKER}\nstopping")
+    expiry.post_comment(12, f"{MARKER}\nstopped")
+    assert [c["body"] for c in fake_github.comments] == [f"{MARKER}\nstopped"]

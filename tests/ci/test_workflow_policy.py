@@ -23,6 +23,7 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     ("ci.yml", "render"): {"contents": "read"},
     ("pr-environment.yml", "fork"): {},
     ("pr-environment.yml", "rules"): {"contents": "read"},
+    ("pr-environment.yml", "app-rules"): {"contents": "read"},
     ("pr-environment.yml", "up"): {
         "contents": "read",
         "pull-requests": "write",
@@ -35,8 +36,10 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
     },
     ("sweep.yml", "sweep"): {"contents": "read", "pull-requests": "write", "actions": "read"},
     ("nightly.yml", "due"): {"contents": "read"},
-    ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "read", "actions": "read"},
+    ("nightly.yml", "switch"): {"contents": "read", "pull-requests": "write", "actions": "read"},
     ("build-images.yml", "build"): {"contents": "read", "packages": "write"},
+    ("app-pr-environment.yml", "fork"): {},
+    ("app-pr-environment.yml", "request"): {},
 }
 EXPECTED_PERMISSIONS |= {
     ("long-lived.yml", "stacks"): {"contents": "read"},

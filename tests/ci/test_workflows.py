@@ -15,8 +15,6 @@ import pytest
 from tests.ci.conftest import KUBECONFIG_ACTION_DIR
 from tests.conftest import REPO_ROOT
 
-PULUMI_ACTION = re.compile(r"^pulumi/actions@[0-9a-f]{40}$")
-PR_STACK = "pr-${{ github.event.pull_request.number }}"
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 FORK = "github.event.pull_request.head.repo.full_name != github.repository"
 KUBECONFIG_ACTION_USE = f"./{KUBECONFIG_ACTION_DIR}"
@@ -82,11 +80,15 @@ def test_ci_renders_pr_manifests_and_uploads_them(workflows: dict[str, dict[str,
 
 # --------------------------------------------------------------------------- pr-environment.yml
 
+STACK = "${{ needs.rules.outputs.stack || needs.app-rules.outputs.stack }}"
+DISPATCHED = "github.event_name == 'workflow_dispatch'"
+OPEN = "steps.pr-open.outputs.open == 'true'"
+STILL_CLOSED = "steps.pr-open.outputs.open == 'false'"
 
-def pulumi_command(job: dict[str, Any], command: str) -> dict[str, Any]:
-    steps = [s for s in job["steps"] if s.get("with", {}).get("command") == command]
-    assert len(steps) == 1, f"expected one pulumi/actions step running {command}"
-    assert PULUMI_ACTION.match(steps[0]["uses"].split(" ")[0])
+
+def step_named(job: dict[str, Any], name: str) -> dict[str, Any]:
+    steps = [s for s in job["steps"] if s.get("name") == name]
+    assert len(steps) == 1, f"expected one step named {name!r}, found {len(steps)}"
     return cast(dict[str, Any], steps[0])
 
 
@@ -95,9 +97,39 @@ def pr_jobs(workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return cast(dict[str, dict[str, Any]], workflows["pr-environment.yml"]["jobs"])
 
 
-def test_pr_environment_reacts_to_the_pr_lifecycle(workflows: dict[str, dict[str, Any]]) -> None:
-    types = set(workflows["pr-environment.yml"]["on"]["pull_request"]["types"])
-    assert types == {"opened", "reopened", "synchronize", "labeled", "closed"}
+def test_pr_environment_reacts_to_both_kinds_of_pr(workflows: dict[str, dict[str, Any]]) -> None:
+    on = workflows["pr-environment.yml"]["on"]
+    assert set(on["pull_request"]["types"]) == {
+        "opened",
+        "reopened",
+        "synchronize",
+        "labeled",
+        "closed",
+    }
+    assert on["workflow_dispatch"]["inputs"] == {
+        "pr": {"description": ANY_TEXT, "required": True, "type": "number"}
+    }
+
+
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other.strip())
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
+
+
+def test_the_run_title_names_the_stack_as_the_lock_handling_reads_it(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    from scripts.locks import RUN_TITLE
+
+    title = " ".join(workflows["pr-environment.yml"]["run-name"].split())
+    assert title.startswith(RUN_TITLE.format(stack="${{"))
+    assert "format('app-pr-{0}', inputs.pr)" in title
+    assert "format('pr-{0}', github.event.pull_request.number)" in title
 
 
 def test_fork_prs_get_a_visible_notice_instead_of_an_environment(
@@ -110,66 +142,39 @@ def test_fork_prs_get_a_visible_notice_instead_of_an_environment(
     assert "secrets." not in str(fork), "the fork job must not reference any secret"
 
 
-# Defect 3: preview and up of one PR are ordered.
+def test_no_workflow_runs_a_preview_outside_the_lock(workflows: dict[str, dict[str, Any]]) -> None:
+    # diy/backend.go, Preview: a preview takes no lock, so it could read a state a
+    # nightly `up` is writing. `pulumi up` previews under the lock (Update).
+    for name, document in workflows.items():
+        for job_id, job in document["jobs"].items():
+            for step in job["steps"]:
+                assert "command" not in step.get("with", {}), f"{name} {job_id}: pulumi/actions"
+                assert "pulumi preview" not in str(step.get("run", "")), f"{name} {job_id}"
 
 
-def test_no_other_workflow_previews_or_deploys_pr_stacks(
-    workflows: dict[str, dict[str, Any]],
+def test_the_per_stack_queue_never_cancels_a_running_job(
+    pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    users = [
-        (name, job_id)
-        for name, document in workflows.items()
-        for job_id, job in document["jobs"].items()
-        for step in job["steps"]
-        if step.get("with", {}).get("command") in ("preview", "up")
-    ]
-    assert users == [("pr-environment.yml", "up"), ("pr-environment.yml", "up")], users
-
-
-def test_preview_runs_right_before_up_in_the_same_job(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    steps = pr_jobs["up"]["steps"]
-    preview, up = pulumi_command(pr_jobs["up"], "preview"), pulumi_command(pr_jobs["up"], "up")
-    assert steps.index(up) == steps.index(preview) + 1
-    assert preview["with"]["stack-name"] == up["with"]["stack-name"] == PR_STACK
-    assert preview["with"]["comment-on-pr"] is True
-
-
-def test_the_per_pr_queue_never_cancels_a_running_job(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    group = pr_jobs["up"]["concurrency"]
-    assert group["group"] == "tims-stack-pr-${{ github.event.pull_request.number }}"
-    assert group["cancel-in-progress"] is False
+    assert pr_jobs["up"]["concurrency"] == {
+        "group": f"tims-stack-{STACK}",
+        "cancel-in-progress": False,
+    }
     assert "concurrency" not in pr_jobs["rules"], "the decision job must not queue"
+    assert "concurrency" not in pr_jobs["app-rules"], "the decision job must not queue"
 
 
-def test_only_the_queued_job_creates_the_stack(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    assert pulumi_command(pr_jobs["up"], "preview")["with"]["upsert"] is True
-    assert pulumi_command(pr_jobs["up"], "up")["with"]["upsert"] is True
-
-
-def test_preview_and_up_use_the_repository_backend_and_secrets(
+def test_up_and_destroy_run_only_when_a_rules_job_says_so(
     pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    for command in ("preview", "up"):
-        step = pulumi_command(pr_jobs["up"], command)
-        assert step["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
-        assert step["env"]["PULUMI_CONFIG_PASSPHRASE"] == "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}"
-
-
-# Defect 8: the label rules decide, in tested Python.
-
-
-def test_up_and_destroy_run_only_when_the_label_rules_say_so(
-    pr_jobs: dict[str, dict[str, Any]],
-) -> None:
-    assert pr_jobs["rules"]["if"] == SAME_REPO
-    assert (pr_jobs["up"]["needs"], pr_jobs["up"]["if"]) == (
-        "rules",
-        "needs.rules.outputs.deploy == 'true'",
-    )
-    assert (pr_jobs["destroy"]["needs"], pr_jobs["destroy"]["if"]) == (
-        "rules",
-        "needs.rules.outputs.destroy == 'true'",
-    )
+    assert pr_jobs["rules"]["if"] == f"github.event_name == 'pull_request' && {SAME_REPO}"
+    assert pr_jobs["app-rules"]["if"] == DISPATCHED
+    for job_id, output in (("up", "deploy"), ("destroy", "destroy")):
+        job = pr_jobs[job_id]
+        assert job["needs"] == ["rules", "app-rules"]
+        assert job["if"] == (
+            f"!cancelled() && (needs.rules.outputs.{output} == 'true' "
+            f"|| needs.app-rules.outputs.{output} == 'true')"
+        )
 
 
 @pytest.mark.parametrize(
@@ -200,78 +205,166 @@ def test_rules_step_applies_the_label_rules(
     assert output.read_text() == expected
 
 
-def test_up_sets_environment_and_build_ref_from_the_pr(
+def test_this_repositorys_prs_build_their_branch_and_app_prs_theirs(
     pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    step = step_running(pr_jobs["up"], "scripts.pr_stack_config")
-    script = " ".join(step["run"].split())
-    assert '--environment "pr-${PR_NUMBER}"' in script
-    assert '--build-ref "$HEAD_REF"' in script
-    assert step["env"]["HEAD_REF"] == (
+    assert pr_jobs["rules"]["outputs"]["build-ref"] == (
         "${{ vars.PR_BUILD_REF || github.event.pull_request.head.ref }}"
     )
+    app = pr_jobs["app-rules"]["outputs"]
+    assert app["build-ref"] == "${{ steps.rules.outputs.head-ref }}", "never PR_BUILD_REF"
+    assert (app["stack"], pr_jobs["rules"]["outputs"]["stack"]) == (
+        "app-pr-${{ inputs.pr }}",
+        "pr-${{ github.event.pull_request.number }}",
+    )
+    assert app["repo"] == "${{ vars.APP_REPOSITORY }}"
+
+
+def test_app_prs_are_read_from_github_not_from_the_dispatch(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    step = step_running(pr_jobs["app-rules"], "scripts.pr_open")
+    assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.IMAGE_BUILD_TOKEN }}"
+    env = {"APP_REPOSITORY": "acme/app", "PR": "12", "MODE": ""}
+    done = run_step_script(step, fake_venv, env)
+    assert done.stdout.strip() == (
+        "ARGS: -m scripts.pr_open --repo acme/app --pr 12 --decide --mode"
+    )
+
+
+def test_app_prs_run_only_the_default_branch(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    guard = pr_jobs["app-rules"]["steps"][0]
+    assert guard["if"] == "github.ref_name != github.event.repository.default_branch"
+    done = run_step_script(guard, Path.cwd(), {})
+    assert done.returncode == 1
+    assert "::error title=Wrong branch::" in done.stdout
+
+
+ENVIRONMENT = f"${{{{ {DISPATCHED} && 'pr-environments-main' || 'pr-environments' }}}}"
+
+
+def test_this_repositorys_prs_use_the_reviewed_environment_app_prs_the_main_only_one(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    def normal(text: str) -> str:
+        return " ".join(text.split())
+
+    assert normal(pr_jobs["up"]["environment"]["name"]) == ENVIRONMENT
+    assert normal(pr_jobs["destroy"]["environment"]) == ENVIRONMENT
+    assert pr_jobs["app-rules"]["environment"] == "pr-environments-main"
+
+
+def test_scheduled_jobs_use_the_main_only_environment(
+    workflows: dict[str, dict[str, Any]],
+) -> None:
+    # They run the default branch only; required reviewers would stall every run.
+    assert workflows["sweep.yml"]["jobs"]["sweep"]["environment"] == "pr-environments-main"
+    assert workflows["nightly.yml"]["jobs"]["switch"]["environment"] == "pr-environments-main"
 
 
 def test_the_ttl_recognises_the_deploy_job_by_its_name(pr_jobs: dict[str, dict[str, Any]]) -> None:
     # scripts/orphans.py tells a deploy from a skipped label event by this job's name.
     from scripts.orphans import UP_JOB_NAME
 
-    assert pr_jobs["up"]["name"] == f"{UP_JOB_NAME} {PR_STACK}"
+    assert pr_jobs["up"]["name"] == f"{UP_JOB_NAME} {STACK}"
 
 
-def test_up_posts_the_comment_from_the_stack_outputs(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    job = pr_jobs["up"]
-    step = step_running(job, "scripts.pr_comment")
-    assert step["env"]["URL"] == "${{ steps.up.outputs.url }}"
-    assert step["env"]["BACKEND_IMAGE"] == "${{ steps.up.outputs.backendImage }}"
-    assert step["env"]["FRONTEND_IMAGE"] == "${{ steps.up.outputs.frontendImage }}"
-    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
-    assert pulumi_command(job, "up")["id"] == "up"
+def test_up_writes_the_stack_file_for_its_stack_and_build_ref(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    step = step_running(pr_jobs["up"], "scripts.pr_stack_config")
+    env = {"BASE_CONFIG": "Pulumi.base.yaml", "STACK": "app-pr-12", "BUILD_REF": "feat"}
+    done = run_step_script(step, fake_venv, env)
+    assert done.stdout.strip() == (
+        "ARGS: -m scripts.pr_stack_config --base Pulumi.base.yaml --environment app-pr-12 "
+        "--build-ref feat"
+    )
 
 
-def test_up_rechecks_that_the_pr_is_open_right_before_the_preview(
+def test_up_creates_the_stack_and_runs_up_through_the_lock_handling(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    step = step_named(pr_jobs["up"], "pulumi up")
+    assert step["if"] == OPEN
+    pulumi = fake_venv / "bin" / "pulumi"
+    pulumi.parent.mkdir(exist_ok=True)
+    pulumi.write_text('#!/bin/sh\necho "PULUMI: $*"\n', encoding="utf-8")
+    pulumi.chmod(0o755)
+    env = {"STACK": "pr-7", "GITHUB_REPOSITORY": "a/b", "PATH": f"{pulumi.parent}:/usr/bin:/bin"}
+    done = run_step_script(step, fake_venv, env)
+    assert done.stdout.splitlines() == [
+        "PULUMI: stack select --create --stack pr-7 --non-interactive",
+        "ARGS: -m scripts.locks --repo a/b --stack pr-7 --wait-minutes 30 -- pulumi up "
+        "--stack pr-7 --yes --non-interactive",
+    ]
+    assert step["env"]["GITHUB_TOKEN"] == "${{ github.token }}", "lists the runs"
+    assert step["env"]["IMAGE_BUILD_TOKEN"] == "${{ secrets.IMAGE_BUILD_TOKEN }}"
+
+
+def test_every_step_after_the_pr_check_needs_the_pr_open(
     pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
     steps = pr_jobs["up"]["steps"]
     check = step_running(pr_jobs["up"], "scripts.pr_open")
-    preview = pulumi_command(pr_jobs["up"], "preview")
-    assert steps.index(preview) == steps.index(check) + 1, "the PR check is not right before"
-    assert check["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert check["id"] == "pr-open"
+    for step in steps[steps.index(check) + 1 :]:
+        assert OPEN in step["if"], f"{step['name']!r} runs for a PR closed while queued"
 
 
-@pytest.mark.parametrize("needs_open", ["preview", "up", "scripts.pr_comment"])
-def test_closed_pr_skips_preview_up_and_comment(
-    pr_jobs: dict[str, dict[str, Any]], needs_open: str
+def test_the_comment_says_deploying_then_the_outputs_or_the_failed_step(
+    pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
     job = pr_jobs["up"]
-    check = step_running(job, "scripts.pr_open")
-    step = step_running(job, needs_open) if "." in needs_open else pulumi_command(job, needs_open)
-    assert step.get("if") == f"steps.{check['id']}.outputs.open == 'true'", (
-        f"step {step.get('name')!r} runs even when the PR was closed while the job queued"
-    )
+    steps = job["steps"]
+    building = step_running(job, "--building")
+    up = step_named(job, "pulumi up")
+    done = step_running(job, "--outputs-json")
+    failed = step_running(job, "--failed")
+    assert steps.index(building) < steps.index(up) < steps.index(done) < steps.index(failed)
+    assert failed["if"] == f"failure() && {OPEN}"
+    assert failed["env"]["RUN_TOKEN"] == "${{ github.token }}"
+    assert job["environment"]["url"] == "${{ steps.outputs.outputs.url }}"
 
 
-def test_pr_check_step_passes_repository_and_number(
-    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+def test_comments_on_app_prs_are_written_with_the_app_token(
+    pr_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    check = step_running(pr_jobs["up"], "scripts.pr_open")
-    done = run_step_script(check, fake_venv, {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7"})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ARGS: -m scripts.pr_open --repo a/b --pr 7"
+    expected = f"${{{{ {DISPATCHED} && secrets.IMAGE_BUILD_TOKEN || github.token }}}}"
+    for job_id in ("up", "destroy"):
+        job = pr_jobs[job_id]
+        assert " ".join(job["env"]["BOT_LOGIN"].split()) == (
+            f"${{{{ {DISPATCHED} && 'token-user' || 'github-actions[bot]' }}}}"
+        )
+        for step in job["steps"]:
+            if re.search(r"scripts\.pr_(comment|open)\b", str(step.get("run", ""))):
+                assert " ".join(step["env"]["GITHUB_TOKEN"].split()) == expected, step["name"]
 
 
 # Defect 2: a destroy never creates a stack, and says when there was none.
 
 
-STILL_CLOSED = "steps.pr-open.outputs.open == 'false'"
+def test_destroy_checks_out_the_workflows_own_commit(pr_jobs: dict[str, dict[str, Any]]) -> None:
+    checkout = step_using(pr_jobs["destroy"], "actions/checkout@")
+    assert checkout["with"]["ref"] == "${{ github.workflow_sha }}"
 
 
 def test_destroy_never_creates_a_stack(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    step = pulumi_command(pr_jobs["destroy"], "destroy")
-    assert step["with"]["upsert"] is False
-    assert step["with"]["remove"] is True
-    assert step["with"]["stack-name"] == PR_STACK
+    step = step_named(pr_jobs["destroy"], "pulumi destroy and stack rm")
+    assert "--create" not in step["run"]
+    assert "select" not in step["run"]
     assert step["if"] == f"steps.lock.outputs.exists == 'true' && {STILL_CLOSED}"
+
+
+def test_destroy_runs_destroy_then_stack_rm_through_the_lock_handling(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    step = step_named(pr_jobs["destroy"], "pulumi destroy and stack rm")
+    done = run_step_script(step, fake_venv, {"STACK": "app-pr-3", "GITHUB_REPOSITORY": "a/b"})
+    prefix = "ARGS: -m scripts.locks --repo a/b --stack app-pr-3 --wait-minutes 120 -- pulumi"
+    assert done.stdout.splitlines() == [
+        f"{prefix} destroy --stack app-pr-3 --yes --non-interactive --skip-preview",
+        f"{prefix} stack rm app-pr-3 --yes --non-interactive",
+    ]
 
 
 def test_destroy_comments_destroyed_only_when_there_was_a_stack(
@@ -282,13 +375,22 @@ def test_destroy_comments_destroyed_only_when_there_was_a_stack(
     not_found = step_running(job, "--not-found")
     assert destroyed["if"] == f"steps.lock.outputs.exists == 'true' && {STILL_CLOSED}"
     assert not_found["if"] == f"steps.lock.outputs.exists == 'false' && {STILL_CLOSED}"
-    lock = step_running(job, "scripts.locks")
+
+
+def test_destroy_waits_for_older_runs_then_finds_the_stack(
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
+) -> None:
+    lock = step_named(pr_jobs["destroy"], "Wait for older runs; find the stack")
     assert lock["id"] == "lock"
-    assert "--missing-is-warning" in lock["run"], "a missing stack must be a visible warning"
+    done = run_step_script(lock, fake_venv, {"GITHUB_REPOSITORY": "a/b", "STACK": "pr-7"})
+    assert done.stdout.strip() == (
+        "ARGS: -m scripts.locks --repo a/b --stack pr-7 --wait-minutes 120 --wait-first "
+        "--find --missing-is-warning"
+    )
 
 
 def test_destroy_rechecks_the_pr_after_waiting_and_before_destroying(
-    pr_jobs: dict[str, dict[str, Any]],
+    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
 ) -> None:
     # The destroy may wait 120 minutes for a live up; a PR reopened meanwhile
     # gets a new up, whose fresh environment this destroy must not remove.
@@ -296,40 +398,13 @@ def test_destroy_rechecks_the_pr_after_waiting_and_before_destroying(
     steps = job["steps"]
     check = step_running(job, "scripts.pr_open")
     assert check["id"] == "pr-open"
-    assert steps.index(step_running(job, "scripts.locks")) < steps.index(check)
-    assert steps.index(check) < steps.index(pulumi_command(job, "destroy"))
-    assert check["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert steps.index(step_named(job, "Wait for older runs; find the stack")) < steps.index(check)
     for step in steps[steps.index(check) + 1 :]:
         assert STILL_CLOSED in str(step.get("if", "")), (
             f"destroy step {step.get('name')!r} runs even when the PR was reopened"
         )
-
-
-def test_destroy_pr_check_step_passes_repository_number_and_purpose(
-    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
-) -> None:
-    check = step_running(pr_jobs["destroy"], "scripts.pr_open")
-    done = run_step_script(check, fake_venv, {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7"})
-    assert done.returncode == 0, done.stderr
+    done = run_step_script(check, fake_venv, {"PR_REPO": "a/b", "PR_NUMBER": "7"})
     assert done.stdout.strip() == "ARGS: -m scripts.pr_open --repo a/b --pr 7 --before destroy"
-
-
-# Defects 4 and 5: waiting for live runs, clearing stale locks.
-
-
-@pytest.mark.parametrize("job_id", ["up", "destroy"])
-def test_every_pr_job_waits_for_live_runs_and_clears_a_stale_lock_first(
-    pr_jobs: dict[str, dict[str, Any]], job_id: str
-) -> None:
-    job = pr_jobs[job_id]
-    steps = job["steps"]
-    lock = step_running(job, "scripts.locks")
-    first_pulumi = min(steps.index(s) for s in steps if "command" in s.get("with", {}))
-    assert steps.index(lock) < first_pulumi
-    assert lock["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
-    assert job["permissions"]["actions"] == "read", "listing workflow runs needs actions: read"
-    installs = [s for s in steps[: steps.index(lock)] if "pulumi-version" in s.get("with", {})]
-    assert installs, f"{job_id}: the lock check runs pulumi before the CLI is installed"
 
 
 def wait_minutes(step: dict[str, Any]) -> float:
@@ -339,28 +414,14 @@ def wait_minutes(step: dict[str, Any]) -> float:
 
 
 def test_destroy_outwaits_a_running_up(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    wait = wait_minutes(step_running(pr_jobs["destroy"], "scripts.locks"))
+    wait = wait_minutes(step_named(pr_jobs["destroy"], "Wait for older runs; find the stack"))
     assert wait >= pr_jobs["up"]["timeout-minutes"], "a destroy could give up on a live up"
     assert pr_jobs["destroy"]["timeout-minutes"] >= wait + 45, "no time left to destroy"
 
 
 def test_up_job_leaves_time_to_deploy_after_waiting(pr_jobs: dict[str, dict[str, Any]]) -> None:
-    wait = wait_minutes(step_running(pr_jobs["up"], "scripts.locks"))
+    wait = wait_minutes(step_named(pr_jobs["up"], "pulumi up"))
     assert pr_jobs["up"]["timeout-minutes"] >= wait + 60
-
-
-def test_lock_step_passes_the_pr_and_its_branch(
-    pr_jobs: dict[str, dict[str, Any]], fake_venv: Path
-) -> None:
-    lock = step_running(pr_jobs["destroy"], "scripts.locks")
-    env = {"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "7", "HEAD_REF": "feat/x"}
-    done = run_step_script(lock, fake_venv, env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == (
-        "ARGS: -m scripts.locks --repo a/b --stack pr-7 --pr 7 --head-ref feat/x "
-        "--wait-minutes 120 --missing-is-warning"
-    )
-    assert lock["env"]["HEAD_REF"] == "${{ github.event.pull_request.head.ref }}"
 
 
 def test_destroy_is_never_cancelled_by_a_newer_run(workflows: dict[str, dict[str, Any]]) -> None:
@@ -368,8 +429,7 @@ def test_destroy_is_never_cancelled_by_a_newer_run(workflows: dict[str, dict[str
     destroy = jobs["destroy"]["concurrency"]
     assert destroy["cancel-in-progress"] is False
     # A queued job in a group is cancelled by the next one queued: the up must not share it.
-    assert destroy["group"] != jobs["up"]["concurrency"]["group"]
-    assert "${{ github.event.pull_request.number }}" in destroy["group"]
+    assert destroy["group"] == f"tims-stack-{STACK}-destroy"
     assert "concurrency" not in workflows["pr-environment.yml"], "workflow-level group"
 
 
@@ -387,8 +447,7 @@ def test_every_pulumi_job_checks_the_backend_and_passphrase_first(
         runs_pulumi = [
             steps.index(s)
             for s in steps
-            if "command" in s.get("with", {})
-            or re.search(r"scripts\.(locks|sweep|nightly)\b", str(s.get("run", "")))
+            if re.search(r"scripts\.(locks|sweep|nightly)\b|pulumi ", str(s.get("run", "")))
         ]
         assert runs_pulumi, f"{name} job {job_id}: no Pulumi step found"
         assert steps.index(check) < min(runs_pulumi), f"{name} job {job_id}: checked too late"
@@ -574,8 +633,9 @@ def test_every_pulumi_step_reads_the_kubeconfig_the_action_wrote(
 ) -> None:
     for name, job_id, job in pulumi_jobs(workflows):
         for step in job["steps"]:
-            runs_pulumi = "command" in step.get("with", {}) or re.search(
-                r"scripts\.(sweep|nightly|locks)\b", str(step.get("run", ""))
+            runs_pulumi = re.search(
+                r"scripts\.(sweep|nightly|locks) .*-- pulumi|scripts\.(sweep|nightly)\b",
+                " ".join(str(step.get("run", "")).split()),
             )
             if runs_pulumi:
                 assert step["env"]["KUBECONFIG"] == KUBECONFIG_PATH, (
@@ -626,3 +686,58 @@ def test_up_job_outlasts_the_default_build_and_every_rollout_wait(
     assert up["timeout-minutes"] * 60 > needed, (
         f"up job timeout {up['timeout-minutes']} min < {needed / 60:.0f} min it may need"
     )
+
+
+# --------------------------------------------------------------------------- app template
+
+
+@pytest.fixture
+def app_template() -> dict[str, Any]:
+    from tests.ci.conftest import APP_TEMPLATE, load_workflow
+
+    return load_workflow(APP_TEMPLATE)
+
+
+def test_the_app_template_dispatches_pr_environment_with_the_pr_number(
+    app_template: dict[str, Any], tmp_path: Path
+) -> None:
+    request = app_template["jobs"]["request"]
+    assert request["if"] == SAME_REPO
+    assert request["permissions"] == {}
+    gh = tmp_path / "gh"
+    gh.write_text(
+        '#!/bin/sh\necho "GH: $*" >&2\ncase "$*" in *--jq*) echo main ;; esac\n', encoding="utf-8"
+    )
+    gh.chmod(0o755)
+    env = {
+        "GH_TOKEN": "t",
+        "TIMS_STACK": "acme/tims-stack",
+        "PR": "12",
+        "PATH": f"{tmp_path}:{os.environ['PATH']}",
+    }
+    done = run_step_script(request["steps"][0], tmp_path, env)
+    assert done.returncode == 0, done.stderr
+    calls = [line for line in done.stderr.splitlines() if line.startswith("GH: ")]
+    assert calls == [
+        "GH: api repos/acme/tims-stack --jq .default_branch",
+        "GH: api --method POST repos/acme/tims-stack/actions/workflows/pr-environment.yml"
+        "/dispatches -f ref=main -f inputs[pr]=12",
+    ]
+    assert request["steps"][0]["env"]["GH_TOKEN"] == "${{ secrets.TIMS_STACK_DISPATCH_TOKEN }}"
+
+
+def test_the_app_template_names_its_missing_settings(
+    app_template: dict[str, Any], tmp_path: Path
+) -> None:
+    done = run_step_script(app_template["jobs"]["request"]["steps"][0], tmp_path, {"PR": "12"})
+    assert done.returncode == 1
+    assert "TIMS_STACK_REPOSITORY" in done.stdout
+    assert "TIMS_STACK_DISPATCH_TOKEN" in done.stdout
+
+
+def test_app_fork_prs_get_a_notice_and_no_secret(app_template: dict[str, Any]) -> None:
+    fork = app_template["jobs"]["fork"]
+    assert FORK in fork["if"]
+    assert "secrets." not in str(fork)
+    done = run_step_script(fork["steps"][0], Path.cwd(), {})
+    assert done.stdout.startswith("::notice title=No PR environment::")

@@ -72,6 +72,26 @@ def test_run_goes_queued_in_progress_completed_as_the_clock_advances(
     ], f"status of run {run_id} over a 600 s build"
 
 
+def test_a_test_playing_the_runner_starts_and_completes_a_run(
+    emulator: GitHubEmulator, fake_clock: FakeClock, gh: httpx.Client
+) -> None:
+    emulator.plan_next_run(APP_REPO, WORKFLOW_FILE, RunPlan(queued_for=10**7, duration=2 * 10**7))
+    run_id = _new_run_id(gh)
+    seen = [_run(gh, run_id)["status"]]
+    fake_clock.advance(30)
+    emulator.set_run_status(APP_REPO, run_id, "in_progress")
+    seen.append(_run(gh, run_id)["status"])
+    fake_clock.advance(30)
+    emulator.set_run_status(APP_REPO, run_id, "completed", "failure")
+    run = _run(gh, run_id)
+    assert [*seen, run["status"], run["conclusion"]] == [
+        "queued",
+        "in_progress",
+        "completed",
+        "failure",
+    ], f"run {run_id}"
+
+
 def test_failed_run_reports_the_failed_job_and_step(
     emulator: GitHubEmulator, fake_clock: FakeClock, gh: httpx.Client
 ) -> None:

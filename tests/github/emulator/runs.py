@@ -59,6 +59,30 @@ class _Runs(_RunViews):
             )
             return run.id
 
+    def set_run_status(
+        self, full_name: str, run_id: int, status: str, conclusion: str = "success"
+    ) -> None:
+        """Play the runner for a run: "in_progress" from now on, or "completed" now.
+
+        For tests that execute a run's jobs themselves (tests/ci); plan the run
+        with a long `queued_for` so it waits in "queued" until started here.
+        """
+        if status not in ("in_progress", "completed"):
+            raise ValueError(f"status {status!r}: use in_progress or completed")
+        with self._lock:
+            repo = self._repo_or_error(full_name)
+            found = [r for r in self._runs if r.repo is repo and r.id == run_id]
+            if not found:
+                raise ValueError(f"{full_name} has no run {run_id}")
+            run, elapsed = found[0], self.clock.time() - found[0].created_at
+            if status == "in_progress":
+                run.plan.queued_for = elapsed
+                run.plan.duration = max(run.plan.duration, elapsed + 86_400.0)
+            else:
+                run.plan.queued_for = min(run.plan.queued_for, elapsed)
+                run.plan.duration = elapsed
+                run.plan.conclusion = conclusion
+
     def runs(self, full_name: str) -> list[dict[str, Any]]:
         """Current run objects of a repository (as GET would show them), newest first."""
         with self._lock:
