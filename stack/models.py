@@ -336,7 +336,7 @@ class RedisConfig(_DataStore):
     )
     storage: StorageSize = Field(
         default="256Mi",
-        description="Claim for the append-only file (queued Celery tasks), a positive quantity.",
+        description="Claim for the append-only file, a positive quantity.",
     )
     # Production profile: docs/production.md ("Managed Redis").
     mode: RedisMode = Field(

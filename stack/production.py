@@ -36,8 +36,9 @@ MAX_UTILIZATION = 1000
 """HPA utilization is a percentage of the request; above 100 is legal (limits > requests)."""
 MAX_CNPG_INSTANCES = 9
 DEFAULT_OPERATOR_NAMESPACE = "cnpg-system"
-PR_ENVIRONMENT = re.compile(r"^pr-[1-9][0-9]*$")
-"""PR environments (scripts/stack_names.py): one CloudNativePG instance by default."""
+PR_ENVIRONMENT = re.compile(r"^(?:app-)?pr-[1-9][0-9]*$")
+"""PR environments of either repository (scripts/stack_names.py: `pr-<n>`, `app-pr-<n>`):
+one CloudNativePG instance by default."""
 
 _RETENTION = r"^[1-9][0-9]*[dwm]$"
 # S3 only: the Cluster gets `s3Credentials` (components/data/cnpg.py); Google Cloud Storage
@@ -181,7 +182,7 @@ class CloudNativePG(ConfigModel):
         default=None,
         ge=1,
         le=MAX_CNPG_INSTANCES,
-        description="1..9. Default: 1 for pr-<n> environments, 3 otherwise.",
+        description="1..9. Default: 1 for PR environments (pr-<n>, app-pr-<n>), 3 otherwise.",
     )
     image: (
         Annotated[

@@ -1,8 +1,10 @@
-"""Redis: the Celery broker and Channels layer, on the official image.
+"""Redis: the app's Channels layer, on the official image.
 
-A one-replica StatefulSet with a small claim and the append-only file on: queued
-Celery tasks survive a restart, `make stop`/`make start` and a node drain. The
-claim gets the same protection as Postgres's (see components/data/stateful.py).
+The original stack calls it the Celery broker too, but the image has no Celery app
+(the app contract, "Start-up"). A one-replica StatefulSet with a small claim and the
+append-only file on: what Redis holds survives a restart, `make stop`/`make start`
+and a node drain. The claim gets the same protection as Postgres's
+(see components/data/stateful.py).
 """
 
 from __future__ import annotations

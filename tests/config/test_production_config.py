@@ -286,7 +286,9 @@ def test_external_defaults_to_port_5432_and_tls(parse: ParseFn) -> None:
     assert (config.postgres.external.port, config.postgres.external.tls) == (5432, True)
 
 
-@pytest.mark.parametrize(("stack", "instances"), [("pr-12", 1), ("dev", 3), ("prod", 3)])
+@pytest.mark.parametrize(
+    ("stack", "instances"), [("pr-12", 1), ("app-pr-12", 1), ("dev", 3), ("prod", 3), ("app-pr", 3)]
+)
 def test_cloudnativepg_instances_default_by_environment(
     parse: ParseFn, stack: str, instances: int
 ) -> None:
