@@ -9,7 +9,9 @@ import pytest
 
 from scripts.drift import Check, Drift, DriftError, checks, classify, marker, reconcile
 from scripts.github_api import GitHubApi
-from tests.ci.long_lived.conftest import BOT, REPO, STACK_TYPE, digest, step
+from tests.ci.long_lived.conftest import BOT, REPO, STACK_TYPE, digest, refreshed, step
+
+DEPLOYMENT = "tims-stack:k8s:Backend$kubernetes:apps/v1:Deployment"
 from tests.github.emulator import GitHubEmulator
 
 REFRESH = checks("production")[0]
@@ -34,6 +36,15 @@ def test_exit_status_7_is_drift_with_its_changes() -> None:
     drift, table = classify(REFRESH, 7, document)
     assert drift is Drift.FOUND
     assert "`postgres`" in "\n".join(table)
+
+
+def test_a_refresh_drift_lists_only_the_changed_resources() -> None:
+    drifted = step("update", STACK_TYPE, "postgres", diffReasons=["spec.replicas"])
+    document = json.dumps(digest(refreshed("backend", DEPLOYMENT), drifted))
+    drift, table = classify(REFRESH, 7, document)
+    assert drift is Drift.FOUND
+    assert "`postgres`" in "\n".join(table)
+    assert "`backend`" not in "\n".join(table), "an unchanged resource is listed as drift"
 
 
 def test_any_other_failure_is_an_error_not_drift() -> None:

@@ -22,6 +22,7 @@ from tests.ci.long_lived.conftest import (
     StepRunner,
     digest,
     postgres_replacement,
+    refreshed,
     step,
 )
 from tests.conftest import REPO_ROOT
@@ -302,7 +303,9 @@ def test_a_drift_run_opens_and_a_later_clean_run_closes_the_issue(
     repo_emulator: GitHubEmulator,
     fake_pulumi: FakePulumi,
 ) -> None:
-    edited_by_hand = digest(step("update", STACK_TYPE, "postgres", diffReasons=["spec.replicas"]))
+    edited_by_hand = digest(
+        step("update", STACK_TYPE, "postgres", diffReasons=["spec.replicas"]), refreshed("redis")
+    )
     fake_pulumi.answer("refresh", "production", edited_by_hand)
     fake_pulumi.answer("preview", "production", digest())
     for _ in range(2):
@@ -311,7 +314,8 @@ def test_a_drift_run_opens_and_a_later_clean_run_closes_the_issue(
     issues = repo_emulator.issues(REPO)
     assert [(i["title"], i["state"]) for i in issues] == [("Drift on production", "open")]
     assert "spec.replicas" in issues[0]["body"]
-    fake_pulumi.answer("refresh", "production", digest())
+    assert "`redis`" not in issues[0]["body"], "a resource the refresh found unchanged is listed"
+    fake_pulumi.answer("refresh", "production", digest(refreshed("postgres"), refreshed("redis")))
     done = drift(drift_job, run_step, repo_emulator)
     assert done.returncode == 0, done.stderr
     assert [(i["state"], i["state_reason"]) for i in repo_emulator.issues(REPO)] == [
