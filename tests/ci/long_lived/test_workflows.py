@@ -32,6 +32,7 @@ STACKS = [
     {"stack": "staging", "environment": "staging"},
     {"stack": "production", "environment": "production"},
 ]
+LIST = REPO_ROOT / ".github/long-lived-stacks.yml"
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 PULUMI_SCRIPTS = re.compile(
     r"scripts\.(long_lived_preview|drift|deploy_summary)\b|scripts\.e2e\.kind lifecycle"
@@ -236,48 +237,56 @@ def test_label_changes_preview_again(long_lived_workflows: dict[str, dict[str, A
 
 
 @pytest.fixture
-def deploy_job(long_lived_workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return dict(long_lived_workflows["long-lived.yml"]["jobs"]["deploy"])
+def deploy_jobs(long_lived_workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The deploy job of each stack, by stack."""
+    jobs = long_lived_workflows["long-lived.yml"]["jobs"]
+    return {s.stack: dict(jobs[f"deploy-{s.stack}"]) for s in load(LIST)}
 
 
 def test_a_merge_deploys_staging_then_waits_on_productions_environment(
-    long_lived_workflows: dict[str, dict[str, Any]], deploy_job: dict[str, Any]
+    long_lived_workflows: dict[str, dict[str, Any]], deploy_jobs: dict[str, dict[str, Any]]
 ) -> None:
     assert long_lived_workflows["long-lived.yml"]["on"]["push"] == {"branches": ["main"]}
-    assert deploy_job["if"] == "github.event_name == 'push'"
-    strategy = deploy_job["strategy"]
-    # One at a time in the list's order; a failure cancels the stacks not started yet.
-    assert (strategy["max-parallel"], strategy["fail-fast"]) == (1, True)
-    assert strategy["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
-    assert [
-        (s.stack, s.environment) for s in load(REPO_ROOT / ".github/long-lived-stacks.yml")
-    ] == [
-        ("staging", "staging"),
-        ("production", "production"),
-    ]
-    # The job of production runs in (and so waits on the reviewers of) `production`.
-    assert deploy_job["environment"]["name"] == "${{ matrix.environment }}"
-    assert "deployment" not in deploy_job["environment"], "a deploy is a deployment"
+    assert list(deploy_jobs) == ["staging", "production"]
+    staging, production = deploy_jobs["staging"], deploy_jobs["production"]
+    assert (staging["needs"], staging["if"]) == ("stacks", "github.event_name == 'push'")
+    # Production starts only after staging succeeded (no `if:` of its own: a skipped or
+    # failed staging skips it), and runs in (so waits on the reviewers of) `production`.
+    assert production["needs"] == "deploy-staging"
+    assert "if" not in production
+    assert production["environment"]["name"] == "production"
+    assert "deployment" not in production["environment"], "a deploy is a deployment"
+    assert "strategy" not in staging and "strategy" not in production
+
+
+def test_the_run_fails_when_the_deploy_jobs_do_not_follow_the_list(
+    long_lived_workflows: dict[str, dict[str, Any]],
+) -> None:
+    listing = named(long_lived_workflows["long-lived.yml"]["jobs"]["stacks"], "scripts.long_lived")
+    assert "--deploy-jobs .github/workflows/long-lived.yml" in listing["run"]
 
 
 def test_each_stack_deploys_in_its_own_queue_that_never_cancels_an_up(
-    deploy_job: dict[str, Any],
+    deploy_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    assert deploy_job["concurrency"] == {
-        "group": "tims-stack-deploy-${{ matrix.stack }}",
-        "cancel-in-progress": False,
-    }
+    for stack, job in deploy_jobs.items():
+        assert job["concurrency"] == {
+            "group": f"tims-stack-deploy-{stack}",
+            "cancel-in-progress": False,
+        }, stack
 
 
 def test_the_deploy_never_creates_a_stack_and_summarises_what_it_deployed(
-    deploy_job: dict[str, Any],
+    deploy_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    up = next(s for s in deploy_job["steps"] if s.get("with", {}).get("command") == "up")
-    assert up["with"]["stack-name"] == "${{ matrix.stack }}"
-    assert up["with"]["upsert"] is False
-    summary = named(deploy_job, "scripts.deploy_summary")
-    assert deploy_job["steps"].index(summary) == deploy_job["steps"].index(up) + 1
-    assert '--commit "$GITHUB_SHA"' in summary["run"]
+    for stack, job in deploy_jobs.items():
+        up = next(s for s in job["steps"] if s.get("with", {}).get("command") == "up")
+        assert up["with"]["stack-name"] == "${{ env.STACK }}"
+        assert job["env"]["STACK"] == stack
+        assert up["with"]["upsert"] is False
+        summary = named(job, "scripts.deploy_summary")
+        assert job["steps"].index(summary) == job["steps"].index(up) + 1
+        assert '--commit "$GITHUB_SHA"' in summary["run"]
 
 
 # --------------------------------------------------------------------------- drift
@@ -366,7 +375,7 @@ def test_the_backend_checks_run_before_every_pulumi_step(
                 }, f"{name} {job_id}"
                 assert '--stack-file "Pulumi.${STACK}.yaml"' in check["run"], f"{name} {job_id}"
             checked += 1
-    assert checked == 4, "expected preview, deploy, drift and e2e jobs"
+    assert checked == 5, "expected preview, two deploys, drift and e2e jobs"
 
 
 def test_only_the_kind_run_accepts_a_local_state(
