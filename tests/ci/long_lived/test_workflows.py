@@ -289,6 +289,23 @@ def test_the_deploy_never_creates_a_stack_and_summarises_what_it_deployed(
         assert '--commit "$GITHUB_SHA"' in summary["run"]
 
 
+def test_no_long_lived_job_ever_clears_a_lock(
+    long_lived_workflows: dict[str, dict[str, Any]],
+) -> None:
+    # A lock on staging or production may be someone's own `pulumi up`: CI never runs
+    # `pulumi cancel` on them, neither itself nor through scripts.locks (which clears
+    # any lock no run of the PR workflows holds); docs/ci.md says how to clear one.
+    clearing = [
+        (name, job_id)
+        for name in ("long-lived.yml", "drift.yml")
+        for job_id, job in long_lived_workflows[name]["jobs"].items()
+        for entry in job["steps"]
+        if re.search(r"pulumi cancel|scripts\.locks|command: cancel", json.dumps(entry))
+        or entry.get("with", {}).get("command") == "cancel"
+    ]
+    assert clearing == []
+
+
 # --------------------------------------------------------------------------- drift
 
 
