@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 
-from scripts.drift import Check, Drift, DriftError, checks, classify, marker, reconcile
+from scripts.drift import Check, Drift, DriftError, checks, classify, main, marker, reconcile
 from scripts.github_api import GitHubApi
 from tests.ci.long_lived.conftest import BOT, REPO, STACK_TYPE, digest, refreshed, step
 
@@ -110,3 +110,25 @@ def test_an_issue_someone_else_wrote_with_the_marker_is_left_alone(
     reconcile(api, REPO, "production", [])
     assert [i["state"] for i in repo_emulator.issues(REPO)] == ["open"]
     assert BOT != "mallory"
+
+
+def test_drift_after_a_closed_issue_opens_a_new_one(
+    api: GitHubApi, repo_emulator: GitHubEmulator
+) -> None:
+    reconcile(api, REPO, "production", found())
+    reconcile(api, REPO, "production", [])
+    assert reconcile(api, REPO, "production", found()).startswith("opened issue #")
+    assert [i["state"] for i in repo_emulator.issues(REPO)] == ["closed", "open"]
+
+
+def test_a_failed_check_fails_the_run_and_leaves_the_issue_open(
+    api: GitHubApi, repo_emulator: GitHubEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reconcile(api, REPO, "production", found())
+
+    def failing(command: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
+        return 255, ""
+
+    assert main(["--repo", REPO, "--stack", "production"], runner=failing, api=api) == 1
+    assert "::error title=Drift check of production::" in capsys.readouterr().err
+    assert [i["state"] for i in repo_emulator.issues(REPO)] == ["open"]

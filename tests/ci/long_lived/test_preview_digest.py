@@ -45,6 +45,13 @@ def test_a_replacement_shown_only_by_its_hidden_steps_is_still_flagged() -> None
     assert [(c.op, c.name) for c in stateful_changes(digest(*hidden))] == [("replace", "postgres")]
 
 
+def test_a_replacement_beside_a_pending_delete_of_the_same_resource_stays_a_replacement() -> None:
+    # A copy left pending deletion by an earlier failed update is deleted under the same
+    # URN as the resource being replaced (deploy.NewDeleteStep of a `Delete` state).
+    steps = [*postgres_replacement(), step("delete", STACK_TYPE, "postgres")]
+    assert [(c.op, c.name) for c in stateful_changes(digest(*steps))] == [("replace", "postgres")]
+
+
 @pytest.mark.parametrize(
     ("qualified", "name"),
     [

@@ -385,6 +385,12 @@ def test_the_backend_checks_run_before_every_pulumi_step(
                 continue
             check = named(job, "scripts.backend_check")
             assert steps.index(check) < min(pulumi_steps), f"{name} {job_id}: checked too late"
+            # Skipped or allowed to fail, it checks nothing; a Pulumi step with its own
+            # `if:` could run after a failed check.
+            guarded = [check, *(steps[i] for i in pulumi_steps)]
+            assert [
+                s.get("name") for s in guarded if "if" in s or "continue-on-error" in s
+            ] == [], f"{name} {job_id}"
             if name != "e2e-kind.yml":
                 assert check["env"] == {
                     "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
