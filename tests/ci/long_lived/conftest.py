@@ -63,8 +63,9 @@ def postgres_replacement(*, show_replacement_steps: bool = False) -> list[dict[s
     """The Postgres StatefulSet replaced, as `pulumi preview --json` prints it.
 
     By default the digest keeps only the logical `replace` step, the same for
-    delete-before-replace and create-before-delete: `ShowPreviewDigest` (pkg/backend/display/json.go) drops what
-    `shouldShow` (pkg/backend/display/display.go) refuses, every non-logical
+    delete-before-replace and create-before-delete: `ShowPreviewDigest`
+    (pkg/backend/display/json.go) drops what `shouldShow`
+    (pkg/backend/display/display.go) refuses, every non-logical
     `deploy.IsReplacementStep` op unless --show-replacement-steps. With that flag the
     delete-before-replace order of `generateStepsFromDiff` (pkg/resource/deploy/
     step_generator.go) shows: delete-replaced, replace, create-replacement.

@@ -10,10 +10,9 @@ import pytest
 from scripts.drift import Check, Drift, DriftError, checks, classify, main, marker, reconcile
 from scripts.github_api import GitHubApi
 from tests.ci.long_lived.conftest import BOT, REPO, STACK_TYPE, digest, refreshed, step
-
-DEPLOYMENT = "tims-stack:k8s:Backend$kubernetes:apps/v1:Deployment"
 from tests.github.emulator import GitHubEmulator
 
+DEPLOYMENT = "tims-stack:k8s:Backend$kubernetes:apps/v1:Deployment"
 REFRESH = checks("production")[0]
 
 

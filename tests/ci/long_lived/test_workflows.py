@@ -256,7 +256,8 @@ def test_a_merge_deploys_staging_then_waits_on_productions_environment(
     assert "if" not in production
     assert production["environment"]["name"] == "production"
     assert "deployment" not in production["environment"], "a deploy is a deployment"
-    assert "strategy" not in staging and "strategy" not in production
+    assert "strategy" not in staging, "a matrix does not promise its start order"
+    assert "strategy" not in production, "a matrix does not promise its start order"
 
 
 def test_the_run_fails_when_the_deploy_jobs_do_not_follow_the_list(
