@@ -39,7 +39,9 @@ from scripts.stack_names import check_environment
 
 LABEL = "drift"
 EXIT_NO_CHANGES = 7
-"""Pulumi's exit status when --expect-no-changes finds changes (cmdutil.ExitNoChanges)."""
+"""Pulumi's exit status when --expect-no-changes finds changes (`ExitNoChanges`,
+pulumi/pulumi pkg/cmd/pulumi/cmd/exit_codes.go, chosen by `ExitCodeFor` for the
+`NoChangesExpectedError` of preview.go and refresh.go)."""
 
 
 class Drift(enum.Enum):

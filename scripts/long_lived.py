@@ -1,11 +1,17 @@
 """The long-lived stacks (staging, production, ...): the one list the workflows read.
 
-    python -m scripts.long_lived [--file .github/long-lived-stacks.yml]
+    python -m scripts.long_lived [--file .github/long-lived-stacks.yml] \
+        [--deploy-jobs .github/workflows/long-lived.yml]
 
 Writes `stacks=<JSON list>` to GITHUB_OUTPUT (or prints it), each entry
 `{"stack": ..., "environment": ...}` in the file's order, which is the deploy
-order. The workflows use it as `strategy.matrix.include`. A bad file fails
-naming the entry and what is allowed.
+order. The preview and drift jobs use it as `strategy.matrix.include`. A bad
+file fails naming the entry and what is allowed.
+
+The deploy cannot be a matrix: GitHub does not promise that `max-parallel: 1`
+starts matrix jobs in order. So it is one job `deploy-<stack>` per entry, each
+`needs:` the one before; `--deploy-jobs` fails when those jobs do not follow
+the list (`deploy_job_problems`).
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -90,14 +97,80 @@ def load(path: Path = DEFAULT_FILE) -> list[LongLivedStack]:
     return parse(document, str(path))
 
 
+DEPLOY_PREFIX = "deploy-"
+
+
+def _needs(job: Mapping[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _environment(job: Mapping[str, Any]) -> object:
+    environment = job.get("environment")
+    return environment.get("name") if isinstance(environment, dict) else environment
+
+
+def deploy_job_problems(stacks: Sequence[LongLivedStack], workflow: object) -> list[str]:
+    """What keeps the workflow's `deploy-<stack>` jobs from deploying `stacks` in order."""
+    jobs = workflow.get("jobs") if isinstance(workflow, dict) else None
+    if not isinstance(jobs, dict):
+        return ["the workflow has no `jobs`"]
+    expected = [DEPLOY_PREFIX + s.stack for s in stacks]
+    found = [job_id for job_id in jobs if str(job_id).startswith(DEPLOY_PREFIX)]
+    problems = [
+        f"no job {job_id} for the listed stack" for job_id in expected if job_id not in jobs
+    ]
+    problems += [
+        f"job {job_id} deploys no listed stack" for job_id in found if job_id not in expected
+    ]
+    previous = "stacks"
+    for entry, job_id in zip(stacks, expected, strict=True):
+        job = jobs.get(job_id)
+        if not isinstance(job, dict):
+            previous = job_id
+            continue
+        wanted: list[tuple[str, object, object]] = [
+            ("needs", _needs(job), [previous]),
+            ("environment", _environment(job), entry.environment),
+            ("env.STACK", (job.get("env") or {}).get("STACK"), entry.stack),
+            (
+                "concurrency",
+                job.get("concurrency"),
+                {"group": f"tims-stack-deploy-{entry.stack}", "cancel-in-progress": False},
+            ),
+            ("steps", job.get("steps"), jobs.get(expected[0], {}).get("steps")),
+        ]
+        problems += [
+            f"{job_id}: {what} is {got!r}, expected {want!r}"
+            for what, got, want in wanted
+            if got != want
+        ]
+        previous = job_id
+    return problems
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--deploy-jobs", type=Path, help="the workflow with the deploy jobs")
     args = parser.parse_args(argv)
     try:
         stacks = load(args.file)
-    except (LongLivedError, OSError) as exc:
+        problems = (
+            deploy_job_problems(stacks, yaml.safe_load(args.deploy_jobs.read_text("utf-8")))
+            if args.deploy_jobs
+            else []
+        )
+    except (LongLivedError, OSError, yaml.YAMLError) as exc:
         print(f"::error title=Long-lived stacks::{exc}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(
+            f"::error title=Deploy jobs of {args.deploy_jobs}::{problem} "
+            f"(one job {DEPLOY_PREFIX}<stack> per entry of {args.file}, in its order)",
+            file=sys.stderr,
+        )
+    if problems:
         return 1
     line = "stacks=" + json.dumps([asdict(s) for s in stacks], separators=(",", ":"))
     output = os.environ.get("GITHUB_OUTPUT")

@@ -5,10 +5,16 @@ The JSON is Pulumi's preview digest, `display.PreviewDigest` in pulumi/pulumi
 `pkg/backend/display/json.go`: `steps` (one per resource step: `op`, `urn`,
 `oldState`/`newState` with their `type`, `diffReasons`, `replaceReasons`) and
 `changeSummary` (count per op). The ops are the `deploy.Op*` strings of
-`pkg/resource/deploy/step.go`. A replacement shows as `create-replacement`,
-`replace` and `delete-replaced` steps of one URN; a removal as `delete`.
-Which ops count as changes follows `engine.HasChanges` (`pkg/engine/update.go`):
-every op except `same`, `read`, `discard` and `read-replacement`.
+`pkg/resource/deploy/step.go`. A replacement, delete-before-replace or not, is
+one `replace` step: the digest drops the non-logical `create-replacement` and
+`delete-replaced` steps unless `--show-replacement-steps` (`shouldShow` in
+`pkg/backend/display/display.go`); both are still read, should someone add the
+flag. A removal is `delete`. Which ops count as changes follows
+`engine.HasChanges` (`pkg/engine/update.go`): every op except `same`, `read`,
+`discard` and `read-replacement`. A `refresh --preview-only` digest keeps the op
+`refresh` for a resource it found unchanged (ShowPreviewDigest swaps in the
+result only for an update with a detailed diff or a delete), so `refresh` is
+no change either.
 
 Only property *names* are read from the digest, never values: the comment and
 the issue built from it can be public, and a value could be a secret.
@@ -21,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-NO_CHANGE_OPS = frozenset({"same", "read", "discard", "read-replacement"})
-"""Ops `engine.HasChanges` does not count."""
+NO_CHANGE_OPS = frozenset({"same", "read", "discard", "read-replacement", "refresh"})
+"""Ops `engine.HasChanges` does not count, and `refresh` (a refresh that found no change)."""
 DATA_LOSS_OPS = frozenset({"replace", "create-replacement", "delete-replaced", "delete"})
 """Ops that end a resource's life: its replacement starts empty."""
 

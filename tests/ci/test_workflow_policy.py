@@ -44,7 +44,8 @@ EXPECTED_PERMISSIONS: dict[tuple[str, str], dict[str, str]] = {
 EXPECTED_PERMISSIONS |= {
     ("long-lived.yml", "stacks"): {"contents": "read"},
     ("long-lived.yml", "preview"): {"contents": "read", "pull-requests": "write"},
-    ("long-lived.yml", "deploy"): {"contents": "read"},
+    ("long-lived.yml", "deploy-staging"): {"contents": "read"},
+    ("long-lived.yml", "deploy-production"): {"contents": "read"},
     ("drift.yml", "stacks"): {"contents": "read"},
     ("drift.yml", "drift"): {"contents": "read", "issues": "write"},
     ("e2e-kind.yml", "e2e"): {"contents": "read"},

@@ -40,28 +40,60 @@ def step(op: str, qualified_type: str, name: str, **extra: Any) -> dict[str, Any
     return entry
 
 
-def digest(*steps: dict[str, Any]) -> dict[str, Any]:
-    """A preview digest with its changeSummary counted from the steps, as the engine does."""
-    summary: dict[str, int] = {}
+# What each step adds to `changeSummary`: the engine counts logical steps only, and a
+# refresh step under its result (pulumi/pulumi pkg/engine/update.go,
+# `updateActions.OnResourceStepPost`: `op, record := step.Op(), step.Logical()`, a
+# RefreshStep counted as `ResultOp()`). Steps this fake's tests use that upstream does not
+# count: create-replacement and delete-replaced (`Logical()` false when replacing).
+_NOT_COUNTED = frozenset({"create-replacement", "delete-replaced"})
+
+
+def digest(*steps: dict[str, Any], unchanged_refreshed: int = 0) -> dict[str, Any]:
+    """A preview digest with its changeSummary counted from the steps, as the engine does.
+    `unchanged_refreshed`: resources a refresh read and found unchanged (counted `same`)."""
+    summary: dict[str, int] = {"same": unchanged_refreshed} if unchanged_refreshed else {}
     for entry in steps:
-        summary[entry["op"]] = summary.get(entry["op"], 0) + 1
+        op = "same" if entry["op"] == "refresh" else entry["op"]
+        if op not in _NOT_COUNTED:
+            summary[op] = summary.get(op, 0) + 1
     return {"steps": list(steps), "changeSummary": summary, "duration": 1}
 
 
-def postgres_replacement() -> list[dict[str, Any]]:
-    """The three steps of a create-before-delete replacement of the Postgres StatefulSet."""
+def postgres_replacement(*, show_replacement_steps: bool = False) -> list[dict[str, Any]]:
+    """The Postgres StatefulSet replaced, as `pulumi preview --json` prints it.
+
+    By default the digest keeps only the logical `replace` step, the same for
+    delete-before-replace and create-before-delete: `ShowPreviewDigest`
+    (pkg/backend/display/json.go) drops what `shouldShow`
+    (pkg/backend/display/display.go) refuses, every non-logical
+    `deploy.IsReplacementStep` op unless --show-replacement-steps. With that flag the
+    delete-before-replace order of `generateStepsFromDiff` (pkg/resource/deploy/
+    step_generator.go) shows: delete-replaced, replace, create-replacement.
+    """
     reasons = {"replaceReasons": ["spec.volumeClaimTemplates"]}
+    replace = step("replace", STACK_TYPE, "postgres", **reasons)
+    if not show_replacement_steps:
+        return [replace]
     return [
-        step("create-replacement", STACK_TYPE, "postgres", **reasons),
-        step("replace", STACK_TYPE, "postgres", **reasons),
         step("delete-replaced", STACK_TYPE, "postgres"),
+        replace,
+        step("create-replacement", STACK_TYPE, "postgres", **reasons),
     ]
+
+
+def refreshed(name: str, qualified_type: str = STACK_TYPE) -> dict[str, Any]:
+    """A resource `pulumi refresh --preview-only --json` read and found unchanged: its step
+    keeps the op `refresh` (ShowPreviewDigest swaps in the result only for an update with a
+    detailed diff or a delete)."""
+    return step("refresh", qualified_type, name)
 
 
 # A stand-in for the Pulumi CLI, run as a real executable on PATH. As upstream:
 # `preview`/`refresh --preview-only` with --json print the digest on stdout
-# (ShowPreviewDigest); with --expect-no-changes, changes exit 7
-# (pkg/cmd/pulumi/cmd/exit_codes.go ExitCodeFor -> ExitNoChanges) after printing it;
+# (ShowPreviewDigest); with --expect-no-changes, a changeSummary `engine.HasChanges`
+# counts (every op but same, read, discard, read-replacement: pkg/engine/update.go)
+# exits 7 after printing it (preview.go/refresh.go return NoChangesExpectedError,
+# which pkg/cmd/pulumi/cmd/exit_codes.go `ExitCodeFor` maps to `ExitNoChanges`);
 # `stack output --json` prints the outputs. Answers come from FAKE_PULUMI_DIR:
 # `<command>-<stack>.json`, and `<command>-<stack>.status` for a failure.
 FAKE_PULUMI = """\

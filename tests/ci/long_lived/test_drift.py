@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
 
-from scripts.drift import Check, Drift, DriftError, checks, classify, marker, reconcile
+from scripts.drift import Check, Drift, DriftError, checks, classify, main, marker, reconcile
 from scripts.github_api import GitHubApi
-from tests.ci.long_lived.conftest import BOT, REPO, STACK_TYPE, digest, step
+from tests.ci.long_lived.conftest import BOT, REPO, STACK_TYPE, digest, refreshed, step
 from tests.github.emulator import GitHubEmulator
 
+DEPLOYMENT = "tims-stack:k8s:Backend$kubernetes:apps/v1:Deployment"
 REFRESH = checks("production")[0]
 
 
@@ -34,6 +35,15 @@ def test_exit_status_7_is_drift_with_its_changes() -> None:
     drift, table = classify(REFRESH, 7, document)
     assert drift is Drift.FOUND
     assert "`postgres`" in "\n".join(table)
+
+
+def test_a_refresh_drift_lists_only_the_changed_resources() -> None:
+    drifted = step("update", STACK_TYPE, "postgres", diffReasons=["spec.replicas"])
+    document = json.dumps(digest(refreshed("backend", DEPLOYMENT), drifted))
+    drift, table = classify(REFRESH, 7, document)
+    assert drift is Drift.FOUND
+    assert "`postgres`" in "\n".join(table)
+    assert "`backend`" not in "\n".join(table), "an unchanged resource is listed as drift"
 
 
 def test_any_other_failure_is_an_error_not_drift() -> None:
@@ -99,3 +109,25 @@ def test_an_issue_someone_else_wrote_with_the_marker_is_left_alone(
     reconcile(api, REPO, "production", [])
     assert [i["state"] for i in repo_emulator.issues(REPO)] == ["open"]
     assert BOT != "mallory"
+
+
+def test_drift_after_a_closed_issue_opens_a_new_one(
+    api: GitHubApi, repo_emulator: GitHubEmulator
+) -> None:
+    reconcile(api, REPO, "production", found())
+    reconcile(api, REPO, "production", [])
+    assert reconcile(api, REPO, "production", found()).startswith("opened issue #")
+    assert [i["state"] for i in repo_emulator.issues(REPO)] == ["closed", "open"]
+
+
+def test_a_failed_check_fails_the_run_and_leaves_the_issue_open(
+    api: GitHubApi, repo_emulator: GitHubEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reconcile(api, REPO, "production", found())
+
+    def failing(command: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
+        return 255, ""
+
+    assert main(["--repo", REPO, "--stack", "production"], runner=failing, api=api) == 1
+    assert "::error title=Drift check of production::" in capsys.readouterr().err
+    assert [i["state"] for i in repo_emulator.issues(REPO)] == ["open"]

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from scripts.long_lived import LongLivedError, LongLivedStack, load, main, parse
+from scripts.long_lived import (
+    LongLivedError,
+    LongLivedStack,
+    deploy_job_problems,
+    load,
+    main,
+    parse,
+)
 from tests.conftest import REPO_ROOT
 
 
@@ -50,3 +59,68 @@ def test_the_matrix_is_written_to_the_step_output(
 def test_a_missing_file_fails_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--file", str(tmp_path / "nope.yml")]) == 1
     assert "nope.yml: no such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- deploy jobs
+
+WORKFLOW = REPO_ROOT / ".github/workflows/long-lived.yml"
+LIST = REPO_ROOT / ".github/long-lived-stacks.yml"
+
+
+@pytest.fixture
+def workflow() -> dict[str, Any]:
+    document = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def test_the_deploy_jobs_follow_the_list(workflow: dict[str, Any]) -> None:
+    assert deploy_job_problems(load(LIST), workflow) == []
+
+
+def test_a_listed_stack_without_its_job_is_a_problem(workflow: dict[str, Any]) -> None:
+    stacks = [*load(LIST), LongLivedStack("eu-production", "eu-production")]
+    assert deploy_job_problems(stacks, workflow) == [
+        "no job deploy-eu-production for the listed stack"
+    ]
+
+
+def test_a_job_for_an_unlisted_stack_is_a_problem(workflow: dict[str, Any]) -> None:
+    assert deploy_job_problems(load(LIST)[:1], workflow) == [
+        "job deploy-production deploys no listed stack"
+    ]
+
+
+def test_jobs_chained_against_the_lists_order_are_a_problem(workflow: dict[str, Any]) -> None:
+    reversed_list = list(reversed(load(LIST)))
+    problems = deploy_job_problems(reversed_list, workflow)
+    assert "deploy-production: needs is ['deploy-staging'], expected ['stacks']" in problems
+    assert "deploy-staging: needs is ['stacks'], expected ['deploy-production']" in problems
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("environment", {"name": "staging"}, "environment is 'staging'"),
+        ("env", {"STACK": "staging"}, "env.STACK is 'staging'"),
+        ("concurrency", {"group": "x", "cancel-in-progress": True}, "concurrency is"),
+        ("steps", [{"run": "pulumi up --yes"}], "steps is"),
+    ],
+)
+def test_a_deploy_job_that_strays_from_its_entry_is_a_problem(
+    workflow: dict[str, Any], key: str, value: object, problem: str
+) -> None:
+    workflow["jobs"]["deploy-production"][key] = value
+    problems = deploy_job_problems(load(LIST), workflow)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"deploy-production: {problem}"), problems
+
+
+def test_the_check_fails_the_run_naming_the_job(
+    tmp_path: Path, workflow: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    del workflow["jobs"]["deploy-production"]
+    broken = tmp_path / "long-lived.yml"
+    broken.write_text(yaml.safe_dump(workflow), encoding="utf-8")
+    assert main(["--file", str(LIST), "--deploy-jobs", str(broken)]) == 1
+    assert "no job deploy-production for the listed stack" in capsys.readouterr().err

@@ -12,7 +12,13 @@ from scripts.preview_digest import (
     steps_table,
     urn_type_and_name,
 )
-from tests.ci.long_lived.conftest import STACK_TYPE, digest, postgres_replacement, step
+from tests.ci.long_lived.conftest import (
+    STACK_TYPE,
+    digest,
+    postgres_replacement,
+    refreshed,
+    step,
+)
 
 CNPG = "tims-stack:k8s:CnpgCluster$kubernetes:postgresql.cnpg.io/v1:Cluster"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
@@ -21,11 +27,29 @@ DEPLOYMENT = "tims-stack:k8s:Backend$kubernetes:apps/v1:Deployment"
 GUARD = "tims-stack:k8s:PostgresMode$pulumi-python:dynamic/tims-stack:PostgresModeGuard"
 
 
-def test_a_replacement_is_one_stateful_change_with_its_reasons() -> None:
-    changes = stateful_changes(digest(*postgres_replacement()))
+@pytest.mark.parametrize("show_replacement_steps", [False, True])
+def test_a_replacement_is_one_stateful_change_with_its_reasons(
+    show_replacement_steps: bool,
+) -> None:
+    steps = postgres_replacement(show_replacement_steps=show_replacement_steps)
+    changes = stateful_changes(digest(*steps))
     assert [(c.op, c.name, c.reasons) for c in changes] == [
         ("replace", "postgres", ("spec.volumeClaimTemplates",))
     ]
+
+
+def test_a_replacement_shown_only_by_its_hidden_steps_is_still_flagged() -> None:
+    # Without the logical step (a digest cut short, or another display), the
+    # create-replacement and delete-replaced steps alone still mean a replacement.
+    hidden = [s for s in postgres_replacement(show_replacement_steps=True) if s["op"] != "replace"]
+    assert [(c.op, c.name) for c in stateful_changes(digest(*hidden))] == [("replace", "postgres")]
+
+
+def test_a_replacement_beside_a_pending_delete_of_the_same_resource_stays_a_replacement() -> None:
+    # A copy left pending deletion by an earlier failed update is deleted under the same
+    # URN as the resource being replaced (deploy.NewDeleteStep of a `Delete` state).
+    steps = [*postgres_replacement(), step("delete", STACK_TYPE, "postgres")]
+    assert [(c.op, c.name) for c in stateful_changes(digest(*steps))] == [("replace", "postgres")]
 
 
 @pytest.mark.parametrize(
@@ -42,7 +66,7 @@ def test_deleting_a_stateful_resource_is_flagged(qualified: str, name: str) -> N
     assert [(c.op, c.name) for c in changes] == [("delete", name)], qualified
 
 
-@pytest.mark.parametrize("op", ["update", "create", "same", "read", "refresh"])
+@pytest.mark.parametrize("op", ["update", "create", "same", "read", "refresh", "discard"])
 def test_other_ops_on_a_statefulset_are_not_flagged(op: str) -> None:
     assert stateful_changes(digest(step(op, STACK_TYPE, "postgres"))) == [], op
 
@@ -74,15 +98,22 @@ def test_output_that_is_not_a_json_object_is_an_error() -> None:
         parse("error: could not load plugin")
 
 
-def test_changed_steps_skip_what_the_engine_does_not_count_and_repeat_no_urn() -> None:
+def test_changed_steps_skip_what_the_engine_does_not_count() -> None:
     changed = changed_steps(
         digest(step("same", DEPLOYMENT, "a"), step("read", PVC, "b"), *postgres_replacement())
     )
-    assert [(s.op, s.name) for s in changed] == [
-        ("create-replacement", "postgres"),
-        ("replace", "postgres"),
-        ("delete-replaced", "postgres"),
-    ]
+    assert [(s.op, s.name) for s in changed] == [("replace", "postgres")]
+
+
+def test_changed_steps_repeat_no_urn_and_op() -> None:
+    twice = step("update", DEPLOYMENT, "backend")
+    assert [s.name for s in changed_steps(digest(twice, dict(twice)))] == ["backend"]
+
+
+def test_a_refresh_lists_only_what_it_found_changed() -> None:
+    drifted = step("update", DEPLOYMENT, "backend", diffReasons=["spec.replicas"])
+    changed = changed_steps(digest(refreshed("postgres"), drifted, refreshed("redis")))
+    assert [(s.op, s.name) for s in changed] == [("update", "backend")]
 
 
 def test_the_table_names_properties_but_never_their_values() -> None:

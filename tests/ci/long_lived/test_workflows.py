@@ -22,6 +22,7 @@ from tests.ci.long_lived.conftest import (
     StepRunner,
     digest,
     postgres_replacement,
+    refreshed,
     step,
 )
 from tests.conftest import REPO_ROOT
@@ -31,6 +32,7 @@ STACKS = [
     {"stack": "staging", "environment": "staging"},
     {"stack": "production", "environment": "production"},
 ]
+LIST = REPO_ROOT / ".github/long-lived-stacks.yml"
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 PULUMI_SCRIPTS = re.compile(
     r"scripts\.(long_lived_preview|drift|deploy_summary)\b|scripts\.e2e\.kind lifecycle"
@@ -235,48 +237,74 @@ def test_label_changes_preview_again(long_lived_workflows: dict[str, dict[str, A
 
 
 @pytest.fixture
-def deploy_job(long_lived_workflows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return dict(long_lived_workflows["long-lived.yml"]["jobs"]["deploy"])
+def deploy_jobs(long_lived_workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The deploy job of each stack, by stack."""
+    jobs = long_lived_workflows["long-lived.yml"]["jobs"]
+    return {s.stack: dict(jobs[f"deploy-{s.stack}"]) for s in load(LIST)}
 
 
 def test_a_merge_deploys_staging_then_waits_on_productions_environment(
-    long_lived_workflows: dict[str, dict[str, Any]], deploy_job: dict[str, Any]
+    long_lived_workflows: dict[str, dict[str, Any]], deploy_jobs: dict[str, dict[str, Any]]
 ) -> None:
     assert long_lived_workflows["long-lived.yml"]["on"]["push"] == {"branches": ["main"]}
-    assert deploy_job["if"] == "github.event_name == 'push'"
-    strategy = deploy_job["strategy"]
-    # One at a time in the list's order; a failure cancels the stacks not started yet.
-    assert (strategy["max-parallel"], strategy["fail-fast"]) == (1, True)
-    assert strategy["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
-    assert [
-        (s.stack, s.environment) for s in load(REPO_ROOT / ".github/long-lived-stacks.yml")
-    ] == [
-        ("staging", "staging"),
-        ("production", "production"),
-    ]
-    # The job of production runs in (and so waits on the reviewers of) `production`.
-    assert deploy_job["environment"]["name"] == "${{ matrix.environment }}"
-    assert "deployment" not in deploy_job["environment"], "a deploy is a deployment"
+    assert list(deploy_jobs) == ["staging", "production"]
+    staging, production = deploy_jobs["staging"], deploy_jobs["production"]
+    assert (staging["needs"], staging["if"]) == ("stacks", "github.event_name == 'push'")
+    # Production starts only after staging succeeded (no `if:` of its own: a skipped or
+    # failed staging skips it), and runs in (so waits on the reviewers of) `production`.
+    assert production["needs"] == "deploy-staging"
+    assert "if" not in production
+    assert production["environment"]["name"] == "production"
+    assert "deployment" not in production["environment"], "a deploy is a deployment"
+    assert "strategy" not in staging, "a matrix does not promise its start order"
+    assert "strategy" not in production, "a matrix does not promise its start order"
+
+
+def test_the_run_fails_when_the_deploy_jobs_do_not_follow_the_list(
+    long_lived_workflows: dict[str, dict[str, Any]],
+) -> None:
+    listing = named(long_lived_workflows["long-lived.yml"]["jobs"]["stacks"], "scripts.long_lived")
+    assert "--deploy-jobs .github/workflows/long-lived.yml" in listing["run"]
 
 
 def test_each_stack_deploys_in_its_own_queue_that_never_cancels_an_up(
-    deploy_job: dict[str, Any],
+    deploy_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    assert deploy_job["concurrency"] == {
-        "group": "tims-stack-deploy-${{ matrix.stack }}",
-        "cancel-in-progress": False,
-    }
+    for stack, job in deploy_jobs.items():
+        assert job["concurrency"] == {
+            "group": f"tims-stack-deploy-{stack}",
+            "cancel-in-progress": False,
+        }, stack
 
 
 def test_the_deploy_never_creates_a_stack_and_summarises_what_it_deployed(
-    deploy_job: dict[str, Any],
+    deploy_jobs: dict[str, dict[str, Any]],
 ) -> None:
-    up = next(s for s in deploy_job["steps"] if s.get("with", {}).get("command") == "up")
-    assert up["with"]["stack-name"] == "${{ matrix.stack }}"
-    assert up["with"]["upsert"] is False
-    summary = named(deploy_job, "scripts.deploy_summary")
-    assert deploy_job["steps"].index(summary) == deploy_job["steps"].index(up) + 1
-    assert '--commit "$GITHUB_SHA"' in summary["run"]
+    for stack, job in deploy_jobs.items():
+        up = next(s for s in job["steps"] if s.get("with", {}).get("command") == "up")
+        assert up["with"]["stack-name"] == "${{ env.STACK }}"
+        assert job["env"]["STACK"] == stack
+        assert up["with"]["upsert"] is False
+        summary = named(job, "scripts.deploy_summary")
+        assert job["steps"].index(summary) == job["steps"].index(up) + 1
+        assert '--commit "$GITHUB_SHA"' in summary["run"]
+
+
+def test_no_long_lived_job_ever_clears_a_lock(
+    long_lived_workflows: dict[str, dict[str, Any]],
+) -> None:
+    # A lock on staging or production may be someone's own `pulumi up`: CI never runs
+    # `pulumi cancel` on them, neither itself nor through scripts.locks (which clears
+    # any lock no run of the PR workflows holds); docs/ci.md says how to clear one.
+    clearing = [
+        (name, job_id)
+        for name in ("long-lived.yml", "drift.yml")
+        for job_id, job in long_lived_workflows[name]["jobs"].items()
+        for entry in job["steps"]
+        if re.search(r"pulumi cancel|scripts\.locks|command: cancel", json.dumps(entry))
+        or entry.get("with", {}).get("command") == "cancel"
+    ]
+    assert clearing == []
 
 
 # --------------------------------------------------------------------------- drift
@@ -302,7 +330,9 @@ def test_a_drift_run_opens_and_a_later_clean_run_closes_the_issue(
     repo_emulator: GitHubEmulator,
     fake_pulumi: FakePulumi,
 ) -> None:
-    edited_by_hand = digest(step("update", STACK_TYPE, "postgres", diffReasons=["spec.replicas"]))
+    edited_by_hand = digest(
+        step("update", STACK_TYPE, "postgres", diffReasons=["spec.replicas"]), refreshed("redis")
+    )
     fake_pulumi.answer("refresh", "production", edited_by_hand)
     fake_pulumi.answer("preview", "production", digest())
     for _ in range(2):
@@ -311,7 +341,8 @@ def test_a_drift_run_opens_and_a_later_clean_run_closes_the_issue(
     issues = repo_emulator.issues(REPO)
     assert [(i["title"], i["state"]) for i in issues] == [("Drift on production", "open")]
     assert "spec.replicas" in issues[0]["body"]
-    fake_pulumi.answer("refresh", "production", digest())
+    assert "`redis`" not in issues[0]["body"], "a resource the refresh found unchanged is listed"
+    fake_pulumi.answer("refresh", "production", digest(refreshed("postgres"), refreshed("redis")))
     done = drift(drift_job, run_step, repo_emulator)
     assert done.returncode == 0, done.stderr
     assert [(i["state"], i["state_reason"]) for i in repo_emulator.issues(REPO)] == [
@@ -355,6 +386,12 @@ def test_the_backend_checks_run_before_every_pulumi_step(
                 continue
             check = named(job, "scripts.backend_check")
             assert steps.index(check) < min(pulumi_steps), f"{name} {job_id}: checked too late"
+            # Skipped or allowed to fail, it checks nothing; a Pulumi step with its own
+            # `if:` could run after a failed check.
+            guarded = [check, *(steps[i] for i in pulumi_steps)]
+            assert [
+                s.get("name") for s in guarded if "if" in s or "continue-on-error" in s
+            ] == [], f"{name} {job_id}"
             if name != "e2e-kind.yml":
                 assert check["env"] == {
                     "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
@@ -362,7 +399,7 @@ def test_the_backend_checks_run_before_every_pulumi_step(
                 }, f"{name} {job_id}"
                 assert '--stack-file "Pulumi.${STACK}.yaml"' in check["run"], f"{name} {job_id}"
             checked += 1
-    assert checked == 4, "expected preview, deploy, drift and e2e jobs"
+    assert checked == 5, "expected preview, two deploys, drift and e2e jobs"
 
 
 def test_only_the_kind_run_accepts_a_local_state(
