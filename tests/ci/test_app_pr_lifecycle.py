@@ -29,7 +29,8 @@ import httpx
 import pytest
 
 from scripts.github_api import GitHubApi
-from scripts.locks import holders, live_runs, run_recovering, stack_entry, wait_for_holders
+from scripts.lock_holders import holders, live_runs, wait_for_holders
+from scripts.lock_recovery import run_recovering, stack_entry
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest
 from scripts.pr_comment import (
     MARKER,
