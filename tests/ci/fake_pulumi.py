@@ -17,8 +17,10 @@ newest snapshot available here (3.260 development, after v3.259.0):
 
 Use it in-process (`FakeDiyPulumi(bucket)(command)` returns (status, output))
 or as an executable (`install_fake_pulumi(bin_dir, bucket)`). Setting
-`die_during_up` makes the next `up` leave its lock behind and exit 137, as a
-job killed by its timeout does.
+`die_during_up` (FAKE_PULUMI_DIE_DURING_UP=1) makes the next `up` leave its lock
+behind and exit 137, as a job killed by its timeout does; FAKE_PULUMI_HOLD_UNTIL
+names a file an `up` waits for while it holds the lock. `stack output NAME`
+prints one output, `stack output --json` all of them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +50,8 @@ class FakeDiyPulumi:
         self.lock_id = lock_id
         self.commands: list[list[str]] = []
         self.die_during_up = False
+        self.hold_during_up: Any = None
+        """Called while an `up` holds the lock (a long deploy another job runs beside)."""
 
     # ----------------------------------------------------------------- layout
 
@@ -136,7 +141,9 @@ class FakeDiyPulumi:
                 return 255, f"error: '{stack}' still has resources; removal rejected\n"
             return self._locked(stack, lambda: self.stack_file(stack).unlink())
         if rest[:2] == ["stack", "output"]:
-            return 0, json.dumps((self.state(stack) or {}).get("outputs", {}))
+            outputs = (self.state(stack) or {}).get("outputs", {})
+            names = [a for a in rest[2:] if not a.startswith("-") and a != stack]
+            return 0, f"{outputs[names[0]]}\n" if names else json.dumps(outputs)
         if rest[:2] == ["config", "set"]:
             state = self.state(stack) or {}
             state.setdefault("config", {})[rest[-2]] = rest[-1]
@@ -157,7 +164,13 @@ class FakeDiyPulumi:
                 return (255, refused) if refused else (137, "Killed\n")
             outputs = {key: value.format(stack=stack) for key, value in OUTPUTS.items()}
             stopped = (self.state(stack) or {}).get("config", {}).get("tims-stack:stopped")
-            return self._locked(stack, lambda: self._update(stack, 12, outputs, stopped))
+
+            def deploy() -> None:
+                if self.hold_during_up is not None:
+                    self.hold_during_up()
+                self._update(stack, 12, outputs, stopped)
+
+            return self._locked(stack, deploy)
         if verb == "destroy":
             return self._locked(stack, lambda: self._update(stack, 0, {}, None))
         raise AssertionError(f"the fake pulumi does not know {args}")
@@ -195,9 +208,19 @@ def install_fake_pulumi(bin_dir: Path, bucket: Path) -> Path:
     return script
 
 
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
 def main(argv: Sequence[str]) -> int:
     fake = FakeDiyPulumi(Path(argv[0]), lock_id=f"pid-{os.getpid()}")
     fake.die_during_up = os.environ.get("FAKE_PULUMI_DIE_DURING_UP") == "1"
+    release = os.environ.get("FAKE_PULUMI_HOLD_UNTIL", "")
+    if release:
+        fake.hold_during_up = lambda: _wait_for(Path(release))
     status, output = fake(["pulumi", *argv[1:]])
     sys.stdout.write(output)
     return status
