@@ -19,7 +19,8 @@ Use it in-process (`FakeDiyPulumi(bucket)(command)` returns (status, output))
 or as an executable (`install_fake_pulumi(bin_dir, bucket)`). Setting
 `die_during_up` (FAKE_PULUMI_DIE_DURING_UP=1) makes the next `up` leave its lock
 behind and exit 137, as a job killed by its timeout does; FAKE_PULUMI_HOLD_UNTIL
-names a file an `up` waits for while it holds the lock. `stack output NAME`
+names a file a command waits for before it starts (touching `<file>.held`): a
+job that has not taken the lock yet. `stack output NAME`
 prints one output, `stack output --json` all of them.
 """
 
@@ -50,8 +51,6 @@ class FakeDiyPulumi:
         self.lock_id = lock_id
         self.commands: list[list[str]] = []
         self.die_during_up = False
-        self.hold_during_up: Any = None
-        """Called while an `up` holds the lock (a long deploy another job runs beside)."""
 
     # ----------------------------------------------------------------- layout
 
@@ -164,13 +163,7 @@ class FakeDiyPulumi:
                 return (255, refused) if refused else (137, "Killed\n")
             outputs = {key: value.format(stack=stack) for key, value in OUTPUTS.items()}
             stopped = (self.state(stack) or {}).get("config", {}).get("tims-stack:stopped")
-
-            def deploy() -> None:
-                if self.hold_during_up is not None:
-                    self.hold_during_up()
-                self._update(stack, 12, outputs, stopped)
-
-            return self._locked(stack, deploy)
+            return self._locked(stack, lambda: self._update(stack, 12, outputs, stopped))
         if verb == "destroy":
             return self._locked(stack, lambda: self._update(stack, 0, {}, None))
         raise AssertionError(f"the fake pulumi does not know {args}")
@@ -220,7 +213,8 @@ def main(argv: Sequence[str]) -> int:
     fake.die_during_up = os.environ.get("FAKE_PULUMI_DIE_DURING_UP") == "1"
     release = os.environ.get("FAKE_PULUMI_HOLD_UNTIL", "")
     if release:
-        fake.hold_during_up = lambda: _wait_for(Path(release))
+        Path(f"{release}.held").touch()
+        _wait_for(Path(release))
     status, output = fake(["pulumi", *argv[1:]])
     sys.stdout.write(output)
     return status

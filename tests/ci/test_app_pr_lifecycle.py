@@ -275,11 +275,12 @@ def test_open_two_quick_pushes_and_close(world: World) -> None:
     assert first.status == "success", first.log
     assert "waiting for" not in first.log
     assert queue.finish() == newest
-    # The newest deploy holds the lock when the PR closes; the destroy waits for it.
+    # The newest deploy runs, not holding the lock yet, when the PR closes: the destroy
+    # waits for it.
     release = world.tmp / "release"
     running = Background(lambda: world.deploy(newest, **{"pulumi up": hold(release)}))
     running.start()
-    wait_until(lambda: bool(world.pulumi.locks(STACK)), "the newest up holds the lock")
+    wait_until(Path(f"{release}.held").exists, "the newest up reaches `pulumi`")
     world.emulator.set_pull_state(APP, world.pr, "closed")
     destroy = world.dispatch()
     needs = world.rules(destroy)
@@ -287,7 +288,10 @@ def test_open_two_quick_pushes_and_close(world: World) -> None:
     listed = world.listed_runs()
     closing = Background(lambda: world.run("destroy", destroy, needs))
     closing.start()
-    wait_until(lambda: world.listed_runs() > listed + 1, "the destroy looks for older runs")
+    wait_until(
+        lambda: world.listed_runs() > listed + 1 or not closing.is_alive(),
+        "the destroy waits for older runs, or ends",
+    )
     release.touch()
     assert running.outcome().status == "success", running.outcome().log
     destroyed = closing.outcome()
