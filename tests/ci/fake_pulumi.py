@@ -1,7 +1,8 @@
 """A `pulumi` test double that keeps its state in a directory laid out as a DIY bucket.
 
 It follows pulumi/pulumi's self-managed backend (pkg/backend/diy), read at the
-newest snapshot available here (3.260 development, after v3.259.0):
+newest snapshot available here, commit 1b59498 of 2026-08-21 (after v3.259.0;
+the workflows install CLI 3.272.0, which could not be read here):
 
 - backend.go, `Update`, `Destroy`, `RemoveStack`, `CreateStack`: take the lock
   first (`b.Lock`), so a locked stack refuses them before any change;
@@ -11,7 +12,12 @@ newest snapshot available here (3.260 development, after v3.259.0):
   <id>.json` holding pid, username, hostname and timestamp; a refusal reads
   "the stack is currently locked by N lock(s). Either wait ... `pulumi cancel`."
   then one line per lock file;
-- backend.go, `CancelCurrentUpdate` (`pulumi cancel`): deletes every lock file;
+- lock.go, `Lock`: checks, writes its own lock file, checks again (and removes
+  its own when another appeared meanwhile);
+- backend.go, `CancelCurrentUpdate` (`pulumi cancel`): deletes every lock file
+  (pkg/cmd/pulumi/cancel/cancel.go prints "has been canceled!");
+- pkg/cmd/pulumi/stack/stack_remove.go: a stack with resources is refused
+  ("still has resources; removal rejected");
 - stack_list.go, `formatStackSummariesJSON`: a DIY backend does not support
   progress, so `pulumi stack ls --json` never reports `updateInProgress`.
 
@@ -100,9 +106,15 @@ class FakeDiyPulumi:
         return "\n".join(lines) + "\n"
 
     def _lock(self, stack: str) -> str | None:
+        # lock.go, `Lock`: check, write this process's lock file, check again; a lock
+        # another process wrote meanwhile wins, and this one is removed.
         refused = self._check_for_lock(stack)
-        if refused is None:
-            self.add_lock(stack, self.lock_id, "me", "this-runner")
+        if refused is not None:
+            return refused
+        self.add_lock(stack, self.lock_id, "me", "this-runner")
+        refused = self._check_for_lock(stack)
+        if refused is not None:
+            self._unlock(stack)
         return refused
 
     def _unlock(self, stack: str) -> None:
