@@ -124,7 +124,7 @@ class _Parser:
     def call(self, name: str, args: list[Any]) -> Any:
         status = self.context.get("job", {}).get("status", "success")
         if name == "format":
-            return re.sub(r"\{(\d+)\}", lambda m: str(args[int(m.group(1))]), args[0])
+            return re.sub(r"\{(\d+)\}", lambda m: str(args[int(m.group(1)) + 1]), args[0])
         if name in ("success", "failure", "cancelled"):
             return status == name
         if name == "always":
@@ -154,13 +154,18 @@ def substitute(text: Any, context: Mapping[str, Any]) -> str:
     return _EXPRESSION.sub(one, str(text)).strip()
 
 
+_STATUS_CHECK = re.compile(r"\b(success|failure|cancelled|always)\(\)")
+
+
 def condition(text: Any, context: Mapping[str, Any]) -> bool:
-    """An `if:`: its value is an expression, with or without `${{ }}`; none means success()."""
-    if text is None:
-        return str(context.get("job", {}).get("status", "success")) == "success"
-    body = str(text).strip()
+    """An `if:`: an expression, with or without `${{ }}`. Without a status check function
+    in it GitHub applies `success() && (...)`; no `if:` at all is `success()`."""
+    body = str(text if text is not None else "success()").strip()
     match = _EXPRESSION.fullmatch(body)
-    return _truthy(evaluate(match.group(1) if match else body, context))
+    body = match.group(1) if match else body
+    if not _STATUS_CHECK.search(body):
+        body = f"success() && ({body})"
+    return _truthy(evaluate(body, context))
 
 
 @dataclass
