@@ -66,7 +66,7 @@ def program_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 def run_capturing(command: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
     # stderr goes to the job log (progress, errors); stdout is the JSON digest, so not
-    # scripts/locks.capture_runner, which merges the two.
+    # scripts/lock_recovery.capture_runner, which merges the two.
     done = subprocess.run(
         list(command), env=dict(env), stdout=subprocess.PIPE, text=True, check=False
     )

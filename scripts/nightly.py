@@ -23,7 +23,8 @@ from typing import TextIO
 
 from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
 from scripts.labels import KEEP_RUNNING_LABEL
-from scripts.locks import WorkflowRun, recovering_runner, run_holders, streaming_runner
+from scripts.lock_holders import WorkflowRun, run_holders
+from scripts.lock_recovery import recovering_runner, streaming_runner
 from scripts.orphans import AppPrLookup, GitHubPrLookup, PrState, PullRequest
 from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import (
@@ -133,7 +134,7 @@ def _skip_reason(
 def busy_check(
     current: Callable[[str], list[WorkflowRun]], *, app: bool = False
 ) -> Callable[[PullRequest], list[WorkflowRun]]:
-    """The live runs that may hold a PR's stack, other nightly runs left out (locks.holders)."""
+    """The live runs that may hold a PR's stack, other nightly runs left out (lock_holders)."""
     return lambda pr: current(stack_name_for_pr(pr.number, app=app))
 
 

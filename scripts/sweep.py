@@ -24,7 +24,7 @@ program is this checkout's: the deploy ran it too (pr-environment.yml, run
 from the default branch).
 
 Every Pulumi command that takes a stack's lock goes through
-scripts.locks.recovering_runner: a lock no live run may hold is cleared, and a
+scripts.lock_recovery.recovering_runner: a lock no live run may hold is cleared, and a
 stack a live run may hold is left for the next sweep.
 
 The Pulumi program's own GitHub token (for deleting the environment's images)
@@ -41,7 +41,8 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from scripts.github_api import GitHubApi, GitHubApiError, token_from_env
-from scripts.locks import WorkflowRun, recovering_runner, run_holders, streaming_runner
+from scripts.lock_holders import WorkflowRun, run_holders
+from scripts.lock_recovery import recovering_runner, streaming_runner
 from scripts.orphans import (
     AppPrLookup,
     GitHubPrLookup,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from scripts.github_api import GitHubApi, GitHubApiError
-from scripts.locks import WorkflowRun
+from scripts.lock_holders import WorkflowRun
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest, StackDecision
 from scripts.pr_checkout import CheckoutError, NotDeployed, checkout_for
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, own_login, upsert_comment

@@ -107,8 +107,6 @@ class FakeGitHub:
     token_user: str = "deploy-bot"
     comment_author: str = "github-actions[bot]"
     """Who the token posts as: github-actions[bot], or `token_user` for a personal token."""
-    head_repos: dict[int, str] = field(default_factory=dict)
-    """PR number -> owner/name of its head branch's repository (default: this one)."""
     requests: list[httpx.Request] = field(default_factory=list)
     _next_id: int = 1000
 
@@ -189,7 +187,7 @@ class FakeGitHub:
                 "head": {
                     "ref": ref,
                     "sha": sha,
-                    "repo": {"full_name": self.head_repos.get(number, self.repo)},
+                    "repo": {"full_name": self.repo},
                 },
                 "labels": [{"name": name} for name in labels],
             },

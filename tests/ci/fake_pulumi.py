@@ -1,7 +1,8 @@
 """A `pulumi` test double that keeps its state in a directory laid out as a DIY bucket.
 
 It follows pulumi/pulumi's self-managed backend (pkg/backend/diy), read at the
-newest snapshot available here (3.260 development, after v3.259.0):
+newest snapshot available here, commit 1b59498 of 2026-08-21 (after v3.259.0;
+the workflows install CLI 3.272.0, which could not be read here):
 
 - backend.go, `Update`, `Destroy`, `RemoveStack`, `CreateStack`: take the lock
   first (`b.Lock`), so a locked stack refuses them before any change;
@@ -11,14 +12,22 @@ newest snapshot available here (3.260 development, after v3.259.0):
   <id>.json` holding pid, username, hostname and timestamp; a refusal reads
   "the stack is currently locked by N lock(s). Either wait ... `pulumi cancel`."
   then one line per lock file;
-- backend.go, `CancelCurrentUpdate` (`pulumi cancel`): deletes every lock file;
+- lock.go, `Lock`: checks, writes its own lock file, checks again (and removes
+  its own when another appeared meanwhile);
+- backend.go, `CancelCurrentUpdate` (`pulumi cancel`): deletes every lock file
+  (pkg/cmd/pulumi/cancel/cancel.go prints "has been canceled!");
+- pkg/cmd/pulumi/stack/stack_remove.go: a stack with resources is refused
+  ("still has resources; removal rejected");
 - stack_list.go, `formatStackSummariesJSON`: a DIY backend does not support
   progress, so `pulumi stack ls --json` never reports `updateInProgress`.
 
 Use it in-process (`FakeDiyPulumi(bucket)(command)` returns (status, output))
 or as an executable (`install_fake_pulumi(bin_dir, bucket)`). Setting
-`die_during_up` makes the next `up` leave its lock behind and exit 137, as a
-job killed by its timeout does.
+`die_during_up` (FAKE_PULUMI_DIE_DURING_UP=1) makes the next `up` leave its lock
+behind and exit 137, as a job killed by its timeout does; FAKE_PULUMI_HOLD_UNTIL
+names a file a command waits for before it starts (touching `<file>.held`): a
+job that has not taken the lock yet. `stack output NAME`
+prints one output, `stack output --json` all of them.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,9 +106,15 @@ class FakeDiyPulumi:
         return "\n".join(lines) + "\n"
 
     def _lock(self, stack: str) -> str | None:
+        # lock.go, `Lock`: check, write this process's lock file, check again; a lock
+        # another process wrote meanwhile wins, and this one is removed.
         refused = self._check_for_lock(stack)
-        if refused is None:
-            self.add_lock(stack, self.lock_id, "me", "this-runner")
+        if refused is not None:
+            return refused
+        self.add_lock(stack, self.lock_id, "me", "this-runner")
+        refused = self._check_for_lock(stack)
+        if refused is not None:
+            self._unlock(stack)
         return refused
 
     def _unlock(self, stack: str) -> None:
@@ -136,7 +152,9 @@ class FakeDiyPulumi:
                 return 255, f"error: '{stack}' still has resources; removal rejected\n"
             return self._locked(stack, lambda: self.stack_file(stack).unlink())
         if rest[:2] == ["stack", "output"]:
-            return 0, json.dumps((self.state(stack) or {}).get("outputs", {}))
+            outputs = (self.state(stack) or {}).get("outputs", {})
+            names = [a for a in rest[2:] if not a.startswith("-") and a != stack]
+            return 0, f"{outputs[names[0]]}\n" if names else json.dumps(outputs)
         if rest[:2] == ["config", "set"]:
             state = self.state(stack) or {}
             state.setdefault("config", {})[rest[-2]] = rest[-1]
@@ -195,9 +213,20 @@ def install_fake_pulumi(bin_dir: Path, bucket: Path) -> Path:
     return script
 
 
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
 def main(argv: Sequence[str]) -> int:
     fake = FakeDiyPulumi(Path(argv[0]), lock_id=f"pid-{os.getpid()}")
     fake.die_during_up = os.environ.get("FAKE_PULUMI_DIE_DURING_UP") == "1"
+    release = os.environ.get("FAKE_PULUMI_HOLD_UNTIL", "")
+    if release:
+        Path(f"{release}.held").touch()
+        _wait_for(Path(release))
     status, output = fake(["pulumi", *argv[1:]])
     sys.stdout.write(output)
     return status

@@ -1,105 +1,187 @@
-"""An application PR's environment from open to close, driven through the jobs' scripts.
+"""An application PR's environment from open to close, run from pr-environment.yml itself.
 
-Each job function below calls the scripts in the order, and with the inputs,
-that its job in pr-environment.yml runs them (test_workflows.py checks those
-steps' command lines). This repository's side of GitHub is the emulator
-(tests/github), checked against GitHub's OpenAPI description: the app's
-workflow dispatches pr-environment.yml there exactly as
-templates/github/app-pr-environment.yml does, the runs get their titles from
-its run-name, and the lock handling lists them. The application repository's
-pull requests and comments are the FakeGitHub of tests/ci/conftest.py: the
-OpenAPI excerpt the emulator is checked against has no pull request or
-comment operation. `pulumi` is tests/ci/fake_pulumi.py, which behaves as
-pulumi/pulumi's DIY backend does (diy/backend.go, diy/lock.go). `Queue` is
+Each job's `run:` steps come from the workflow file and run with bash
+(tests/ci/workflow_runner.py evaluates their `if:`, `env:` and the jobs'
+outputs), so editing a step changes what is tested. GitHub is the emulator
+(tests/github), checked against GitHub's OpenAPI description, holding both
+repositories: the application repository `acme/app` with its pull request and
+its comments, and this repository with its runs. The app's workflow dispatches
+pr-environment.yml exactly as templates/github/app-pr-environment.yml does; the
+runs get their titles from the run-name and the lock handling lists them.
+`pulumi` is tests/ci/fake_pulumi.py installed as an executable, which behaves
+as pulumi/pulumi's DIY backend does (diy/backend.go, diy/lock.go). `Queue` is
 GitHub's concurrency group: one running job, one pending, a newer pending job
-replaces (cancels) the older one.
+replaces (cancels) the older one. The scripts' sleeps last at most 0.2 s here
+(a sitecustomize on their PYTHONPATH), so a 30-second poll takes no time.
 """
 
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from scripts.github_api import GitHubApi
-from scripts.locks import holders, live_runs, run_recovering, stack_entry, wait_for_holders
-from scripts.orphans import GitHubPrLookup, PrState, PullRequest
-from scripts.pr_comment import (
-    MARKER,
-    EnvironmentOutputs,
-    own_login,
-    render_body,
-    upsert_comment,
-)
-from scripts.pr_open import check_pr_open, decide_app_pr
+from scripts.lock_holders import holders, live_runs
+from scripts.orphans import PrState, PullRequest
+from scripts.pr_comment import MARKER
 from scripts.stack_names import stack_name_for_pr
-from tests.ci.conftest import TOKEN, FakeGitHub
-from tests.ci.fake_pulumi import FakeDiyPulumi
-from tests.github.clock import FakeClock
+from tests.ci.conftest import WORKFLOW_DIR, load_workflow
+from tests.ci.fake_pulumi import FakeDiyPulumi, install_fake_pulumi
+from tests.ci.workflow_runner import JobResult, os_path_with, run_job
+from tests.conftest import REPO_ROOT
 from tests.github.emulator import GitHubEmulator, RunPlan
-from tests.github.fixtures import emulator, fake_clock, github_openapi  # noqa: F401
+from tests.github.fixtures import APP_REPO, github_openapi, real_emulator  # noqa: F401
 
-APP = "acme/app"
+APP = APP_REPO
 OWN = "acme/tims-stack"
-PR = 12
 STACK = "app-pr-12"
+TOKEN_USER = "acme"
+"""The emulator's token belongs to acme: the IMAGE_BUILD_TOKEN user on the app repository."""
+FAST_SLEEP = "import time\n_sleep = time.sleep\ntime.sleep = lambda s: _sleep(min(s, 0.2))\n"
 
 
 @dataclass
 class World:
-    app: FakeGitHub
     emulator: GitHubEmulator
-    clock: FakeClock
-    app_api: GitHubApi
-    own_api: GitHubApi
     pulumi: FakeDiyPulumi
+    tmp: Path
+    workdir: Path
+    fake_bin: Path
+    site: Path
+    pr: int
+    jobs: dict[str, Any]
     log: list[str] = field(default_factory=list)
 
     def push(self, sha: str) -> None:
-        self.app.heads[PR] = ("feat/login", sha, [])
+        self.emulator.push_pull(APP, self.pr, sha)
 
     def dispatch(self, workflow: str = "pr-environment.yml") -> int:
         """What templates/github/app-pr-environment.yml sends: a dispatch on the default
-        branch with the input pr. The run waits, queued, until a job function starts it."""
-        self.clock.advance(60)
+        branch with the input pr. The run waits, queued, until a job starts it."""
         self.emulator.plan_next_run(OWN, workflow, RunPlan(queued_for=10**7, duration=2 * 10**7))
-        inputs = {"pr": str(PR)} if workflow == "pr-environment.yml" else {}
-        answer = self.own_api.request(
-            "POST",
-            f"/repos/{OWN}/actions/workflows/{workflow}/dispatches",
-            json={"ref": "main", "inputs": inputs},
-            expected=(204,),
-        )
-        assert answer.status_code == 204
+        inputs = {"pr": str(self.pr)} if workflow == "pr-environment.yml" else {}
+        with GitHubApi(self.emulator.token, self.emulator.base_url) as api:
+            api.request(
+                "POST",
+                f"/repos/{OWN}/actions/workflows/{workflow}/dispatches",
+                json={"ref": "main", "inputs": inputs},
+                expected=(204,),
+            )
         newest: int = self.emulator.runs(OWN)[0]["id"]
         return newest
 
-    def status(self, run_id: int, status: str) -> None:
-        if status != "queued":
-            conclusion = "cancelled" if status == "cancelled" else "success"
-            done = "completed" if status == "cancelled" else status
-            self.emulator.set_run_status(OWN, run_id, done, conclusion)
+    def context(self, run_id: int) -> dict[str, Any]:
+        token = self.emulator.token
+        temp = self.tmp / f"runner-{run_id}-{time.monotonic_ns()}"
+        temp.mkdir()
+        return {
+            "github": {
+                "event_name": "workflow_dispatch",
+                "ref_name": "main",
+                "repository": OWN,
+                "event": {"repository": {"default_branch": "main"}},
+                "token": token,
+                "workflow_sha": "7" * 40,
+            },
+            "inputs": {"pr": str(self.pr)},
+            "vars": {
+                "APP_REPOSITORY": APP,
+                "PR_ENVIRONMENTS": "",
+                "PR_BASE_CONFIG": "Pulumi.example.yaml",
+                "PULUMI_BACKEND_URL": "s3://tims-stack-state",
+            },
+            "secrets": {
+                "IMAGE_BUILD_TOKEN": token,
+                "PULUMI_CONFIG_PASSPHRASE": "correct horse battery staple",
+                "PULUMI_ACCESS_TOKEN": "",
+                "KUBE_CONFIG": "apiVersion: v1",
+            },
+            "runner": {"temp": str(temp)},
+        }
 
-    def titles(self) -> dict[int, str]:
-        return {run["id"]: run["display_title"] for run in self.emulator.runs(OWN)}
+    def env(self, run_id: int) -> dict[str, str]:
+        return {
+            "PATH": os_path_with(self.fake_bin),
+            "PYTHONPATH": str(self.site),
+            "GITHUB_API_URL": self.emulator.base_url,
+            "GITHUB_REPOSITORY": OWN,
+            "GITHUB_RUN_ID": str(run_id),
+            "GITHUB_SERVER_URL": "https://github.com",
+            "HOME": str(self.tmp),
+        }
 
-    def env_comments(self) -> list[dict[str, Any]]:
-        return [c for c in self.app.comments if MARKER in c["body"]]
+    def run(
+        self,
+        name: str,
+        run_id: int,
+        needs: dict[str, Any] | None = None,
+        step_env: dict[str, dict[str, str]] | None = None,
+    ) -> JobResult:
+        """One job of `run_id`: in progress while it runs, its run completed after."""
+        self.emulator.set_run_status(OWN, run_id, "in_progress")
+        context = {**self.context(run_id), "needs": needs or {}}
+        updates = (self.pulumi.state(STACK) or {}).get("updates", 0)
+        try:
+            result = run_job(
+                self.jobs[name],
+                context,
+                cwd=self.workdir,
+                base_env=self.env(run_id),
+                step_env=step_env,
+            )
+        finally:
+            self.emulator.set_run_status(OWN, run_id, "completed")
+        if (self.pulumi.state(STACK) or {}).get("updates", 0) > updates and name == "up":
+            self.log.append(f"run {run_id} deployed")
+        return result
+
+    def rules(self, run_id: int) -> dict[str, Any]:
+        """app-rules, then the `needs` the up and destroy jobs see."""
+        result = run_job(
+            self.jobs["app-rules"],
+            {**self.context(run_id), "needs": {}},
+            cwd=self.workdir,
+            base_env=self.env(run_id),
+        )
+        assert result.status == "success", result.log
+        return {
+            "rules": {"result": "skipped", "outputs": {}},
+            "app-rules": {"result": "success", "outputs": result.outputs},
+        }
+
+    def deploy(self, run_id: int, **step_env: dict[str, str]) -> JobResult:
+        needs = self.rules(run_id)
+        assert needs["app-rules"]["outputs"]["deploy"] == "true", needs
+        return self.run("up", run_id, needs, step_env)
+
+    def env_comments(self) -> list[str]:
+        return [body for body in self.emulator.comments(APP, self.pr) if MARKER in body]
+
+    def listed_runs(self) -> int:
+        return sum(1 for r in self.emulator.requests if r.path == f"/repos/{OWN}/actions/runs")
+
+
+def _workdir(tmp: Path) -> Path:
+    """This checkout as the job sees it: its files (links) and a place for stack files."""
+    workdir = tmp / "checkout"
+    workdir.mkdir()
+    for entry in REPO_ROOT.iterdir():
+        if entry.name not in (".git",) and not entry.name.startswith("Pulumi.app-pr-"):
+            (workdir / entry.name).symlink_to(entry)
+    return workdir
 
 
 @pytest.fixture
-def world(
-    tmp_path: Path,
-    emulator: GitHubEmulator,  # noqa: F811
-    fake_clock: FakeClock,  # noqa: F811
-) -> Iterator[World]:
+def world(tmp_path: Path, real_emulator: GitHubEmulator) -> World:  # noqa: F811
+    emulator = real_emulator
     emulator.add_repo(OWN, {"main": "7" * 40})
     emulator.add_workflow(
         OWN,
@@ -110,103 +192,33 @@ def world(
         run_name="PR environment app-pr-${{ inputs.pr }}",
     )
     emulator.add_workflow(OWN, "nightly.yml", [], name="Nightly stop of PR environments")
-    app = FakeGitHub(repo=APP, pulls={PR: "open"}, comment_author="deploy-bot")
-    app.heads[PR] = ("feat/login", "a" * 40, [])
-    transport = httpx.MockTransport(app.handler)
-    with (
-        GitHubApi(TOKEN, "https://api.github.test", transport=transport) as app_api,
-        GitHubApi(emulator.token, emulator.base_url) as own_api,
-    ):
-        pulumi = FakeDiyPulumi(tmp_path / "bucket")
-        yield World(app, emulator, fake_clock, app_api, own_api, pulumi)
-
-
-# --------------------------------------------------------------------------- the jobs
-
-
-def app_rules(world: World) -> dict[str, str]:
-    """app-rules: `scripts.pr_open --decide` on the application repository."""
-    pull = GitHubPrLookup(world.app_api, APP).pull(PR)
-    return decide_app_pr(pull, PR, APP, "", io.StringIO())
-
-
-def current(world: World, run_id: int) -> Callable[[], list[Any]]:
-    """The holders scripts.locks finds for this run (GITHUB_RUN_ID)."""
-    return lambda: holders(
-        live_runs(world.own_api, OWN, _now(world)), stack=STACK, own_run_id=run_id
+    for n in range(11):  # PR 12, as in the docs' examples
+        emulator.add_issue(APP, f"issue {n}")
+    pr = emulator.add_pull(APP, "feat/login", "a" * 40)
+    assert pr == 12
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(FAST_SLEEP)
+    bucket = tmp_path / "bucket"
+    install_fake_pulumi(tmp_path / "bin", bucket)
+    jobs = load_workflow(WORKFLOW_DIR / "pr-environment.yml")["jobs"]
+    return World(
+        emulator,
+        FakeDiyPulumi(bucket),
+        tmp_path,
+        _workdir(tmp_path),
+        tmp_path / "bin",
+        site,
+        pr,
+        jobs,
     )
 
 
-def _now(world: World) -> datetime:
-    return datetime.fromtimestamp(world.clock.time(), UTC)
-
-
-def comment(world: World, body: str) -> None:
-    """scripts.pr_comment with --bot-login token-user (a personal token on the app repo)."""
-    upsert_comment(world.app_api, APP, PR, body, own_login(world.app_api))
-
-
-def up_job(world: World, run_id: int, sleep: Callable[[float], None] = lambda _: None) -> str:
-    """The `up` job from "Is the PR still open?" to the environment comment."""
-    world.status(run_id, "in_progress")
-    out = io.StringIO()
-    try:
-        lookup = GitHubPrLookup(world.app_api, APP)
-        if not check_pr_open(lookup, PR, None, out):
-            return out.getvalue()
-        head = world.app.heads[PR][1]
-        comment(world, render_body(STACK, None, building=True, commit=head))
-        world.pulumi(["pulumi", "stack", "select", "--create", "--stack", STACK])
-        command = ["pulumi", "up", "--stack", STACK, "--yes", "--non-interactive"]
-        run_recovering(
-            world.pulumi,
-            command,
-            STACK,
-            current(world, run_id),
-            wait_seconds=1800,
-            poll_seconds=30,
-            out=out,
-            sleep=sleep,
-        )
-        world.log.append(f"run {run_id} deployed {head[:1]}")
-        outputs = json.loads(world.pulumi(["pulumi", "stack", "output", "--stack", STACK])[1])
-        comment(world, render_body(STACK, EnvironmentOutputs.from_stack_outputs(outputs)))
-    finally:
-        world.status(run_id, "completed")
-    return out.getvalue()
-
-
-def destroy_job(world: World, run_id: int, sleep: Callable[[float], None]) -> str:
-    """The `destroy` job: wait for older runs, find the stack, re-check the PR, destroy."""
-    world.status(run_id, "in_progress")
-    out = io.StringIO()
-    try:
-        still = wait_for_holders(
-            current(world, run_id), timeout_seconds=7200, poll_seconds=30, out=out, sleep=sleep
-        )
-        assert still == []
-        if stack_entry(world.pulumi, STACK) is None:
-            return out.getvalue()
-        if check_pr_open(GitHubPrLookup(world.app_api, APP), PR, None, out, before="destroy"):
-            return out.getvalue()
-        for command in (
-            ["pulumi", "destroy", "--stack", STACK, "--yes", "--non-interactive"],
-            ["pulumi", "stack", "rm", STACK, "--yes", "--non-interactive"],
-        ):
-            run_recovering(
-                world.pulumi,
-                command,
-                STACK,
-                current(world, run_id),
-                wait_seconds=7200,
-                poll_seconds=30,
-                out=out,
-                sleep=sleep,
-            )
-        comment(world, render_body(STACK, None, destroyed=True))
-    finally:
-        world.status(run_id, "completed")
-    return out.getvalue()
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
 
 
 @dataclass
@@ -221,8 +233,8 @@ class Queue:
         if self.running is None:
             self.running = run_id
             return
-        if self.pending is not None:
-            self.world.status(self.pending, "cancelled")  # by the newer one
+        if self.pending is not None:  # cancelled by the newer one
+            self.world.emulator.set_run_status(OWN, self.pending, "completed", "cancelled")
             self.world.log.append(f"run {self.pending} cancelled")
         self.pending = run_id
 
@@ -231,12 +243,26 @@ class Queue:
         return self.running
 
 
+class Background(threading.Thread):
+    def __init__(self, job: Callable[[], JobResult]) -> None:
+        super().__init__(daemon=True)
+        self.job = job
+        self.result: JobResult | None = None
+
+    def run(self) -> None:
+        self.result = self.job()
+
+    def outcome(self) -> JobResult:
+        self.join(timeout=120)
+        assert self.result is not None, "the background job did not finish"
+        return self.result
+
+
 # --------------------------------------------------------------------------- scenarios
 
 
 def test_open_two_quick_pushes_and_close(world: World) -> None:
     queue = Queue(world)
-    assert app_rules(world)["deploy"] == "true"
     opened = world.dispatch()
     queue.arrive(opened)
     world.push("b" * 40)
@@ -245,130 +271,153 @@ def test_open_two_quick_pushes_and_close(world: World) -> None:
     world.push("c" * 40)
     newest = world.dispatch()
     queue.arrive(newest)  # the first push's job, still pending, is replaced
-    up_job(world, opened)  # never waits for the jobs queued behind it
+    first = world.deploy(opened)  # never waits for the jobs queued behind it
+    assert first.status == "success", first.log
+    assert "waiting for" not in first.log
     assert queue.finish() == newest
-    # The PR closes while the newest deploy runs: the destroy waits for it.
-    world.app.pulls[PR] = "closed"
-    assert app_rules(world)["destroy"] == "true"
+    # The newest deploy runs, not holding the lock yet, when the PR closes: the destroy
+    # waits for it.
+    release = world.tmp / "release"
+    running = Background(lambda: world.deploy(newest, **{"pulumi up": hold(release)}))
+    running.start()
+    wait_until(Path(f"{release}.held").exists, "the newest up reaches `pulumi`")
+    world.emulator.set_pull_state(APP, world.pr, "closed")
     destroy = world.dispatch()
-
-    def newest_runs_then_ends(_: float) -> None:
-        if any(r["id"] == newest and r["status"] != "completed" for r in world.emulator.runs(OWN)):
-            world.app.pulls[PR] = "open"  # as GitHub saw it when the job started
-            up_job(world, newest)
-            world.app.pulls[PR] = "closed"
-
-    world.status(newest, "in_progress")
-    destroy_job(world, destroy, newest_runs_then_ends)
-    # Each deploy builds the head of the PR branch as it is when it runs.
+    needs = world.rules(destroy)
+    assert needs["app-rules"]["outputs"]["destroy"] == "true"
+    listed = world.listed_runs()
+    closing = Background(lambda: world.run("destroy", destroy, needs))
+    closing.start()
+    wait_until(
+        lambda: world.listed_runs() > listed + 1 or not closing.is_alive(),
+        "the destroy waits for older runs, or ends",
+    )
+    release.touch()
+    assert running.outcome().status == "success", running.outcome().log
+    destroyed = closing.outcome()
+    assert destroyed.status == "success", destroyed.log
+    assert f"waiting for pr-environment.yml run {newest}" in destroyed.log
     assert world.log == [
         f"run {replaced} cancelled",
-        f"run {opened} deployed c",
-        f"run {newest} deployed c",
+        f"run {opened} deployed",
+        f"run {newest} deployed",
     ]
-    assert set(world.titles().values()) == {"PR environment app-pr-12"}
+    titles = {run["display_title"] for run in world.emulator.runs(OWN)}
+    assert titles == {"PR environment app-pr-12"}
     assert world.pulumi.state(STACK) is None, "the stack was destroyed and removed"
     assert world.pulumi.locks(STACK) == []
     [env] = world.env_comments()
-    assert "destroyed" in env["body"]
-    assert env["user"]["login"] == "deploy-bot"
+    assert "destroyed" in env
 
 
-def test_the_comment_stays_one_comment_on_a_busy_pr(world: World) -> None:
-    world.app.page_size = 5
-    run_id = world.dispatch()
-    up_job(world, run_id)
-    for n in range(12):
-        world.app.add_comment(f"review comment {n}", login="reviewer")
-    up_job(world, world.dispatch())
+def hold(release: Path) -> dict[str, str]:
+    return {"FAKE_PULUMI_HOLD_UNTIL": str(release)}
+
+
+def test_the_comment_stays_one_comment_past_the_first_page(world: World) -> None:
+    # 100 is the most GitHub lists on one page: the environment comment is on the second.
+    for n in range(101):
+        world.emulator.add_comment(APP, world.pr, f"review comment {n}")
+    assert world.deploy(world.dispatch()).status == "success"
+    world.push("b" * 40)
+    assert world.deploy(world.dispatch()).status == "success"
     [env] = world.env_comments()
-    assert "https://backend-app-pr-12.example.com" in env["body"]
+    assert "https://backend-app-pr-12.example.com" in env
+    assert len(world.emulator.comments(APP, world.pr)) == 102
 
 
 def test_a_fork_pr_gets_a_notice_and_no_environment(world: World) -> None:
-    world.app.head_repos[PR] = "mallory/app"
-    pull = GitHubPrLookup(world.app_api, APP).pull(PR)
-    out = io.StringIO()
-    outputs = decide_app_pr(pull, PR, APP, "", out)
-    assert (outputs["deploy"], outputs["destroy"]) == ("false", "false")
-    assert "::notice title=No PR environment (fork)::" in out.getvalue()
-    assert world.pulumi.commands == []
-    assert world.app.comments == []
+    world.emulator.add_account("mallory")
+    world.emulator.add_repo("mallory/app")
+    fork_pr = world.emulator.add_pull(APP, "patch-1", "d" * 40, head_repo="mallory/app")
+    world.pr = fork_pr
+    run_id = world.dispatch()
+    result = run_job(
+        world.jobs["app-rules"],
+        {**world.context(run_id), "needs": {}},
+        cwd=world.workdir,
+        base_env=world.env(run_id),
+    )
+    assert "::notice title=No PR environment (fork)::" in result.log
+    assert (result.outputs["deploy"], result.outputs["destroy"]) == ("false", "false")
+    needs = {"rules": {"outputs": {}}, "app-rules": {"outputs": result.outputs}}
+    assert not world.run("up", run_id, needs).ran
+    assert not world.run("destroy", run_id, needs).ran
+    assert world.emulator.comments(APP, fork_pr) == []
 
 
 def test_a_stale_lock_from_a_dead_run_is_cleared_by_the_next_push(world: World) -> None:
-    killed = world.dispatch()
-    world.pulumi.die_during_up = True
-    world.pulumi.lock_id = f"run-{killed}"
-    with pytest.raises(Exception, match="exited with status 137"):
-        up_job(world, killed)  # the job's timeout kills `pulumi up`: its lock file stays
-    assert [p.stem for p in world.pulumi.locks(STACK)] == [f"run-{killed}"]
-    world.pulumi.lock_id = "next-run"
+    killed = world.deploy(world.dispatch(), **{"pulumi up": {"FAKE_PULUMI_DIE_DURING_UP": "1"}})
+    assert killed.status == "failure", killed.log
+    assert "exited with status 137" in killed.log
+    [stale] = world.pulumi.locks(STACK)  # the job's timeout killed `pulumi up`: its lock stays
+    [env] = world.env_comments()
+    assert "failed" in env.lower()
     world.push("b" * 40)
     after = world.dispatch()
-    out = up_job(world, after)
-    assert "::warning title=Stale lock on app-pr-12::" in out
-    assert f"run-{killed}.json" in out
-    assert world.log == [f"run {after} deployed b"]
+    result = world.deploy(after)
+    assert result.status == "success", result.log
+    assert "::warning title=Stale lock on app-pr-12::" in result.log
+    assert stale.name in result.log
+    assert world.log == [f"run {after} deployed"]
     assert world.pulumi.locks(STACK) == []
 
 
 def test_a_push_during_a_nightly_stop_waits_for_it_and_never_clears_its_lock(
     world: World,
 ) -> None:
-    up_job(world, world.dispatch())
+    assert world.deploy(world.dispatch()).status == "success"
     nightly = world.dispatch("nightly.yml")
-    world.status(nightly, "in_progress")
+    world.emulator.set_run_status(OWN, nightly, "in_progress")
     world.pulumi.add_lock(STACK, "nightly")  # the nightly `pulumi up` is running
-    slept: list[float] = []
-
-    def nightly_ends(seconds: float) -> None:
-        slept.append(seconds)
-        (world.pulumi.lock_dir(STACK) / "nightly.json").unlink()
-        world.status(nightly, "completed")
-
     world.push("b" * 40)
-    out = up_job(world, world.dispatch(), nightly_ends)
-    assert f"app-pr-12 is locked; nightly.yml run {nightly}" in out
-    assert slept == [30]
-    assert not [c for c in world.pulumi.commands if c[1] == "cancel"]
-    assert world.log[-1].endswith("deployed b")
+    listed = world.listed_runs()
+    push = Background(lambda: world.deploy(world.dispatch()))
+    push.start()
+    wait_until(lambda: world.listed_runs() > listed + 1, "the push's up waits")
+    (world.pulumi.lock_dir(STACK) / "nightly.json").unlink()
+    world.emulator.set_run_status(OWN, nightly, "completed")
+    result = push.outcome()
+    assert result.status == "success", result.log
+    assert f"app-pr-12 is locked; nightly.yml run {nightly}" in result.log
+    assert "+ pulumi cancel" not in result.log
+    assert len(world.log) == 2
 
 
 def test_the_nightly_stop_skips_a_stack_whose_pr_run_is_live(world: World) -> None:
     from scripts.nightly import busy_check, switch_environments
     from scripts.schedule import Switch
 
-    up_job(world, world.dispatch())
     live = world.dispatch()
-    world.status(live, "in_progress")
+    world.emulator.set_run_status(OWN, live, "in_progress")
 
     def pull(number: int) -> PullRequest | None:
         return PullRequest(number, PrState.OPEN, "feat/login", "a" * 40, frozenset(), APP)
 
     out = io.StringIO()
-    switched = switch_environments(
-        [STACK, "pr-12"],
-        Switch.STOP,
-        pull=pull,
-        ttl_comment=lambda _: None,
-        busy=busy_check(
-            lambda stack: holders(
-                live_runs(world.own_api, OWN, _now(world)),
-                stack=stack,
-                own_run_id=None,
-                own_workflow="nightly.yml",
+    with GitHubApi(world.emulator.token, world.emulator.base_url) as api:
+        switched = switch_environments(
+            [STACK, "pr-12"],
+            Switch.STOP,
+            pull=pull,
+            ttl_comment=lambda _: None,
+            busy=busy_check(
+                lambda stack: holders(
+                    live_runs(api, OWN, datetime.now(UTC)),
+                    stack=stack,
+                    own_run_id=None,
+                    own_workflow="nightly.yml",
+                ),
+                app=True,
             ),
+            run=lambda command: "",
+            checkout=lambda pr: Path.cwd(),
+            prepare=lambda *a: None,
+            build_ref="",
+            dry_run=False,
+            out=out,
             app=True,
-        ),
-        run=lambda command: "",
-        checkout=lambda pr: Path.cwd(),
-        prepare=lambda *a: None,
-        build_ref="",
-        dry_run=False,
-        out=out,
-        app=True,
-    )
+        )
     assert switched == []
     assert f"{STACK}: pr-environment.yml run {live}" in out.getvalue()
     lines = out.getvalue().splitlines()
@@ -376,4 +425,4 @@ def test_the_nightly_stop_skips_a_stack_whose_pr_run_is_live(world: World) -> No
 
 
 def test_both_repositories_pr_12_never_share_a_stack() -> None:
-    assert stack_name_for_pr(PR) != stack_name_for_pr(PR, app=True) == STACK
+    assert stack_name_for_pr(12) != stack_name_for_pr(12, app=True) == STACK

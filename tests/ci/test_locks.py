@@ -16,19 +16,16 @@ import pytest
 
 from scripts import locks
 from scripts.github_api import GitHubApi
-from scripts.locks import (
+from scripts.lock_holders import WorkflowRun, holders, live_runs, wait_for_holders
+from scripts.lock_recovery import (
     LockError,
-    WorkflowRun,
-    holders,
     is_locked,
-    live_runs,
     recovering_runner,
-    report_missing,
     run_recovering,
     stack_entry,
     stack_of,
-    wait_for_holders,
 )
+from scripts.locks import report_missing
 from scripts.pulumi_cli import CommandError
 from tests.ci.conftest import REPO, FakeGitHub
 from tests.ci.fake_pulumi import FakeDiyPulumi, install_fake_pulumi
@@ -347,7 +344,7 @@ def test_the_command_line_refuses_a_command_on_another_stack() -> None:
 def test_the_nightly_and_the_sweep_wait_for_each_other_but_not_for_themselves(
     fake_github: FakeGitHub, github_api: GitHubApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scripts.locks import run_holders
+    from scripts.lock_holders import run_holders
 
     monkeypatch.setenv("GITHUB_RUN_ID", "1")
     fake_github.add_run(1, "nightly.yml", event="schedule")

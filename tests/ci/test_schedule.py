@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scripts.locks import WorkflowRun
+from scripts.lock_holders import WorkflowRun
 from scripts.nightly import NightlyError, switch_environments
 from scripts.orphans import PrState, PullRequest
 from scripts.pr_checkout import CheckoutError, NotDeployed

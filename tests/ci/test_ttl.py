@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts.github_api import GitHubApi, GitHubApiError
-from scripts.locks import WorkflowRun
+from scripts.lock_holders import WorkflowRun
 from scripts.orphans import GitHubPrLookup, PrState, PullRequest
 from scripts.pr_checkout import CheckoutError, NotDeployed
 from scripts.pr_comment import DEFAULT_BOT_LOGIN, find_marked, upsert_comment

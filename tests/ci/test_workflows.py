@@ -124,7 +124,7 @@ ANY_TEXT = _AnyText()
 def test_the_run_title_names_the_stack_as_the_lock_handling_reads_it(
     workflows: dict[str, dict[str, Any]],
 ) -> None:
-    from scripts.locks import RUN_TITLE
+    from scripts.lock_holders import RUN_TITLE
 
     title = " ".join(workflows["pr-environment.yml"]["run-name"].split())
     assert title.startswith(RUN_TITLE.format(stack="${{"))

@@ -71,6 +71,10 @@ def test_every_operation_in_the_description_is_served_and_validated(
         assert edited.status_code == 200
         closed = {"state": "closed", "state_reason": "completed"}
         assert gh.patch(f"{issues}/{number}", json=closed).status_code == 200
+        pull = emu.add_pull(APP_REPO, "feat/login", "b" * 40, labels=["preview"])
+        pulls = f"/repos/{APP_REPO}/pulls"
+        assert gh.get(f"{pulls}?state=all&per_page=1").status_code == 200
+        assert gh.get(f"{pulls}/{pull}").status_code == 200
 
     assert emu.spec_violations == []
     assert emu.documented_operation_ids, "the description lists no operations"

@@ -14,7 +14,7 @@ and sends a `Date` header from its clock (GitHub's time, which clients must trus
 over their own). `oauth_scopes` plays a classic token's `X-OAuth-Scopes`; GitHub
 Enterprise Server is `tests.github.fixtures.enterprise_server`.
 
-World set-up happens in Python (`add_account`, `add_repo`, `add_workflow`,
+World set-up happens in Python (`add_account`, `add_repo`, `add_workflow`, `add_pull`,
 `plan_next_run`, `add_package`); behaviour switches are plain attributes
 (`return_run_details`, `rate_limit_total`, `cancel_latency`); faults are
 queued with `inject`. Typical use, with the fixtures of `tests.github.fixtures`:

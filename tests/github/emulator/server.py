@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from openapi_core import OpenAPI
 
 from tests.github.clock import RealClock
-from tests.github.emulator.issues import _Issues
 from tests.github.emulator.model import (
     DEFAULT_TOKEN,
     Clock,
@@ -34,12 +33,13 @@ from tests.github.emulator.model import (
     _Repo,
     _Run,
 )
+from tests.github.emulator.pulls import _Pulls
 from tests.github.emulator.registry import RegistryEmulation
 from tests.github.emulator.wire import _EmulatorHandler, _encode, _etag_matches, _redacted
 from tests.github.openapi_check import Exchange, SpecChecker, checker_for
 
 
-class GitHubEmulator(_Issues):
+class GitHubEmulator(_Pulls):
     """See the module docstring. Thread-safe; use as a context manager or start()/stop()."""
 
     def __init__(
@@ -89,6 +89,7 @@ class GitHubEmulator(_Issues):
         self._runs: list[_Run] = []
         self._packages: dict[tuple[str, str], _Package] = {}
         self._issues = {}
+        self._pull_heads = {}
         self._faults: list[_Fault] = []
         self._cancelled: list[int] = []
         self._rate_used = 0
@@ -343,6 +344,8 @@ class GitHubEmulator(_Issues):
             ("GET", rf"{repo}/issues/(?P<issue_number>{seg})/comments", self._list_comments),
             ("POST", rf"{repo}/issues/(?P<issue_number>{seg})/comments", self._create_comment),
             ("PATCH", rf"{repo}/issues/comments/(?P<comment_id>{seg})", self._update_comment),
+            ("GET", rf"{repo}/pulls", self._list_pulls),
+            ("GET", rf"{repo}/pulls/(?P<pull_number>{seg})", self._get_pull),
         ]
         for kind, prefix in owners.items():
             table += [

@@ -1,8 +1,8 @@
 """What every part of the emulator shares: its state, lookups, pagination and scopes.
 
 The emulator is one class built in layers, one module each (`views` -> `repos` ->
-`run_views` -> `runs` -> `packages` -> `faults` -> `issues` -> `server`); each layer uses only what
-this base and the layers below it define.
+`run_views` -> `runs` -> `packages` -> `faults` -> `issues` -> `pulls` -> `server`);
+each layer uses only what this base and the layers below it define.
 """
 
 from __future__ import annotations
