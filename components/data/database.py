@@ -26,8 +26,6 @@ from components.data.store_mode import PostgresModeGuard, StoreMode
 from stack.config import PostgresConfig
 from stack.production import CloudNativePG
 
-GUARD_NAME = "postgres-mode"
-
 
 @dataclass(frozen=True)
 class DatabaseArgs:
@@ -58,8 +56,7 @@ class Database:
 
 def database(args: DatabaseArgs) -> Database:
     """Register the guard and the database of `args.config.mode`."""
-    config = args.config
-    mode = StoreMode(PostgresModeGuard, GUARD_NAME, config.mode, config.allow_mode_change)
+    mode = StoreMode(PostgresModeGuard, args.config.mode, args.config.allow_mode_change)
     if args.config.mode == "external":
         return _external(args, mode)
     after_guard = pulumi.ResourceOptions(depends_on=[mode.guard])

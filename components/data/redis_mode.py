@@ -21,8 +21,8 @@ the managed server, which refuses it anyway, and would write the host, a part of
 the secret URL, into a non-Secret object.
 
 `RedisModeGuard` (components/data/store_mode.py) runs the Postgres guard's provider
-(components/data/mode_guard.py) for the key `tims-stack:redis`: a mode change without `redis.allowModeChange` fails
-its check at preview time, before anything is deleted.
+(components/data/mode_guard.py) for the key `tims-stack:redis`: a mode change without
+`redis.allowModeChange` fails its check at preview time, before anything is deleted.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ from components.contracts import ProtectedService, RedisConnection
 from components.data.redis import PORT, Redis, RedisArgs
 from components.data.store_mode import RedisModeGuard, StoreMode
 from stack.config import RedisConfig
-
-GUARD_NAME = "redis-mode"
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class RedisStore:
 
 def redis_store(args: RedisStoreArgs) -> RedisStore:
     """Register the guard and the Redis of `args.config.mode`."""
-    mode = StoreMode(RedisModeGuard, GUARD_NAME, args.config.mode, args.config.allow_mode_change)
+    mode = StoreMode(RedisModeGuard, args.config.mode, args.config.allow_mode_change)
     if args.config.mode == "external":
         if args.url is None:
             raise ValueError("redis.mode external needs tims-stack:redisUrl")

@@ -1,9 +1,8 @@
 """A data store's mode guard as Pulumi resources: the guard, and the component holding it.
 
-The guards of Postgres and Redis differ only in their type tokens and in the store
-their provider (components/data/mode_guard.py) words its refusal for. Each sits in a
-component of its own (`tims-stack:k8s:PostgresMode`, `tims-stack:k8s:RedisMode`), so
-the stores' URNs stay as they were before the modes existed.
+Postgres and Redis differ only in type tokens and in the store the provider
+(components/data/mode_guard.py) words its refusal for. Each guard sits in a component
+of its own, so the stores' URNs stay as they were before the modes existed.
 """
 
 from __future__ import annotations
@@ -13,15 +12,14 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 
-from components.data.mode_guard import ALLOW, MODE, POSTGRES, REDIS, ModeGuardProvider
+from components.data.mode_guard import ALLOW, MODE, POSTGRES, REDIS, ModeGuardProvider, guard_id
 
 
 class ModeGuard(pulumi.dynamic.Resource):
-    """State: the recorded mode. A subclass names the store and the type tokens."""
+    """State: the recorded mode. A subclass names its store and its component's type."""
 
     store: ClassVar[str]
     component: ClassVar[str]
-    """The type token of the `StoreMode` that holds this guard."""
     mode: pulumi.Output[str]
 
     def __init__(
@@ -34,30 +32,22 @@ class ModeGuard(pulumi.dynamic.Resource):
 class PostgresModeGuard(ModeGuard, module="tims-stack", name="PostgresModeGuard"):
     """Type token `pulumi-python:dynamic/tims-stack:PostgresModeGuard`."""
 
-    store = POSTGRES
-    component = "tims-stack:k8s:PostgresMode"
+    store, component = POSTGRES, "tims-stack:k8s:PostgresMode"
 
 
 class RedisModeGuard(ModeGuard, module="tims-stack", name="RedisModeGuard"):
     """Type token `pulumi-python:dynamic/tims-stack:RedisModeGuard`."""
 
-    store = REDIS
-    component = "tims-stack:k8s:RedisMode"
+    store, component = REDIS, "tims-stack:k8s:RedisMode"
 
 
 class StoreMode(pulumi.ComponentResource):
-    """Holds one store's guard, registered before the store, which depends on it."""
+    """Holds one store's guard, named `<store>-mode`; the store's resources depend on it."""
 
     guard: ModeGuard
 
-    def __init__(
-        self,
-        guard: type[ModeGuard],
-        name: str,
-        mode: str,
-        allow_change: bool,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(guard.component, name, None, opts)
+    def __init__(self, guard: type[ModeGuard], mode: str, allow_change: bool) -> None:
+        name = guard_id(guard.store)
+        super().__init__(guard.component, name, None, None)
         self.guard = guard(name, mode, allow_change, pulumi.ResourceOptions(parent=self))
         self.register_outputs({"mode": self.guard.mode})
