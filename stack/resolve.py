@@ -101,16 +101,19 @@ def parse_config(
     `env` is the process environment (only GITHUB_TOKEN is read). Values of
     `secret_keys` never appear in an error. `warn` receives non-fatal notes.
     """
-    run = Judging(Reporter(secret_keys, raw))
-    given = _readable(raw, frozenset(secret_keys), run)
+    run, keys = Judging(Reporter(secret_keys, raw)), frozenset(secret_keys)
+    given = _readable(raw, keys, run)
     stack_input = {k[len(NS) :]: v for k, v in given.items() if k.startswith(NS)}
     github_input = {k[7:]: v for k, v in given.items() if k.startswith("github:")}
     github_input.pop("token", None)  # only its presence matters; never validated or echoed
     settings = _validate(StackSettings, stack_input, NS, run)
     github = _validate(GitHubSettings, github_input, "github:", run)
-    has_token = _token(raw, frozenset(secret_keys), env, run)
-    _postgres_password(raw, frozenset(secret_keys), settings, run)
-    _redis_url(raw, frozenset(secret_keys), settings, run)
+    has_token = _token(raw, keys, env, run)
+    password = ("the database user's password", "<password>")
+    _mode_secret(raw, keys, run, PASSWORD_KEY, ("postgres", settings.postgres.mode), password)
+    url = (f"the managed Redis's URL, {REDIS_URL_FORMS}", "<url>")
+    redis = ("redis", settings.redis.mode)
+    _mode_secret(raw, keys, run, REDIS_URL_KEY, redis, url, _redis_url_problem)
     _production_notes(settings, given, run)
     config = _resolve(settings, github, has_token, stack, run)
     if run.report.issues:
@@ -195,67 +198,48 @@ def _token(
     return in_config or bool(env.get(TOKEN_ENV))
 
 
-def _postgres_password(
-    raw: Mapping[str, str], secret_keys: frozenset[str], s: StackSettings, run: Judging
+def _mode_secret(
+    raw: Mapping[str, str],
+    secret_keys: frozenset[str],
+    run: Judging,
+    key: str,
+    mode: tuple[str, str],
+    what: tuple[str, str],
+    problem: Callable[[str], str | None] = lambda _value: None,
 ) -> None:
-    """tims-stack:postgresPassword: secret only, required exactly with postgres.mode external.
+    """A secret-only key needed exactly in a store's external mode: tims-stack:postgresPassword
+    for postgres.mode, tims-stack:redisUrl for redis.mode. `mode` is (store, its mode);
+    `what` is (what the value is, its placeholder in the `pulumi config set` line).
 
     Judged from `raw`: offline (render) the encrypted value is a placeholder that
-    `_readable` keeps out of the settings, yet it is set.
-    """
-    given = bool(raw.get(PASSWORD_KEY))
-    if given and PASSWORD_KEY not in secret_keys:
+    `_readable` keeps out of the settings, yet it is set; `problem` does not judge it
+    then. Every message is value-free (a URL holds the password: not even its host or
+    scheme is quoted back)."""
+    (store, current), value = mode, raw.get(key, "")
+    how = f"`pulumi config set --secret {key} {what[1]}`"
+    if value and key not in secret_keys:
         run.report.add(
-            PASSWORD_KEY,
-            f"is stored in plain text; remove it with `pulumi config rm {PASSWORD_KEY}` and set "
-            f"it again with `pulumi config set --secret {PASSWORD_KEY} <password>`",
-            value_free=True,
-        )
-    mode = s.postgres.mode
-    if mode == "external" and not given and not run.hit("postgres"):
-        run.report.add(
-            PASSWORD_KEY,
-            "is required with postgres.mode 'external': the database user's password, set "
-            f"with `pulumi config set --secret {PASSWORD_KEY} <password>`",
-            value_free=True,
-        )
-    elif given and mode != "external":
-        run.notes.append(f"{PASSWORD_KEY} is set but postgres.mode is {mode!r}: it is not used")
-
-
-def _redis_url(
-    raw: Mapping[str, str], secret_keys: frozenset[str], s: StackSettings, run: Judging
-) -> None:
-    """tims-stack:redisUrl: secret only, required exactly with redis.mode external, and a
-    redis:// or rediss:// URL. Every message is value-free: the URL holds the password,
-    and even its host or scheme is not quoted back."""
-    value = raw.get(REDIS_URL_KEY, "")
-    how = f"`pulumi config set --secret {REDIS_URL_KEY} <url>`"
-    if value and REDIS_URL_KEY not in secret_keys:
-        run.report.add(
-            REDIS_URL_KEY,
-            f"is stored in plain text; remove it with `pulumi config rm {REDIS_URL_KEY}` and "
-            f"set it again with {how}",
-            value_free=True,
-        )
-    # Offline (render) the encrypted value is a placeholder: set, but not judged.
-    elif value and SECRET_PLACEHOLDER not in value and (problem := redis_url_problem(value)):
-        run.report.add(
-            REDIS_URL_KEY,
-            f"is not a Redis URL: the value {problem}; expected {REDIS_URL_FORMS}. Set it "
+            key,
+            f"is stored in plain text; remove it with `pulumi config rm {key}` and set it "
             f"again with {how}",
             value_free=True,
         )
-    mode = s.redis.mode
-    if mode == "external" and not value and not run.hit("redis"):
+    elif value and SECRET_PLACEHOLDER not in value and (found := problem(value)):
+        run.report.add(key, f"{found}. Set it again with {how}", value_free=True)
+    if current == "external" and not value and not run.hit(store):
         run.report.add(
-            REDIS_URL_KEY,
-            f"is required with redis.mode 'external': the managed Redis's URL, "
-            f"{REDIS_URL_FORMS}, set with {how}",
+            key,
+            f"is required with {store}.mode 'external': {what[0]}, set with {how}",
             value_free=True,
         )
-    elif value and mode != "external":
-        run.notes.append(f"{REDIS_URL_KEY} is set but redis.mode is {mode!r}: it is not used")
+    elif value and current != "external":
+        run.notes.append(f"{key} is set but {store}.mode is {current!r}: it is not used")
+
+
+def _redis_url_problem(value: str) -> str | None:
+    if (problem := redis_url_problem(value)) is None:
+        return None
+    return f"is not a Redis URL: the value {problem}; expected {REDIS_URL_FORMS}"
 
 
 def _production_notes(s: StackSettings, given: Mapping[str, Any], run: Judging) -> None:

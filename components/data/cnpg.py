@@ -87,8 +87,10 @@ def await_annotations(*, stopped: bool, instances: int) -> dict[str, str]:
     most READY_TIMEOUT_SECONDS. Stopped: hibernation deletes the instance pods
     and keeps the volumes and `spec.instances`; the Cluster stays `Ready` (its
     phase is left healthy: pkg/reconciler/hibernation/reconciler.go, Reconcile
-    returns before any phase change) with no ready instance, so no expression
-    both proves hibernation and holds: Pulumi does not wait.
+    returns before any phase change) with no ready instance. Pulumi does not wait:
+    the one proof, the `cnpg.io/hibernation` condition at True, never comes while the
+    Cluster is unhealthy (pkg/reconciler/hibernation/status.go, EnrichStatus defers
+    hibernation), and a stop should not hang on a broken database.
     """
     if stopped:
         return {HIBERNATION: "on", "pulumi.com/skipAwait": "true"}
@@ -166,8 +168,11 @@ def scheduled_backup_spec(
       and records each refusal as a failed Backup (internal/controller/
       backup_controller.go: "cannot backup a hibernated cluster"); the schedule
       controller only skips a suspended one (scheduledbackup_controller.go,
-      Reconcile). `immediate` acts only on the first check (LastCheckTime nil),
-      so a start does not trigger an extra backup.
+      Reconcile). `immediate` acts only on the first check (LastCheckTime nil);
+      on a start, a slot missed while suspended is taken at once, one backup for all
+      (reconcileScheduledBackup: the next slot after LastCheckTime is past). The
+      resume comes after the Cluster's wait (it depends on the Cluster), so that
+      backup, like the first, finds a serving primary.
     - backupOwnerReference `cluster`: the Backup objects, the catalogue of what is in
       the object store, live as long as the Cluster whose data they describe, not as
       long as one schedule (a changed cluster reference replaces the ScheduledBackup:

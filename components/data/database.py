@@ -9,60 +9,22 @@
 
 `PostgresModeGuard` is registered before any of them, and they depend on it: a
 mode change without `postgres.allowModeChange` fails its check at preview time
-(components/data/mode_guard.py), before anything is replaced.
+(components/data/store_mode.py, mode_guard.py), before anything is replaced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
-import pulumi.dynamic
 
 from components.contracts import DatabaseConnection, ProtectedService
 from components.data.cnpg import OWNER, CnpgCluster, CnpgClusterArgs, peer_rules
-from components.data.mode_guard import ALLOW, MODE, ModeGuardProvider
 from components.data.postgres import PORT as POSTGRES_PORT
 from components.data.postgres import Postgres, PostgresArgs
+from components.data.store_mode import PostgresModeGuard, StoreMode
 from stack.config import PostgresConfig
 from stack.production import CloudNativePG
-
-GUARD_NAME = "postgres-mode"
-
-
-class PostgresModeGuard(pulumi.dynamic.Resource, module="tims-stack", name="PostgresModeGuard"):
-    """Type token `pulumi-python:dynamic/tims-stack:PostgresModeGuard`; state: the mode."""
-
-    mode: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        mode: str,
-        allow_change: bool,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {MODE: mode, ALLOW: allow_change}
-        super().__init__(ModeGuardProvider(), name, props, opts)
-
-
-class PostgresMode(pulumi.ComponentResource):
-    """Holds the guard; a component of its own, so the Postgres URNs stay as they were."""
-
-    guard: PostgresModeGuard
-
-    def __init__(
-        self, name: str, config: PostgresConfig, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("tims-stack:k8s:PostgresMode", name, None, opts)
-        self.guard = PostgresModeGuard(
-            name,
-            config.mode,
-            config.allow_mode_change,
-            pulumi.ResourceOptions(parent=self),
-        )
-        self.register_outputs({"mode": self.guard.mode})
 
 
 @dataclass(frozen=True)
@@ -94,7 +56,7 @@ class Database:
 
 def database(args: DatabaseArgs) -> Database:
     """Register the guard and the database of `args.config.mode`."""
-    mode = PostgresMode(GUARD_NAME, args.config)
+    mode = StoreMode(PostgresModeGuard, args.config.mode, args.config.allow_mode_change)
     if args.config.mode == "external":
         return _external(args, mode)
     after_guard = pulumi.ResourceOptions(depends_on=[mode.guard])
@@ -160,7 +122,7 @@ def _in_cluster(args: DatabaseArgs, opts: pulumi.ResourceOptions) -> Database:
     )
 
 
-def _external(args: DatabaseArgs, mode: PostgresMode) -> Database:
+def _external(args: DatabaseArgs, mode: StoreMode) -> Database:
     external = args.config.external
     if external is None or args.password is None:
         raise ValueError("postgres.mode external needs postgres.external and postgresPassword")

@@ -20,52 +20,21 @@ the image has no Celery app `back`, so beat exits in any mode (the app contract,
 the managed server, which refuses it anyway, and would write the host, a part of
 the secret URL, into a non-Secret object.
 
-`RedisModeGuard` is the Postgres guard's provider (components/data/mode_guard.py)
-for the key `tims-stack:redis`: a mode change without `redis.allowModeChange` fails
-its check at preview time, before anything is deleted.
+`RedisModeGuard` (components/data/store_mode.py) runs the Postgres guard's provider
+(components/data/mode_guard.py) for the key `tims-stack:redis`: a mode change without
+`redis.allowModeChange` fails its check at preview time, before anything is deleted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
-import pulumi.dynamic
 
 from components.contracts import ProtectedService, RedisConnection
-from components.data.mode_guard import ALLOW, MODE, REDIS, ModeGuardProvider
 from components.data.redis import PORT, Redis, RedisArgs
+from components.data.store_mode import RedisModeGuard, StoreMode
 from stack.config import RedisConfig
-
-GUARD_NAME = "redis-mode"
-
-
-class RedisModeGuard(pulumi.dynamic.Resource, module="tims-stack", name="RedisModeGuard"):
-    """Type token `pulumi-python:dynamic/tims-stack:RedisModeGuard`; state: the mode."""
-
-    mode: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, mode: str, allow_change: bool, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {MODE: mode, ALLOW: allow_change}
-        super().__init__(ModeGuardProvider(REDIS), name, props, opts)
-
-
-class RedisMode(pulumi.ComponentResource):
-    """Holds the guard, as `PostgresMode` does; the Redis URNs stay as they were."""
-
-    guard: RedisModeGuard
-
-    def __init__(
-        self, name: str, config: RedisConfig, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("tims-stack:k8s:RedisMode", name, None, opts)
-        self.guard = RedisModeGuard(
-            name, config.mode, config.allow_mode_change, pulumi.ResourceOptions(parent=self)
-        )
-        self.register_outputs({"mode": self.guard.mode})
 
 
 @dataclass(frozen=True)
@@ -98,7 +67,7 @@ class RedisStore:
 
 def redis_store(args: RedisStoreArgs) -> RedisStore:
     """Register the guard and the Redis of `args.config.mode`."""
-    mode = RedisMode(GUARD_NAME, args.config)
+    mode = StoreMode(RedisModeGuard, args.config.mode, args.config.allow_mode_change)
     if args.config.mode == "external":
         if args.url is None:
             raise ValueError("redis.mode external needs tims-stack:redisUrl")

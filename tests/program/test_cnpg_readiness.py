@@ -18,7 +18,7 @@ import pytest
 
 from components.data import cnpg
 from tests.program.k8s import Runs, objects
-from tests.program.waitfor import ready
+from tests.program.waitfor import WaitForError, ready
 
 HEALTHY = "Cluster in healthy state"
 
@@ -78,6 +78,13 @@ def test_a_cluster_short_of_instances_is_not_ready(running: dict[str, Any]) -> N
     assert not _ready(running, _status(ready_condition="True", ready_instances=2))
 
 
+def test_a_scale_down_is_not_ready_while_the_extra_instance_serves(
+    running: dict[str, Any],
+) -> None:
+    """`instances` lowered: until the operator removes a pod, the count is the old one."""
+    assert not _ready(running, _status(ready_condition="True", ready_instances=4))
+
+
 def test_every_instance_ready_but_not_healthy_is_not_ready(running: dict[str, Any]) -> None:
     assert not _ready(running, _status(ready_condition="False", ready_instances=3))
 
@@ -114,9 +121,20 @@ def test_the_double_honours_observed_generation_where_an_object_has_it() -> None
     assert ready({"pulumi.com/waitFor": "condition=Ready"}, obj)
 
 
+def test_the_double_reads_an_empty_wanted_status_and_a_non_string_list_as_upstream() -> None:
+    """NewCustom (await/condition/custom.go): "True" only without "="; ReadyCondition
+    (metadata/overrides.go): a JSON list that is not all strings is one expression."""
+    obj = {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert not ready({"pulumi.com/waitFor": "condition=Ready="}, obj)
+    with pytest.raises(WaitForError, match="prefix"):
+        ready({"pulumi.com/waitFor": '["condition=Ready", 1]'}, obj)
+
+
 def test_a_stopped_cluster_is_not_waited_for(program_runs: Runs) -> None:
-    """Hibernated: Ready stays True with no instance, so no expression would both prove the
-    hibernation and ever hold with `readyInstances`; the provider skips the wait."""
+    """Hibernated: Ready stays True with no instance, and the operator defers hibernation
+    while the Cluster is unhealthy (pkg/reconciler/hibernation/status.go, EnrichStatus:
+    WaitingForHealthy), so even its `cnpg.io/hibernation` condition could keep a stop
+    waiting for good; the provider skips the wait."""
     stopped = _cluster("cloudnativepg-stopped", program_runs)
     annotations = stopped["metadata"]["annotations"]
     assert annotations == {cnpg.HIBERNATION: "on", "pulumi.com/skipAwait": "true"}

@@ -8,8 +8,10 @@ test_postgres_modes.py over every mode scenario; stop/start in test_stop_start.p
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import dill
 import pytest
 
 from components.data.redis import SERVICE_NAME
@@ -150,6 +152,16 @@ def test_redis_mode_guard_records_the_mode(program_runs: Runs, name: str, mode: 
     (guard,) = program_runs(name).of_type(GUARD_TYPE)
     assert (guard.inputs["mode"], guard.inputs["allowModeChange"]) == (mode, False)
     assert guard.urn.endswith("tims-stack:k8s:RedisMode$" + GUARD_TYPE + "::redis-mode")
+
+
+def test_the_registered_redis_guard_refuses_in_redis_words(default_run: ProgramRun) -> None:
+    """The provider as the host gets it: the `__provider` input, unpickled as pulumi's
+    sdk/python/lib/pulumi/dynamic/__main__.py `get_provider` does (base64, dill)."""
+    (guard,) = default_run.of_type(GUARD_TYPE)
+    provider = dill.loads(base64.b64decode(reveal(guard.inputs)["__provider"]))  # noqa: S301 (our own state)
+    result = provider.check({"mode": "inCluster"}, {"mode": "external", "allowModeChange": False})
+    (failure,) = result.failures
+    assert failure.reason.startswith("tims-stack:redis.mode changes"), failure.reason
 
 
 def test_in_cluster_redis_waits_for_the_guard(default_run: ProgramRun) -> None:

@@ -112,8 +112,9 @@ def _jsonpath_satisfied(expression: str, obj: Mapping[str, Any]) -> bool:
 
 def _condition_satisfied(expression: str, obj: Mapping[str, Any]) -> bool:
     wanted = expression.removeprefix("condition=")
-    kind, _, status = wanted.partition("=")
-    status = status or "True"
+    # NewCustom: "True" only when there is no "="; `condition=Ready=` wants an empty status.
+    kind, equals, status = wanted.partition("=")
+    status = status if equals else "True"
     conditions = obj.get("status", {}).get("conditions")
     if not isinstance(conditions, list):
         return False
@@ -136,11 +137,15 @@ def ready(annotations: Mapping[str, str], obj: Mapping[str, Any]) -> bool:
     value = annotations.get(WAIT_FOR, "")
     if not value:
         return True
+    # json.Unmarshal into []string: JSON null is an empty list; anything else that is not
+    # a list of strings fails, and the whole value is then one expression.
     try:
         expressions = json.loads(value)
     except json.JSONDecodeError:
         expressions = [value]
-    if not isinstance(expressions, list):
+    if expressions is None:
+        expressions = []
+    elif not isinstance(expressions, list) or not all(isinstance(e, str) for e in expressions):
         expressions = [value]
     if not expressions:
         raise WaitForError("at least one condition must be specified")

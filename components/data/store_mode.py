@@ -1,0 +1,53 @@
+"""A data store's mode guard as Pulumi resources: the guard, and the component holding it.
+
+Postgres and Redis differ only in type tokens and in the store the provider
+(components/data/mode_guard.py) words its refusal for. Each guard sits in a component
+of its own, so the stores' URNs stay as they were before the modes existed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+import pulumi.dynamic
+
+from components.data.mode_guard import ALLOW, MODE, POSTGRES, REDIS, ModeGuardProvider, guard_id
+
+
+class ModeGuard(pulumi.dynamic.Resource):
+    """State: the recorded mode. A subclass names its store and its component's type."""
+
+    store: ClassVar[str]
+    component: ClassVar[str]
+    mode: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, mode: str, allow_change: bool, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {MODE: mode, ALLOW: allow_change}
+        super().__init__(ModeGuardProvider(self.store), name, props, opts)
+
+
+class PostgresModeGuard(ModeGuard, module="tims-stack", name="PostgresModeGuard"):
+    """Type token `pulumi-python:dynamic/tims-stack:PostgresModeGuard`."""
+
+    store, component = POSTGRES, "tims-stack:k8s:PostgresMode"
+
+
+class RedisModeGuard(ModeGuard, module="tims-stack", name="RedisModeGuard"):
+    """Type token `pulumi-python:dynamic/tims-stack:RedisModeGuard`."""
+
+    store, component = REDIS, "tims-stack:k8s:RedisMode"
+
+
+class StoreMode(pulumi.ComponentResource):
+    """Holds one store's guard, named `<store>-mode`; the store's resources depend on it."""
+
+    guard: ModeGuard
+
+    def __init__(self, guard: type[ModeGuard], mode: str, allow_change: bool) -> None:
+        name = guard_id(guard.store)
+        super().__init__(guard.component, name, None, None)
+        self.guard = guard(name, mode, allow_change, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"mode": self.guard.mode})
