@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from stack.errors import Reporter
 from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ErrorFn, ParseFn
 
 # 12 labels of 20 characters: a valid 251-character domain whose default host
@@ -207,6 +208,12 @@ def test_a_plain_app_config_keeps_the_hint_built_from_its_value(config_error: Er
     messages = _messages(error, key)
     assert messages, f"no {key} issue: {error.issues}"
     assert "did you mean '777Mi'?" in messages[0], f"{key}: hint lost: {messages[0]!r}"
+
+
+def test_the_reporter_shows_no_value_of_a_field_of_a_secret_key() -> None:
+    """The second net under `add`: `show` itself never renders a secret key's value."""
+    report = Reporter(("tims-stack:backend",), {"tims-stack:backend": '{"replicas": 31337}'})
+    assert report.show("tims-stack:backend.replicas", 31337) == "<secret value>"
 
 
 def test_secret_token_pasted_into_a_plain_key_is_not_echoed(config_error: ErrorFn) -> None:
