@@ -298,13 +298,27 @@ def test_the_deploy_never_creates_a_stack_and_summarises_what_it_deployed(
     deploy_jobs: dict[str, dict[str, Any]],
 ) -> None:
     for stack, job in deploy_jobs.items():
-        up = next(s for s in job["steps"] if s.get("with", {}).get("command") == "up")
-        assert up["with"]["stack-name"] == "${{ env.STACK }}"
+        up = next(s for s in job["steps"] if s.get("id") == "up")
         assert job["env"]["STACK"] == stack
-        assert up["with"]["upsert"] is False
+        assert up["run"].startswith('pulumi stack select --stack "$STACK" --non-interactive\n')
+        assert "--create" not in up["run"]
+        assert "stack init" not in up["run"]
         summary = named(job, "scripts.deploy_summary")
         assert job["steps"].index(summary) == job["steps"].index(up) + 1
         assert '--commit "$GITHUB_SHA"' in summary["run"]
+
+
+def test_no_deploy_step_puts_the_secret_stack_outputs_into_its_outputs(
+    deploy_jobs: dict[str, dict[str, Any]],
+) -> None:
+    """pulumi/actions writes every stack output to its step outputs before masking the
+    secret ones (src/main.ts of v7.0.0, core.setOutput then core.setSecret)."""
+    for stack, job in deploy_jobs.items():
+        for entry in job["steps"]:
+            uses, command = str(entry.get("uses", "")), entry.get("with", {}).get("command")
+            assert not (uses.startswith("pulumi/actions") and command), (
+                f"deploy-{stack}: pulumi/actions runs `{command}` and exports the outputs"
+            )
 
 
 def test_no_long_lived_job_ever_clears_a_lock(
