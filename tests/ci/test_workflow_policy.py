@@ -201,6 +201,17 @@ def test_no_secret_goes_into_the_job_files_or_a_traced_script() -> None:
                     )
 
 
+def test_no_step_lets_pulumi_actions_export_the_stack_outputs() -> None:
+    """pulumi/actions with a `command` writes every stack output to its step outputs in
+    plain text before masking the secret ones (src/main.ts of v7.0.0: core.setOutput,
+    then core.setSecret); only its install (no command) is used."""
+    for file, job, step in all_steps():
+        uses, command = str(step.get("uses", "")), (step.get("with") or {}).get("command")
+        assert not (uses.startswith("pulumi/actions") and command), (
+            f"{file} job {job} step {step.get('name')}: pulumi/actions runs `{command}`"
+        )
+
+
 def test_every_shell_script_parses(tmp_path: Path) -> None:
     import subprocess
 

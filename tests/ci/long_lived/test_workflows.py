@@ -308,19 +308,6 @@ def test_the_deploy_never_creates_a_stack_and_summarises_what_it_deployed(
         assert '--commit "$GITHUB_SHA"' in summary["run"]
 
 
-def test_no_deploy_step_puts_the_secret_stack_outputs_into_its_outputs(
-    deploy_jobs: dict[str, dict[str, Any]],
-) -> None:
-    """pulumi/actions writes every stack output to its step outputs before masking the
-    secret ones (src/main.ts of v7.0.0, core.setOutput then core.setSecret)."""
-    for stack, job in deploy_jobs.items():
-        for entry in job["steps"]:
-            uses, command = str(entry.get("uses", "")), entry.get("with", {}).get("command")
-            assert not (uses.startswith("pulumi/actions") and command), (
-                f"deploy-{stack}: pulumi/actions runs `{command}` and exports the outputs"
-            )
-
-
 def test_no_long_lived_job_ever_clears_a_lock(
     long_lived_workflows: dict[str, dict[str, Any]],
 ) -> None:
