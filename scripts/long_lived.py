@@ -4,9 +4,9 @@
         [--deploy-jobs .github/workflows/long-lived.yml]
 
 Writes `stacks=<JSON list>` to GITHUB_OUTPUT (or prints it), each entry
-`{"stack": ..., "environment": ...}` in the file's order, which is the deploy
-order. The preview and drift jobs use it as `strategy.matrix.include`. A bad
-file fails naming the entry and what is allowed.
+`{"stack": ..., "environment": ..., "previewEnvironment": ...}` in the file's
+order, which is the deploy order. The preview and drift jobs use it as
+`strategy.matrix.include`. A bad file fails naming the entry and what is allowed.
 
 The deploy cannot be a matrix: GitHub does not promise that `max-parallel: 1`
 starts matrix jobs in order. So it is one job `deploy-<stack>` per entry, each
@@ -22,7 +22,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,9 @@ DEFAULT_FILE = Path(".github/long-lived-stacks.yml")
 _GITHUB_ENVIRONMENT_RE = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 
+_KEYS = frozenset({"stack", "environment", "previewEnvironment"})
+
+
 class LongLivedError(ValueError):
     pass
 
@@ -45,7 +48,21 @@ class LongLivedStack:
     stack: str
     """The Pulumi stack, also the environment name in tims-stack:environment."""
     environment: str
-    """The GitHub environment holding its secrets (and, for production, its reviewers)."""
+    """The GitHub environment of its deploys (and, for production, its reviewers)."""
+    preview_environment: str = ""
+    """Where its PR previews and drift checks run; `environment` when not set. A PR runs its
+    own copy of the workflows, so it can read every secret of the environment it runs in."""
+
+    def __post_init__(self) -> None:
+        if not self.preview_environment:
+            object.__setattr__(self, "preview_environment", self.environment)
+
+    def matrix_entry(self) -> dict[str, str]:
+        return {
+            "stack": self.stack,
+            "environment": self.environment,
+            "previewEnvironment": self.preview_environment,
+        }
 
 
 def parse(document: object, where: str) -> list[LongLivedStack]:
@@ -55,11 +72,18 @@ def parse(document: object, where: str) -> list[LongLivedStack]:
     stacks: list[LongLivedStack] = []
     for index, entry in enumerate(document["stacks"]):
         label = f"{where}: stacks[{index}]"
-        if not isinstance(entry, dict) or set(entry) != {"stack", "environment"}:
-            raise LongLivedError(f"{label} must have exactly the keys `stack` and `environment`")
+        keys = set(entry) if isinstance(entry, dict) else set()
+        if not isinstance(entry, dict) or not {"stack", "environment"} <= keys <= _KEYS:
+            raise LongLivedError(
+                f"{label} must have the keys `stack` and `environment`, and may have "
+                "`previewEnvironment`"
+            )
         stack, environment = entry["stack"], entry["environment"]
-        if not isinstance(stack, str) or not isinstance(environment, str):
-            raise LongLivedError(f"{label}: `stack` and `environment` must be strings")
+        preview = entry.get("previewEnvironment", environment)
+        if not (
+            isinstance(stack, str) and isinstance(environment, str) and isinstance(preview, str)
+        ):
+            raise LongLivedError(f"{label}: `stack` and the environments must be strings")
         try:
             check_environment(stack)
         except ValueError as exc:
@@ -69,12 +93,13 @@ def parse(document: object, where: str) -> list[LongLivedStack]:
                 f"{label}: {stack!r} is a PR stack name (pr-<n>); those belong to "
                 "pr-environment.yml and the sweep, which destroys them"
             )
-        if not _GITHUB_ENVIRONMENT_RE.fullmatch(environment):
-            raise LongLivedError(
-                f"{label}: GitHub environment {environment!r} may use only letters, digits, "
-                "'.', '_' and '-'"
-            )
-        stacks.append(LongLivedStack(stack, environment))
+        for name in (environment, preview):
+            if not _GITHUB_ENVIRONMENT_RE.fullmatch(name):
+                raise LongLivedError(
+                    f"{label}: GitHub environment {name!r} may use only letters, digits, "
+                    "'.', '_' and '-'"
+                )
+        stacks.append(LongLivedStack(stack, environment, preview))
     if not stacks:
         raise LongLivedError(f"{where}: `stacks` is empty")
     names = [s.stack for s in stacks]
@@ -172,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if problems:
         return 1
-    line = "stacks=" + json.dumps([asdict(s) for s in stacks], separators=(",", ":"))
+    line = "stacks=" + json.dumps([s.matrix_entry() for s in stacks], separators=(",", ":"))
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
         with open(output, "a", encoding="utf-8") as handle:

@@ -103,9 +103,10 @@ def steps(digest: Mapping[str, Any]) -> list[Step]:
     if not isinstance(raw, list):
         raise DigestError("`steps` of the preview digest is not a list")
     found: list[Step] = []
-    for entry in raw:
+    for index, entry in enumerate(raw, start=1):
         if not isinstance(entry, dict) or not isinstance(entry.get("urn"), str):
-            raise DigestError(f"a preview step has no urn: {str(entry)[:200]}")
+            # Named by its place only: the step's states hold values (see the module doc).
+            raise DigestError(f"step {index} of the preview digest has no urn")
         urn_type, name = urn_type_and_name(entry["urn"])
         state = entry.get("newState") or entry.get("oldState") or {}
         kind = state.get("type") if isinstance(state, dict) else None

@@ -35,8 +35,13 @@ class Resources(ConfigModel):
         for part in ("requests", "limits"):
             for name, text in getattr(self, part).items():
                 if name != "cpu" and text.endswith("m"):
-                    allowed = f"bytes; 'm' means thousandths here: did you mean '{text[:-1]}Mi'?"
-                    found.append(Finding(allowed, at=(part, name), value=text, has_value=True))
+                    # The hint rebuilds the value, so it is the problem (hidden for a secure
+                    # app config), never the allowed text (kept for one).
+                    allowed = "bytes, e.g. '512Mi'; 'm' means thousandths here"
+                    problem = f"is in thousandths of a byte: did you mean '{text[:-1]}Mi'?"
+                    found.append(
+                        Finding(allowed, problem, at=(part, name), value=text, has_value=True)
+                    )
         for name, request in self.requests.items():
             limit = self.limits.get(name)
             if limit is not None and _amount(request) > _amount(limit):

@@ -161,19 +161,55 @@ def test_secrets_appear_only_in_step_env_or_action_inputs() -> None:
                 )
 
 
+_SECRET_VARIABLES = (
+    "KUBE_CONFIG",
+    "GITHUB_TOKEN",
+    "PULUMI_ACCESS_TOKEN",
+    "IMAGE_BUILD_TOKEN",
+    "PULUMI_CONFIG_PASSPHRASE",
+)
+
+
+def _secret_variables(step: dict[str, Any]) -> set[str]:
+    """The names above, and every variable of the step's env set from a secret or token."""
+    env = step.get("env") or {}
+    derived = {k for k, v in env.items() if re.search(r"secrets\.|github\.token", str(v))}
+    return set(_SECRET_VARIABLES) | derived
+
+
 def test_no_secret_is_echoed() -> None:
     for file, job, step in all_steps():
         script = str(step.get("run", ""))
-        for variable in (
-            "KUBE_CONFIG",
-            "GITHUB_TOKEN",
-            "PULUMI_ACCESS_TOKEN",
-            "IMAGE_BUILD_TOKEN",
-            "PULUMI_CONFIG_PASSPHRASE",
-        ):
+        for variable in sorted(_secret_variables(step)):
             assert not re.search(rf"echo[^\n]*\${{?{variable}\b", script), (
                 f"{file} job {job} step {step.get('name')} echoes ${variable}"
             )
+
+
+def test_no_secret_goes_into_the_job_files_or_a_traced_script() -> None:
+    """GITHUB_OUTPUT and GITHUB_ENV reach later steps and jobs, the summary is shown to
+    readers of the run; `set -x` prints every command with its expanded arguments."""
+    for file, job, step in all_steps():
+        script = str(step.get("run", ""))
+        where = f"{file} job {job} step {step.get('name')}"
+        assert not re.search(r"set -[a-z]*x|set -o xtrace", script), f"{where}: set -x"
+        for line in script.splitlines():
+            if re.search(r"GITHUB_(OUTPUT|ENV|STEP_SUMMARY|PATH)", line):
+                for variable in _secret_variables(step):
+                    assert not re.search(rf"\${{?{variable}\b", line), (
+                        f"{where} writes ${variable} into a job file: {line.strip()}"
+                    )
+
+
+def test_no_step_lets_pulumi_actions_export_the_stack_outputs() -> None:
+    """pulumi/actions with a `command` writes every stack output to its step outputs in
+    plain text before masking the secret ones (src/main.ts of v7.0.0: core.setOutput,
+    then core.setSecret); only its install (no command) is used."""
+    for file, job, step in all_steps():
+        uses, command = str(step.get("uses", "")), (step.get("with") or {}).get("command")
+        assert not (uses.startswith("pulumi/actions") and command), (
+            f"{file} job {job} step {step.get('name')}: pulumi/actions runs `{command}`"
+        )
 
 
 def test_every_shell_script_parses(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from stack.errors import Reporter
 from tests.config.conftest import BUILD, FAKE_TOKEN, PREBUILT, ErrorFn, ParseFn
 
 # 12 labels of 20 characters: a valid 251-character domain whose default host
@@ -133,6 +134,21 @@ LEAKS: dict[str, Leak] = {
         "a request no larger than the limit",
         ("1234Mi", "999Mi"),
     ),
+    # The 'm' hint on a memory quantity rebuilt the value ('777m' -> '777Mi') in the
+    # allowed text, which is all a secret key's issue keeps.
+    "backend-memory-in-thousandths": Leak(
+        {
+            **PREBUILT,
+            "tims-stack:backend": {
+                "env": {"API_KEY": "k"},
+                "resources": {"requests": {"memory": "777m"}},
+            },
+        },
+        ("tims-stack:backend",),
+        "tims-stack:backend.resources.requests.memory",
+        "'m' means thousandths here",
+        ("777",),
+    ),
     # origins_problem quotes the entry without a scheme.
     "backend-trusted-origins": Leak(
         {
@@ -181,6 +197,23 @@ def test_same_errors_for_plain_keys_still_show_the_value(config_error: ErrorFn) 
     messages = _messages(error, "tims-stack:domain")
     assert messages, f"no tims-stack:domain issue: {error.issues}"
     assert "'my_domain'" in messages[0], f"tims-stack:domain: {messages[0]!r}"
+
+
+def test_a_plain_app_config_keeps_the_hint_built_from_its_value(config_error: ErrorFn) -> None:
+    """The 'Mi' hint hidden for a secure tims-stack:backend still helps a plain one."""
+    key = "tims-stack:backend.resources.requests.memory"
+    error = config_error(
+        {**PREBUILT, "tims-stack:backend": {"resources": {"requests": {"memory": "777m"}}}}
+    )
+    messages = _messages(error, key)
+    assert messages, f"no {key} issue: {error.issues}"
+    assert "did you mean '777Mi'?" in messages[0], f"{key}: hint lost: {messages[0]!r}"
+
+
+def test_the_reporter_shows_no_value_of_a_field_of_a_secret_key() -> None:
+    """The second net under `add`: `show` itself never renders a secret key's value."""
+    report = Reporter(("tims-stack:backend",), {"tims-stack:backend": '{"replicas": 31337}'})
+    assert report.show("tims-stack:backend.replicas", 31337) == "<secret value>"
 
 
 def test_secret_token_pasted_into_a_plain_key_is_not_echoed(config_error: ErrorFn) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import dill
 import pytest
@@ -139,6 +140,36 @@ def test_redis_url_output_is_secret_with_external_and_plain_in_cluster(
     assert default_run.outputs["redisUrl"] == (
         f"redis://{SERVICE_NAME}.tims-stack-dev.svc.cluster.local:6379"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # A password with reserved characters, percent-encoded as a URL needs them.
+        "rediss://default:p%40ss%2Fw0rd%3Abackend@cache.example.net:6380/0",
+        # A password made of words the program's keys and names use.
+        "redis://:frontend-redis-backend-postgres@cache.example.net:6379",
+    ],
+)
+def test_a_url_with_an_encoded_or_wordy_password_is_nowhere_in_plain_text(url: str) -> None:
+    """Neither the URL nor its password, as written or decoded, in plain state, a non-Secret
+    object, a plain output or the logs; its words elsewhere are not scrubbed away."""
+    run = try_program(
+        {**_BUILD, **EXTERNAL_REDIS, "tims-stack:redisUrl": url}, secret_keys=SECRET_KEYS
+    )
+    assert run.error is None, f"{url}: refused: {run.error}"
+    password = urlsplit(url).password or ""
+    fragments = (url, password, unquote(password))
+    plain = [
+        *(plaintext(r.inputs) for r in run.resources),
+        *(plaintext(r.outputs) for r in run.resources),
+        *(o for o in objects(run) if o["kind"] != "Secret"),
+        run.plaintext_outputs(),
+        run.logs,
+    ]
+    leaks = [s for s in strings(plain) if any(f in s for f in fragments)]
+    assert leaks == [], f"{url}: in plain text: {leaks}"
+    assert env_of(run, "backend")["REDIS_URL"] == url, "the URL reached the backend changed"
 
 
 # ------------------------------------------------------------------------- guard and order

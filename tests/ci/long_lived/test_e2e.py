@@ -76,6 +76,42 @@ def test_the_cli_never_prints_the_password(
     assert app.password not in capsys.readouterr().out
 
 
+def _quoting(password: str) -> Any:
+    """run_checks as if a check's error quoted the password (an HTTP library's message)."""
+    return lambda *_args: [(False, f"login refused for admin:{password}")]
+
+
+def test_the_cli_masks_the_password_in_a_check_line_that_quotes_it(
+    fake_app: tuple[FakeApp, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app, base_url = fake_app
+    monkeypatch.setenv("ADMIN_PASSWORD", app.password)
+    monkeypatch.setattr(http_checks, "run_checks", _quoting(app.password))
+    http_checks.main(["--base-url", base_url, "--host", HOST])
+    out = capsys.readouterr().out
+    assert app.password not in out, f"the password is printed: {out}"
+
+
+def test_the_lifecycle_registers_the_password_as_a_mask_and_never_prints_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GitHub masks only what `::add-mask::` named before; a check line is masked too."""
+    password = "generated-admin-password"
+    monkeypatch.setattr(http_checks, "run_checks", _quoting(password))
+    monkeypatch.setattr("scripts.e2e.kind.time.sleep", lambda _: None)
+
+    def run(command: Sequence[str]) -> str:
+        return json.dumps({"adminPassword": password}) if "output" in command else ""
+
+    with pytest.raises(RuntimeError, match="HTTP checks failed"):
+        kind.lifecycle("incluster", run, lambda _args: (0, items(), ""), attempts=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"::add-mask::{password}", f"no mask before the checks: {lines}"
+    assert not [line for line in lines[1:] if password in line], f"printed: {lines}"
+
+
 def items(*entries: dict[str, Any]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(entries)})
 

@@ -21,7 +21,7 @@ from tests.conftest import REPO_ROOT
 
 def test_the_default_list_is_staging_then_production() -> None:
     assert load(REPO_ROOT / ".github/long-lived-stacks.yml") == [
-        LongLivedStack("staging", "staging"),
+        LongLivedStack("staging", "staging", "staging-preview"),
         LongLivedStack("production", "production"),
     ]
 
@@ -43,7 +43,7 @@ def test_an_environment_name_with_a_slash_is_refused() -> None:
 
 
 def test_an_unknown_key_is_refused() -> None:
-    with pytest.raises(LongLivedError, match="exactly the keys"):
+    with pytest.raises(LongLivedError, match="must have the keys"):
         parse({"stacks": [{"stack": "s", "environment": "e", "order": 1}]}, "f")
 
 
@@ -53,7 +53,20 @@ def test_the_matrix_is_written_to_the_step_output(
     output = tmp_path / "out"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     assert main(["--file", str(REPO_ROOT / ".github/long-lived-stacks.yml")]) == 0
-    assert output.read_text().startswith('stacks=[{"stack":"staging","environment":"staging"}')
+    assert output.read_text().startswith(
+        'stacks=[{"stack":"staging","environment":"staging","previewEnvironment":"staging-preview"}'
+    )
+
+
+def test_the_preview_environment_is_the_deploy_one_unless_given() -> None:
+    (stack,) = parse({"stacks": [{"stack": "qa", "environment": "qa"}]}, "f")
+    assert stack.preview_environment == "qa"
+
+
+def test_a_preview_environment_name_with_a_slash_is_refused() -> None:
+    entry = {"stack": "staging", "environment": "a", "previewEnvironment": "a/b"}
+    with pytest.raises(LongLivedError, match=r"stacks\[0\].*GitHub environment 'a/b'"):
+        parse({"stacks": [entry]}, "f")
 
 
 def test_a_missing_file_fails_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

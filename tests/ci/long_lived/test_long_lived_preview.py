@@ -14,6 +14,13 @@ def test_a_failed_preview_fails_and_says_so_in_the_comment() -> None:
     assert "failed (exit status 255)" in verdict.body
 
 
+def test_a_digest_the_script_cannot_read_puts_no_value_into_the_comment() -> None:
+    broken = {"steps": [{"op": "create", "newState": {"inputs": {"password": "s3cr3t-value"}}}]}
+    verdict = judge("staging", 0, json.dumps(broken), [])
+    assert not verdict.ok
+    assert "s3cr3t" not in verdict.body, f"a value reached the comment: {verdict.body}"
+
+
 def test_a_preview_without_changes_passes() -> None:
     verdict = judge("staging", 0, json.dumps(digest()), [])
     assert verdict.ok

@@ -93,6 +93,15 @@ def test_a_step_without_a_urn_is_an_error() -> None:
         changed_steps({"steps": [{"op": "create"}]})
 
 
+def test_a_step_without_a_urn_is_reported_without_its_values() -> None:
+    """The error goes into the PR comment and the drift issue: names only, never values."""
+    entry = {"op": "update", "newState": {"inputs": {"stringData": {"K": "s3cr3t-value"}}}}
+    with pytest.raises(DigestError) as caught:
+        changed_steps({"steps": [step("same", DEPLOYMENT, "a"), entry]})
+    assert "s3cr3t" not in str(caught.value), f"the step's values are quoted: {caught.value}"
+    assert "step 2" in str(caught.value), f"the step is not named by its place: {caught.value}"
+
+
 def test_output_that_is_not_a_json_object_is_an_error() -> None:
     with pytest.raises(DigestError, match="no JSON digest"):
         parse("error: could not load plugin")

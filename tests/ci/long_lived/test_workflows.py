@@ -29,8 +29,8 @@ from tests.conftest import REPO_ROOT
 from tests.github.emulator import GitHubEmulator
 
 STACKS = [
-    {"stack": "staging", "environment": "staging"},
-    {"stack": "production", "environment": "production"},
+    {"stack": "staging", "environment": "staging", "previewEnvironment": "staging-preview"},
+    {"stack": "production", "environment": "production", "previewEnvironment": "production"},
 ]
 LIST = REPO_ROOT / ".github/long-lived-stacks.yml"
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
@@ -219,13 +219,30 @@ def test_each_preview_runs_in_its_stacks_environment_with_the_preview_identity(
     assert preview_job["strategy"]["matrix"]["include"] == (
         "${{ fromJSON(needs.stacks.outputs.stacks) }}"
     )
-    assert preview_job["environment"] == {"name": "${{ matrix.environment }}", "deployment": False}
+    assert preview_job["environment"] == {
+        "name": "${{ matrix.previewEnvironment }}",
+        "deployment": False,
+    }
     kubeconfig = next(s for s in preview_job["steps"] if "write-kubeconfig" in str(s.get("uses")))
     assert kubeconfig["with"] == {"kube-config": "${{ secrets.KUBE_CONFIG_PREVIEW }}"}
     used = json.dumps(preview_job)
     for secret in ("secrets.KUBE_CONFIG }}", "IMAGE_BUILD_TOKEN"):
         assert secret not in used, f"the preview job uses {secret}"
     assert preview_job["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_the_staging_preview_runs_where_the_deploy_secrets_are_not(
+    deploy_jobs: dict[str, dict[str, Any]],
+) -> None:
+    """A PR runs its own copy of the workflow, which may ask for any secret of the
+    environment its job runs in. Staging has no reviewers, so its previews run in an
+    environment of their own, and its deploy's (KUBE_CONFIG, IMAGE_BUILD_TOKEN; main only
+    in the settings, docs/ci.md) is never named by a PR's job. Production keeps its
+    secrets in one environment, whose reviewers approve each preview."""
+    listed = {s.stack: s for s in load(LIST)}
+    assert deploy_jobs["staging"]["environment"]["name"] == listed["staging"].environment
+    assert listed["staging"].preview_environment != listed["staging"].environment
+    assert listed["production"].preview_environment == listed["production"].environment
 
 
 def test_label_changes_preview_again(long_lived_workflows: dict[str, dict[str, Any]]) -> None:
@@ -281,10 +298,11 @@ def test_the_deploy_never_creates_a_stack_and_summarises_what_it_deployed(
     deploy_jobs: dict[str, dict[str, Any]],
 ) -> None:
     for stack, job in deploy_jobs.items():
-        up = next(s for s in job["steps"] if s.get("with", {}).get("command") == "up")
-        assert up["with"]["stack-name"] == "${{ env.STACK }}"
+        up = next(s for s in job["steps"] if s.get("id") == "up")
         assert job["env"]["STACK"] == stack
-        assert up["with"]["upsert"] is False
+        assert up["run"].startswith('pulumi stack select --stack "$STACK" --non-interactive\n')
+        assert "--create" not in up["run"]
+        assert "stack init" not in up["run"]
         summary = named(job, "scripts.deploy_summary")
         assert job["steps"].index(summary) == job["steps"].index(up) + 1
         assert '--commit "$GITHUB_SHA"' in summary["run"]
@@ -368,7 +386,10 @@ def test_drift_runs_daily_and_by_hand_with_the_issue_permission(
     triggers = long_lived_workflows["drift.yml"]["on"]
     assert set(triggers) == {"schedule", "workflow_dispatch"}
     assert drift_job["permissions"] == {"contents": "read", "issues": "write"}
-    assert drift_job["environment"] == {"name": "${{ matrix.environment }}", "deployment": False}
+    assert drift_job["environment"] == {
+        "name": "${{ matrix.previewEnvironment }}",
+        "deployment": False,
+    }
 
 
 # --------------------------------------------------------------------------- every Pulumi job
