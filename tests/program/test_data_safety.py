@@ -29,6 +29,7 @@ from components.data.stateful import (
     claim_name,
 )
 from scripts.mockrun import ProgramRun, Registered, reveal
+from scripts.preview_digest import STATEFUL_TYPES
 from scripts.render import render
 from stack.config import PostgresConfig, RedisConfig
 from tests.conftest import REPO_ROOT
@@ -333,3 +334,28 @@ def test_redis_claim_takes_its_size_and_class_from_config(
     assert template["spec"]["storageClassName"] == "fast", "redis claim class"
     patch = claim_patch(run, "redis").manifest()
     assert patch["spec"] == {"resources": {"requests": {"storage": "2Gi"}}}, "redis patch size"
+
+
+# ------------------------------------------------------- the long-lived preview's flag
+
+DATA_KINDS = ("StatefulSet", "Cluster", "PersistentVolumeClaim", "Namespace")
+"""Kubernetes kinds whose replacement or deletion loses data (the Patch only names a claim)."""
+
+
+@pytest.mark.parametrize("scenario", ["default", "cloudnativepg", "external-all"])
+def test_every_data_holder_and_mode_guard_is_flagged_by_the_preview(
+    scenario: str, program_runs: Runs
+) -> None:
+    """scripts/preview_digest.py's STATEFUL_TYPES must name every type the program registers
+    that holds data, and every mode guard: deleting a guard forgets the recorded mode, so
+    the next `up` changes the mode unchecked."""
+    registered = {r.type for r in program_runs(scenario).resources}
+    holders = {
+        t
+        for t in registered
+        if t.endswith("ModeGuard")
+        or (t.startswith("kubernetes:") and t.rsplit(":", 1)[-1] in DATA_KINDS)
+    }
+    assert holders, f"{scenario}: no data holder registered"
+    missing = sorted(holders - set(STATEFUL_TYPES))
+    assert not missing, f"{scenario}: a preview would not flag replacing or deleting {missing}"
