@@ -316,3 +316,17 @@ def test_an_app_prs_last_push_is_its_newest_deploying_run_in_this_repository(
         )  # fmt: skip
         pull = PullRequest(12, PrState.OPEN, "feat", "b" * 40, frozenset(), "acme/app")
         assert lookup.last_push(pull) == datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def test_app_stacks_without_an_app_repository_fail_the_sweep_by_name(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # APP_REPOSITORY unset (say, removed after app PRs had environments): nothing judges the
+    # app-pr stacks, and a silent pass would leave them running and billed forever.
+    fake_github.pulls = {1: "closed"}
+    pulumi = FakePulumi(["pr-1", "app-pr-7"])
+    out = io.StringIO()
+    with pytest.raises(SweepError, match=r"app-pr-7.*APP_REPOSITORY"):
+        sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, app_judged=False)
+    assert [c[3] for c in pulumi.destructive()] == ["pr-1", "pr-1"], "the own pass still ran"
+    assert "app-pr-7: no APP_REPOSITORY" in out.getvalue()
