@@ -246,39 +246,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     app_repo = os.environ.get("APP_REPOSITORY", "").strip()
+    own_done = False
+    failed: list[str] = []
     try:
         policy = TtlPolicy.from_env(os.environ)
         token = token_from_env("GITHUB_TOKEN")
         with GitHubApi(token) as api:
             current = run_holders(api, args.repo, own_workflow="sweep.yml")
             own = GitHubPrLookup(api, args.repo)
-            _pass(
-                own,
-                (api, args.repo),
-                current,
-                policy,
-                app=False,
-                dry_run=args.dry_run,
-                app_judged=bool(app_repo),
+            failed += _finished(
+                lambda: _pass(
+                    own,
+                    (api, args.repo),
+                    current,
+                    policy,
+                    app=False,
+                    dry_run=args.dry_run,
+                    app_judged=bool(app_repo),
+                )
             )
+            own_done = True
             if app_repo:
                 with GitHubApi(token_from_env("IMAGE_BUILD_TOKEN")) as app_api:
                     lookup = AppPrLookup(app_api, app_repo, api, args.repo)
-                    _pass(
-                        lookup,
-                        (app_api, app_repo),
-                        current,
-                        policy,
-                        app=True,
-                        dry_run=args.dry_run,
+                    failed += _finished(
+                        lambda: _pass(
+                            lookup,
+                            (app_api, app_repo),
+                            current,
+                            policy,
+                            app=True,
+                            dry_run=args.dry_run,
+                        )
                     )
     except (GitHubApiError, ValueError) as exc:
-        print(f"error: {exc}\nNothing was deleted.", file=sys.stderr)
+        # The own pass may have destroyed stacks already: say only what is true.
+        scope = "app-pr-<number> stacks: nothing was deleted" if own_done else "Nothing was deleted"
+        print(f"error: {exc}\n{scope}.", file=sys.stderr)
         return 1
+    return 1 if failed else 0
+
+
+def _finished(sweep_pass: Callable[[], None]) -> list[str]:
+    """Run one pass; a failed destroy is reported and the next pass still runs."""
+    try:
+        sweep_pass()
     except (SweepError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return [str(exc)]
+    return []
 
 
 if __name__ == "__main__":
