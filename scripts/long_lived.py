@@ -88,10 +88,10 @@ def parse(document: object, where: str) -> list[LongLivedStack]:
             check_environment(stack)
         except ValueError as exc:
             raise LongLivedError(f"{label}: {exc}") from None
-        if pr_number_of(stack) is not None:
+        if pr_number_of(stack) is not None or pr_number_of(stack, app=True) is not None:
             raise LongLivedError(
-                f"{label}: {stack!r} is a PR stack name (pr-<n>); those belong to "
-                "pr-environment.yml and the sweep, which destroys them"
+                f"{label}: {stack!r} is a PR stack name (pr-<n>, app-pr-<n>); those belong "
+                "to pr-environment.yml and the sweep, which destroys them"
             )
         for name in (environment, preview):
             if not _GITHUB_ENVIRONMENT_RE.fullmatch(name):

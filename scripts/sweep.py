@@ -61,7 +61,7 @@ from scripts.pulumi_cli import (
     pulumi_env,
     subprocess_runner,
 )
-from scripts.stack_names import stack_name_for_pr
+from scripts.stack_names import pr_number_of, stack_name_for_pr
 from scripts.ttl import TtlPolicy
 from scripts.ttl_pass import Expiry, expire, github_expiry
 
@@ -89,8 +89,10 @@ def sweep(
     expiry: Expiry | None = None,
     unlock: Callable[[str, int], bool] | None = None,
     app: bool = False,
+    app_judged: bool = True,
 ) -> list[StackDecision]:
-    """Run the sweep; returns the decisions. Raises SweepError if any destroy failed.
+    """Run the sweep; returns the decisions. Raises SweepError if any destroy failed, or
+    (`app_judged` False: APP_REPOSITORY is unset) if app-pr stacks exist, which no pass judges.
 
     `unlock(stack, pr)` runs before an orphan's destroy: it returns False when
     a live run may hold the stack (then it is skipped). `app`: sweep the
@@ -98,6 +100,9 @@ def sweep(
     """
     stacks = list_stacks(run)
     decisions = classify(stacks, lookup, app=app)
+    unjudged = [] if app or app_judged else [s for s in stacks if pr_number_of(s, app=True)]
+    for stack in unjudged:
+        print(f"{stack}: no APP_REPOSITORY, so its PR cannot be looked up -> kept", file=out)
     kind = "app-pr-<number>" if app else "pr-<number>"
     print(f"{len(stacks)} stacks, {len(decisions)} named {kind}", file=out)
     for decision in decisions:
@@ -134,8 +139,16 @@ def sweep(
             destroyed.append(decision.stack)
     if expiry is not None:
         failed += expire(decisions, expiry, run, dry_run=dry_run, out=out)
+    problems = []
     if failed:
-        raise SweepError(f"could not destroy, remove, stop or unlock: {', '.join(failed)}")
+        problems.append(f"could not destroy, remove, stop or unlock: {', '.join(failed)}")
+    if unjudged:
+        problems.append(
+            f"{', '.join(unjudged)}: app PR environments, but the variable APP_REPOSITORY is "
+            "not set, so they are never judged: set it, or destroy them by hand (docs/ci.md)"
+        )
+    if problems:
+        raise SweepError("; ".join(problems))
     return decisions
 
 
@@ -194,6 +207,7 @@ def _pass(
     *,
     app: bool,
     dry_run: bool,
+    app_judged: bool = True,
 ) -> None:
     lookup.preflight()
     busy, unlock = _busy(current, app)
@@ -208,6 +222,7 @@ def _pass(
         expiry=expiry,
         unlock=unlock,
         app=app,
+        app_judged=app_judged,
     )
 
 
@@ -231,31 +246,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     app_repo = os.environ.get("APP_REPOSITORY", "").strip()
+    own_done = False
+    failed: list[str] = []
     try:
         policy = TtlPolicy.from_env(os.environ)
         token = token_from_env("GITHUB_TOKEN")
         with GitHubApi(token) as api:
             current = run_holders(api, args.repo, own_workflow="sweep.yml")
             own = GitHubPrLookup(api, args.repo)
-            _pass(own, (api, args.repo), current, policy, app=False, dry_run=args.dry_run)
+            failed += _finished(
+                lambda: _pass(
+                    own,
+                    (api, args.repo),
+                    current,
+                    policy,
+                    app=False,
+                    dry_run=args.dry_run,
+                    app_judged=bool(app_repo),
+                )
+            )
+            own_done = True
             if app_repo:
                 with GitHubApi(token_from_env("IMAGE_BUILD_TOKEN")) as app_api:
                     lookup = AppPrLookup(app_api, app_repo, api, args.repo)
-                    _pass(
-                        lookup,
-                        (app_api, app_repo),
-                        current,
-                        policy,
-                        app=True,
-                        dry_run=args.dry_run,
+                    failed += _finished(
+                        lambda: _pass(
+                            lookup,
+                            (app_api, app_repo),
+                            current,
+                            policy,
+                            app=True,
+                            dry_run=args.dry_run,
+                        )
                     )
     except (GitHubApiError, ValueError) as exc:
-        print(f"error: {exc}\nNothing was deleted.", file=sys.stderr)
+        # The own pass may have destroyed stacks already: say only what is true.
+        scope = "app-pr-<number> stacks: nothing was deleted" if own_done else "Nothing was deleted"
+        print(f"error: {exc}\n{scope}.", file=sys.stderr)
         return 1
+    return 1 if failed else 0
+
+
+def _finished(sweep_pass: Callable[[], None]) -> list[str]:
+    """Run one pass; a failed destroy is reported and the next pass still runs."""
+    try:
+        sweep_pass()
     except (SweepError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return [str(exc)]
+    return []
 
 
 if __name__ == "__main__":

@@ -67,14 +67,19 @@ def _redis_message(old: str, new: str) -> str:
     # REDIS_URL feeds only CHANNEL_LAYERS (channels_redis RedisPubSubChannelLayer, nothing
     # stored); SESSION_ENGINE is Django's default, the database; no Celery app reads it.
     key = "tims-stack:redis"
+    left = (
+        "The in-cluster Redis is deleted; its volume claim stays in the namespace until destroy. "
+        if old == "inCluster"
+        else "The managed Redis is not touched. "
+    )
     return (
         f"{key}.mode changes from {old!r} to {new!r} on a live environment: the backend "
         f"would move to the {new} Redis during the rollout, and the {old} one would no "
         "longer be used. Lost in the move: whatever the old Redis holds, which for this app "
         "is the chat messages and live notices being relayed to open browser tabs over "
         "WebSockets at that moment (the pages reconnect, but a message sent during the "
-        "switch may not arrive). Logins are not lost: sessions are stored in Postgres. An "
-        "in-cluster Redis is deleted; its volume claim stays in the namespace until destroy. "
+        "switch may not arrive). Logins are not lost: sessions are stored in Postgres. "
+        f"{left}"
         f"To keep the current Redis, set the mode back to {old!r}. To switch, pick a quiet "
         f"moment, set {key}.allowModeChange true together with the new mode, run "
         f"`pulumi up`, then remove {key}.allowModeChange. docs/production.md ('Managed "

@@ -6,7 +6,7 @@
   the data volume claims are still there and bound: stop keeps the data.
 - `gone`: the namespace does not exist any more; if it still exists
   (Terminating), nothing but what Kubernetes itself puts in every namespace
-  may be left in it.
+  may be left in it; and no PersistentVolume of its claims is left.
 
 kubectl is run with `-o json`; its JSON is parsed by the pure functions below.
 """
@@ -66,17 +66,34 @@ def leftovers(listing: str) -> list[str]:
     ]
 
 
+def left_volumes(listing: str, namespace: str) -> list[str]:
+    """Volumes still bound to, or released by, a claim of `namespace`: the claims go with
+    the namespace, their volumes only with a StorageClass whose reclaimPolicy is Delete."""
+    found = []
+    for volume in _items(listing):
+        claim = (volume.get("spec") or {}).get("claimRef") or {}
+        if claim.get("namespace") == namespace:
+            phase = (volume.get("status") or {}).get("phase")
+            found.append(
+                f"{_name(volume)} of {namespace}/{claim.get('name')} is still there ({phase})"
+            )
+    return found
+
+
 def gone_problems(kubectl: Kubectl, namespace: str) -> list[str]:
     status, out, err = kubectl(["get", "namespace", namespace, "-o", "json"])
-    if status != 0:
-        if "NotFound" in err or "not found" in err:
-            return []
+    problems: list[str] = []
+    if status == 0:
+        status, out, err = kubectl(["get", KINDS_LEFT_BEHIND, "-n", namespace, "-o", "json"])
+        if status != 0:
+            raise RuntimeError(f"kubectl get in {namespace} failed: {err.strip()}")
+        problems = [f"{namespace} still holds {name}" for name in leftovers(out)]
+    elif "NotFound" not in err and "not found" not in err:
         raise RuntimeError(f"kubectl get namespace {namespace} failed: {err.strip()}")
-    status, out, err = kubectl(["get", KINDS_LEFT_BEHIND, "-n", namespace, "-o", "json"])
+    status, out, err = kubectl(["get", "persistentvolumes", "-o", "json"])
     if status != 0:
-        raise RuntimeError(f"kubectl get in {namespace} failed: {err.strip()}")
-    left = leftovers(out)
-    return [f"{namespace} still holds {name}" for name in left]
+        raise RuntimeError(f"kubectl get persistentvolumes failed: {err.strip()}")
+    return problems + left_volumes(out, namespace)
 
 
 def run_kubectl(args: Sequence[str]) -> tuple[int, str, str]:

@@ -377,3 +377,23 @@ def test_the_command_line_runs_the_real_executable_and_clears_a_dead_runs_lock(
     assert "Resources:" in out, "the command's output is shown as it runs"
     assert backend.locks("pr-7") == []
     assert (backend.state("pr-7") or {}).get("resources") == 12
+
+
+def test_the_wrapped_destroy_deletes_images_with_the_image_build_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, github_api: GitHubApi
+) -> None:
+    """An app PR's images belong to the application repository's owner: this run's own
+    token cannot delete them. ImageBuild's provider reads GITHUB_TOKEN, so the wrapped
+    pulumi must get IMAGE_BUILD_TOKEN under that name (scripts/pulumi_cli.py, pulumi_env)."""
+    seen = tmp_path / "token"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f'#!/bin/sh\nprintf %s "$GITHUB_TOKEN" > {seen}\n')
+    (bin_dir / "pulumi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(locks, "GitHubApi", lambda token: github_api)
+    monkeypatch.setenv("GITHUB_TOKEN", "this-runs-token")
+    monkeypatch.setenv("IMAGE_BUILD_TOKEN", "app-owners-token")
+    destroy = ["pulumi", "destroy", "--stack", "app-pr-3", "--yes", "--non-interactive"]
+    assert locks.main(["--repo", REPO, "--stack", "app-pr-3", "--", *destroy]) == 0
+    assert seen.read_text() == "app-owners-token", "the destroy would use this run's token"

@@ -316,3 +316,55 @@ def test_an_app_prs_last_push_is_its_newest_deploying_run_in_this_repository(
         )  # fmt: skip
         pull = PullRequest(12, PrState.OPEN, "feat", "b" * 40, frozenset(), "acme/app")
         assert lookup.last_push(pull) == datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def test_app_stacks_without_an_app_repository_fail_the_sweep_by_name(
+    fake_github: FakeGitHub, github_api: GitHubApi
+) -> None:
+    # APP_REPOSITORY unset (say, removed after app PRs had environments): nothing judges the
+    # app-pr stacks, and a silent pass would leave them running and billed forever.
+    fake_github.pulls = {1: "closed"}
+    pulumi = FakePulumi(["pr-1", "app-pr-7"])
+    out = io.StringIO()
+    with pytest.raises(SweepError, match=r"app-pr-7.*APP_REPOSITORY"):
+        sweep(GitHubPrLookup(github_api, REPO), pulumi, dry_run=False, out=out, app_judged=False)
+    assert [c[3] for c in pulumi.destructive()] == ["pr-1", "pr-1"], "the own pass still ran"
+    assert "app-pr-7: no APP_REPOSITORY" in out.getvalue()
+
+
+def test_an_app_pass_error_after_the_own_pass_never_claims_nothing_was_deleted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The own pass may have destroyed orphans already: the log must not say otherwise.
+    def fake_pass(*_args: object, app: bool, **_kwargs: object) -> None:
+        if app:
+            raise GitHubApiError("cannot read pull requests of acme/app", status=401)
+
+    monkeypatch.setattr("scripts.sweep._pass", fake_pass)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("IMAGE_BUILD_TOKEN", TOKEN)
+    monkeypatch.setenv("APP_REPOSITORY", "acme/app")
+    assert main(["--repo", REPO]) == 1
+    err = capsys.readouterr().err
+    assert "Nothing was deleted" not in err, err
+    assert "app-pr-<number> stacks: nothing was deleted" in err, err
+
+
+def test_a_stuck_own_stack_does_not_keep_the_app_pass_from_running(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One pr-<n> stack whose destroy fails every day must not leave app PR orphans for good.
+    passes: list[bool] = []
+
+    def fake_pass(*_args: object, app: bool, **_kwargs: object) -> None:
+        passes.append(app)
+        if not app:
+            raise SweepError("could not destroy, remove, stop or unlock: pr-3")
+
+    monkeypatch.setattr("scripts.sweep._pass", fake_pass)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("IMAGE_BUILD_TOKEN", TOKEN)
+    monkeypatch.setenv("APP_REPOSITORY", "acme/app")
+    assert main(["--repo", REPO]) == 1, "the own pass's failure still fails the run"
+    assert passes == [False, True]
+    assert "pr-3" in capsys.readouterr().err

@@ -367,6 +367,15 @@ def test_destroy_runs_destroy_then_stack_rm_through_the_lock_handling(
     ]
 
 
+def test_destroy_deletes_the_images_with_the_image_build_token(
+    pr_jobs: dict[str, dict[str, Any]],
+) -> None:
+    # scripts.locks hands it to pulumi as GITHUB_TOKEN (tests/ci/test_locks.py): an app PR's
+    # images are the application owner's packages, which github.token cannot delete.
+    step = step_named(pr_jobs["destroy"], "pulumi destroy and stack rm")
+    assert step["env"]["IMAGE_BUILD_TOKEN"] == "${{ secrets.IMAGE_BUILD_TOKEN }}"
+
+
 def test_destroy_comments_destroyed_only_when_there_was_a_stack(
     pr_jobs: dict[str, dict[str, Any]],
 ) -> None:

@@ -148,6 +148,22 @@ DB_MODE_SCENARIOS: dict[str, dict[str, Any]] = {
     "external-redis": {**_BUILD, **EXTERNAL_REDIS},
     "external-redis-stopped": {**_BUILD, **EXTERNAL_REDIS, "tims-stack:stopped": True},
     "external-all": {**_BUILD, **EXTERNAL_DB, **EXTERNAL_REDIS, **AUTOSCALING},
+    "external-all-stopped": {
+        **_BUILD,
+        **EXTERNAL_DB,
+        **EXTERNAL_REDIS,
+        **AUTOSCALING,
+        "tims-stack:stopped": True,
+    },
+    # An application PR's environment (pr-environment.yml, stack app-pr-<n>), stopped by the
+    # nightly stop and the TTL like a pr-<n> one.
+    "app-pr": {**_BUILD, **CNPG, "tims-stack:environment": "app-pr-12"},
+    "app-pr-stopped": {
+        **_BUILD,
+        **CNPG,
+        "tims-stack:environment": "app-pr-12",
+        "tims-stack:stopped": True,
+    },
 }
 STOP_START_PAIRS = (
     ("default", "stopped"),
@@ -157,9 +173,11 @@ STOP_START_PAIRS = (
     ("cloudnativepg", "cloudnativepg-stopped"),
     ("cloudnativepg-autoscaling", "cloudnativepg-autoscaling-stopped"),
     ("external-redis", "external-redis-stopped"),
+    ("external-all", "external-all-stopped"),
+    ("app-pr", "app-pr-stopped"),
 )
-"""(running, stopped) scenarios: every postgres.mode with autoscaling off and on, and the
-managed Redis."""
+"""(running, stopped) scenarios: every postgres.mode with autoscaling off and on, the
+managed Redis alone and beside a managed database, and an application PR's environment."""
 
 
 @pytest.fixture(scope="session")

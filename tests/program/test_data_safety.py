@@ -29,10 +29,11 @@ from components.data.stateful import (
     claim_name,
 )
 from scripts.mockrun import ProgramRun, Registered, reveal
+from scripts.preview_digest import STATEFUL_TYPES
 from scripts.render import render
 from stack.config import PostgresConfig, RedisConfig
 from tests.conftest import REPO_ROOT
-from tests.program.k8s import RunComponent, Runs, containers, obj, resource
+from tests.program.k8s import RunComponent, Runs, containers, obj, objects, resource
 
 STORAGE = RedisConfig().storage  # the default size of the Redis claim
 StorageRuns = Callable[..., ProgramRun]
@@ -333,3 +334,52 @@ def test_redis_claim_takes_its_size_and_class_from_config(
     assert template["spec"]["storageClassName"] == "fast", "redis claim class"
     patch = claim_patch(run, "redis").manifest()
     assert patch["spec"] == {"resources": {"requests": {"storage": "2Gi"}}}, "redis patch size"
+
+
+# ------------------------------------------------------- the long-lived preview's flag
+
+DATA_KINDS = ("StatefulSet", "Cluster", "PersistentVolumeClaim", "Namespace")
+"""Kubernetes kinds whose replacement or deletion loses data (the Patch only names a claim)."""
+
+
+@pytest.mark.parametrize("scenario", ["default", "cloudnativepg", "external-all"])
+def test_every_data_holder_and_mode_guard_is_flagged_by_the_preview(
+    scenario: str, program_runs: Runs
+) -> None:
+    """scripts/preview_digest.py's STATEFUL_TYPES must name every type the program registers
+    that holds data, and every mode guard: deleting a guard forgets the recorded mode, so
+    the next `up` changes the mode unchecked."""
+    registered = {r.type for r in program_runs(scenario).resources}
+    holders = {
+        t
+        for t in registered
+        if t.endswith("ModeGuard")
+        or (t.startswith("kubernetes:") and t.rsplit(":", 1)[-1] in DATA_KINDS)
+    }
+    assert holders, f"{scenario}: no data holder registered"
+    missing = sorted(holders - set(STATEFUL_TYPES))
+    assert not missing, f"{scenario}: a preview would not flag replacing or deleting {missing}"
+
+
+# ------------------------------------------------- destroy: what the program does not track
+
+CLUSTER_SCOPED = ("Namespace",)
+
+
+@pytest.mark.parametrize("scenario", ["default", "cloudnativepg", "external-redis"])
+def test_destroy_deletes_the_namespace_that_holds_every_untracked_claim(
+    scenario: str, program_runs: Runs
+) -> None:
+    """The claims made from volumeClaimTemplates (Retain: no owner) and the claim a mode
+    change leaves behind are in no state: `pulumi destroy` removes them only by deleting the
+    namespace, which pulumi-kubernetes then awaits until it is gone (provider/pkg/await/
+    await.go, Deletion). So: the program owns the namespace, never retains it, and puts
+    every object it makes in it."""
+    run = program_runs(scenario)
+    (namespace,) = [r for r in run.kubernetes_objects() if r.kind == "Namespace"]
+    assert not namespace.retain_on_delete, "destroy would leave the namespace and its claims"
+    name = namespace.manifest()["metadata"]["name"]
+    for o in objects(run):
+        if o["kind"] not in CLUSTER_SCOPED:
+            where = o["metadata"].get("namespace")
+            assert where == name, f"{o['kind']} {o['metadata'].get('name')} is in {where!r}"

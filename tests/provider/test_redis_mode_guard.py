@@ -66,6 +66,15 @@ def test_the_redis_refusal_says_what_is_lost_and_what_is_kept() -> None:
         assert postgres_only not in message, f"the Redis refusal mentions {postgres_only!r}"
 
 
+@pytest.mark.parametrize(("old", "new"), [("inCluster", "external"), ("external", "inCluster")])
+def test_the_redis_refusal_speaks_of_the_in_cluster_claim_only_when_leaving_it(
+    old: str, new: str
+) -> None:
+    message = mode_problem(props(old), props(new), REDIS) or ""
+    leaving = "its volume claim stays in the namespace until destroy" in message
+    assert leaving is (old == "inCluster"), f"{old} -> {new}: {message}"
+
+
 def test_the_postgres_guard_keeps_its_key_and_words() -> None:
     message = mode_problem(props("inCluster"), props("external"))
     assert message is not None

@@ -147,17 +147,42 @@ def kubectl_answering(answers: dict[str, tuple[int, str, str]]) -> namespace.Kub
     return kubectl
 
 
+MISSING = (1, "", 'Error from server (NotFound): namespaces "tims-stack-e2e" not found')
+NO_VOLUMES = (0, items(), "")
+
+
 def test_a_namespace_that_is_gone_leaves_nothing() -> None:
-    missing = (1, "", 'Error from server (NotFound): namespaces "tims-stack-e2e" not found')
-    kubectl = kubectl_answering({"namespace": missing})
+    kubectl = kubectl_answering({"namespace": MISSING, "persistentvolumes": NO_VOLUMES})
     assert namespace.check("gone", "tims-stack-e2e", kubectl) == []
+
+
+def test_a_volume_left_by_a_deleted_claim_is_named() -> None:
+    # The claims go with the namespace; their volumes only when the StorageClass's
+    # reclaimPolicy is Delete (kind's local-path is): a Released one is data left behind.
+    left = {
+        "kind": "PersistentVolume",
+        "metadata": {"name": "pvc-1234"},
+        "spec": {"claimRef": {"namespace": "tims-stack-e2e", "name": "data-postgres-x-0"}},
+        "status": {"phase": "Released"},
+    }
+    other = {**left, "spec": {"claimRef": {"namespace": "elsewhere", "name": "data"}}}
+    kubectl = kubectl_answering(
+        {"namespace": MISSING, "persistentvolumes": (0, items(left, other), "")}
+    )
+    assert namespace.check("gone", "tims-stack-e2e", kubectl) == [
+        "PersistentVolume/pvc-1234 of tims-stack-e2e/data-postgres-x-0 is still there (Released)"
+    ]
 
 
 def test_a_terminating_namespace_may_hold_only_what_kubernetes_puts_there() -> None:
     root_ca = {"kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt"}}
     claim = {"kind": "PersistentVolumeClaim", "metadata": {"name": "data-redis-0"}}
     kubectl = kubectl_answering(
-        {"namespace": (0, "{}", ""), namespace.KINDS_LEFT_BEHIND: (0, items(root_ca, claim), "")}
+        {
+            "namespace": (0, "{}", ""),
+            namespace.KINDS_LEFT_BEHIND: (0, items(root_ca, claim), ""),
+            "persistentvolumes": NO_VOLUMES,
+        }
     )
     problems = namespace.check("gone", "tims-stack-e2e", kubectl)
     assert problems == ["tims-stack-e2e still holds PersistentVolumeClaim/data-redis-0"]
@@ -249,6 +274,7 @@ def test_the_lifecycle_checks_after_up_stop_start_and_destroy(
         "pulumi destroy --stack",
         "pulumi stack rm",
         "kubectl namespace",
+        "kubectl persistentvolumes",
     ]
     assert app.hosts == {kind.host("incluster")}
 

@@ -26,9 +26,12 @@ def test_the_default_list_is_staging_then_production() -> None:
     ]
 
 
-def test_a_pr_stack_name_is_refused() -> None:
+@pytest.mark.parametrize("stack", ["pr-12", "app-pr-12"])
+def test_a_pr_stack_name_is_refused(stack: str) -> None:
+    # The sweep and the TTL destroy such a stack once PR 12 (of this repository, or of the
+    # application's) is closed.
     with pytest.raises(LongLivedError, match="PR stack"):
-        parse({"stacks": [{"stack": "pr-12", "environment": "x"}]}, "f")
+        parse({"stacks": [{"stack": stack, "environment": "x"}]}, "f")
 
 
 def test_a_stack_listed_twice_is_refused() -> None:
