@@ -3,8 +3,8 @@
 Postgres and Redis differ only in type tokens and in the store the provider
 (components/data/mode_guard.py) words its refusal for. Each guard sits in a component
 of its own, so the stores' URNs stay as they were before the modes existed. The
-namespace guard is a top-level resource the K8s Namespace (components/kube/namespace.py)
-depends on.
+namespace guard sits in `NamespaceName`; the K8s Namespace (components/kube/namespace.py)
+depends on the guard.
 """
 
 from __future__ import annotations
@@ -74,3 +74,15 @@ class StoreMode(pulumi.ComponentResource):
         super().__init__(guard.component, name, None, None)
         self.guard = guard(name, mode, allow_change, pulumi.ResourceOptions(parent=self))
         self.register_outputs({"mode": self.guard.mode})
+
+
+class NamespaceName(pulumi.ComponentResource):
+    """Holds the namespace guard, named `namespace-guard`; the K8s Namespace depends on it."""
+
+    guard: NamespaceGuard
+
+    def __init__(self, namespace: str, allow_change: bool) -> None:
+        name = guard_id(NAMESPACE)
+        super().__init__("tims-stack:k8s:NamespaceName", name, None, None)
+        self.guard = NamespaceGuard(namespace, allow_change, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"namespace": self.guard.namespace})

@@ -1,8 +1,11 @@
 """The namespace guard as the program registers it: a changed namespace stops the preview.
 
-The K8s Namespace depends on the guard, so the engine checks the guard first: a refused
-Check (pulumi sdk/python/lib/pulumi/dynamic/__main__.py, `Check`, returns the failures)
-fails the preview before the replacement of the Namespace is planned.
+The K8s Namespace depends on the guard, so the SDK registers the Namespace only once the
+guard's registration returns. The host's Check returns the failures (pulumi
+sdk/python/lib/pulumi/dynamic/__main__.py, `Check`); the engine marks the resource invalid
+and bails ("resource ... is invalid") before generating a step for it (pulumi
+pkg/resource/deploy/step_generator.go, `continueStepsFromImport`, `issueCheckErrors`), so
+the preview fails before the replacement of the Namespace is planned.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from tests.provider.conftest import ProviderHost, provider_host, stale_checkout
 __all__ = ["provider_host", "stale_checkout"]  # fixtures used below
 
 GUARD_TYPE = "pulumi-python:dynamic/tims-stack:NamespaceGuard"
-GUARD_URN = "::pulumi:pulumi:Stack$" + GUARD_TYPE + "::namespace-guard"  # top level, as mocked
+GUARD_URN = "::tims-stack:k8s:NamespaceName$" + GUARD_TYPE + "::namespace-guard"
 NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
 
 

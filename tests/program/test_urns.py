@@ -43,9 +43,7 @@ the managed Redis."""
 PROTECTED = [
     "tims-stack:images:AppImages$pulumi-python:dynamic/tims-stack:ImageBuild::images",
     "tims-stack:k8s:Namespace$kubernetes:core/v1:Namespace::namespace",
-    # Top level: Pulumi's mocks name the stack as its parent type (pulumi/runtime/mocks.py,
-    # `MockMonitor.make_urn`); a deployed URN has no parent type.
-    "pulumi:pulumi:Stack$pulumi-python:dynamic/tims-stack:NamespaceGuard::namespace-guard",
+    "tims-stack:k8s:NamespaceName$pulumi-python:dynamic/tims-stack:NamespaceGuard::namespace-guard",
     "tims-stack:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres",
     "tims-stack:k8s:Postgres$random:index/randomPassword:RandomPassword::postgres-password",
     "tims-stack:k8s:Redis$kubernetes:apps/v1:StatefulSet::redis",
