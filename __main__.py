@@ -9,6 +9,7 @@ from components.app.frontend import Frontend, FrontendArgs
 from components.app.services import BACKEND, FRONTEND, AppService, AppServiceArgs
 from components.data.database import DatabaseArgs, database
 from components.data.redis_mode import RedisStoreArgs, redis_store
+from components.data.store_mode import NamespaceName
 from components.images.app_images import AppImages, AppImagesArgs
 from components.images.names import image_registries, registry_owner
 from components.images.pull_secret import RegistryPullSecret, RegistryPullSecretArgs
@@ -22,7 +23,10 @@ config, secrets = load_config()
 env = config.environment
 
 
-namespace = Namespace("namespace", NamespaceArgs(name=config.namespace, environment=env))
+namespace_guard = NamespaceName(config.namespace, config.allow_namespace_change).guard
+namespace = Namespace(
+    "namespace", NamespaceArgs(name=config.namespace, environment=env, guard=namespace_guard)
+)
 ns = namespace.name
 
 pull_secret: pulumi.Output[str] | None = None

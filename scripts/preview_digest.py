@@ -37,10 +37,11 @@ STATEFUL_TYPES: Mapping[str, str] = {
     "kubernetes:postgresql.cnpg.io/v1:Cluster": "the CloudNativePG Cluster and its databases",
     "kubernetes:core/v1:PersistentVolumeClaim": "a volume claim and its data",
     "kubernetes:core/v1:Namespace": "the namespace, with everything in it",
-    # components/data/mode_guard.py: losing a guard forgets the recorded mode, so the next
-    # `up` could change the mode (and delete the store) unchecked.
+    # components/data/mode_guard.py: losing a guard forgets the recorded mode (or namespace),
+    # so the next `up` could change it (and delete the store) unchecked.
     "pulumi-python:dynamic/tims-stack:PostgresModeGuard": "the guard of the database mode",
     "pulumi-python:dynamic/tims-stack:RedisModeGuard": "the guard of the Redis mode",
+    "pulumi-python:dynamic/tims-stack:NamespaceGuard": "the guard of the namespace name",
 }
 """Resource types whose replacement or deletion loses data, with what is lost."""
 

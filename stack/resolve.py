@@ -62,6 +62,7 @@ class StackConfig(_Resolved):
 
     environment: str
     namespace: str
+    allow_namespace_change: bool  # `tims-stack:allowNamespaceChange`
     domain: str | None
     host: str | None  # public host; None when domain is unset
     routing: RoutingConfig
@@ -313,6 +314,7 @@ def _resolve(
     return StackConfig(
         environment=environment,
         namespace=namespace,
+        allow_namespace_change=s.allow_namespace_change,
         domain=s.domain,
         host=host if s.domain is not None else None,
         routing=s.routing,

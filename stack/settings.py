@@ -84,6 +84,13 @@ class StackSettings(ConfigModel):
         "deletes it, so default and kube-* are refused. Empty: tims-stack-<environment>, cut to "
         "63 characters with a 6-hex-digit hash suffix when longer.",
     )
+    allow_namespace_change: Annotated[bool, RuntimeBool] = Field(
+        alias="allowNamespaceChange",
+        default=False,
+        description="true lets `up` change the namespace of a live environment (a changed "
+        "namespace or environment): it makes a new, empty namespace and deletes the old one "
+        "with its databases and volumes. Set it for one `up` after a dump, then remove it.",
+    )
     domain: Annotated[DnsName | None, Derived] = Field(
         default=None,
         description="Base domain, e.g. example.com. Empty: no Ingress or HTTPRoute; URLs are "

@@ -1,8 +1,8 @@
-"""The dynamic provider behind the mode guards: refuses a postgres.mode or redis.mode change.
+"""The dynamic provider behind the guards: refuses a postgres.mode, redis.mode or namespace change.
 
-One provider, parametrised by the store it guards (`postgres` for
-`PostgresModeGuard`, `redis` for `RedisModeGuard`): the store only picks the
-config key and the words of the refusal.
+One provider, parametrised by what it guards (`postgres` for `PostgresModeGuard`,
+`redis` for `RedisModeGuard`, `namespace` for `NamespaceGuard`): that only picks
+the recorded key, the override key and the words of the refusal.
 
 Why a resource: the previous mode must be known at preview time, without a
 cluster. Pulumi keeps a resource's last inputs in the state and hands them to
@@ -37,17 +37,26 @@ MODE = "mode"
 ALLOW = "allowModeChange"
 POSTGRES = "postgres"
 REDIS = "redis"
+NAMESPACE = "namespace"
+ALLOW_NAMESPACE = "allowNamespaceChange"
+
+
+def guarded_keys(store: str) -> tuple[str, str]:
+    """The recorded key and the override key of `store`'s guard."""
+    return (NAMESPACE, ALLOW_NAMESPACE) if store == NAMESPACE else (MODE, ALLOW)
 
 
 def guard_id(store: str) -> str:
-    """The guard's resource id: `postgres-mode`, `redis-mode`."""
-    return f"{store}-mode"
+    """The guard's resource id: `postgres-mode`, `redis-mode`, `namespace-guard`."""
+    return "namespace-guard" if store == NAMESPACE else f"{store}-mode"
 
 
 def mode_change_message(old: str, new: str, store: str = POSTGRES) -> str:
     """What a refused change says: what would happen, how to migrate, the override."""
     if store == REDIS:
         return _redis_message(old, new)
+    if store == NAMESPACE:
+        return _namespace_message(old, new)
     key = f"tims-stack:{store}"
     return (
         f"{key}.mode changes from {old!r} to {new!r} on a live environment: the {new} "
@@ -87,36 +96,57 @@ def _redis_message(old: str, new: str) -> str:
     )
 
 
+def _namespace_message(old: str, new: str) -> str:
+    return (
+        f"the namespace changes from {old!r} to {new!r} on a live environment "
+        "(tims-stack:namespace, or tims-stack:environment, from which the namespace is "
+        f"derived when tims-stack:namespace is unset): `pulumi up` would create a new, EMPTY "
+        f"namespace {new!r} and DELETE {old!r} with everything in it: the databases "
+        "(Postgres, Redis), their volumes and Secrets. To keep it, set the old value back "
+        f"(tims-stack:namespace {old!r}, or the environment you had). To move deliberately: "
+        "(1) dump the database with `pg_dump -Fc` and keep the dump outside the cluster; "
+        "(2) set tims-stack:allowNamespaceChange true together with the new value and run "
+        "`pulumi up`; (3) restore the dump with `pg_restore --no-owner --no-acl` into the "
+        "new namespace's database; (4) remove tims-stack:allowNamespaceChange. "
+        "docs/config-guide.md ('Changing the namespace or environment') has the steps."
+    )
+
+
 def mode_problem(olds: dict[str, Any], news: dict[str, Any], store: str = POSTGRES) -> str | None:
     """Why `news` may not replace the recorded `olds`, or None."""
-    old, new = olds.get(MODE), news.get(MODE)
-    if not old or not new or old == new or news.get(ALLOW) is True:
+    key, allow = guarded_keys(store)
+    old, new = olds.get(key), news.get(key)
+    if not old or not new or old == new or news.get(allow) is True:
         return None
     return mode_change_message(str(old), str(new), store)
 
 
 class ModeGuardProvider(ResourceProvider):
-    """Records the mode of `store`; its `check` is the guard. Never talks to anything."""
+    """Records the guarded value of `store`; its `check` is the guard. Talks to nothing."""
 
     def __init__(self, store: str = POSTGRES) -> None:
         self.store = store
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         problem = mode_problem(_olds or {}, news, self.store)
-        failures = [CheckFailure(MODE, problem)] if problem is not None else []
+        key = guarded_keys(self.store)[0]
+        failures = [CheckFailure(key, problem)] if problem is not None else []
         return CheckResult(news, failures)
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in (MODE, ALLOW) if (_olds or {}).get(k) != _news.get(k)]
+        keys = guarded_keys(self.store)
+        changed = [k for k in keys if (_olds or {}).get(k) != _news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(
-            guard_id(self.store), {MODE: props.get(MODE), ALLOW: bool(props.get(ALLOW))}
-        )
+        return CreateResult(guard_id(self.store), self._record(props))
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult({MODE: _news.get(MODE), ALLOW: bool(_news.get(ALLOW))})
+        return UpdateResult(self._record(_news))
+
+    def _record(self, props: dict[str, Any]) -> dict[str, Any]:
+        key, allow = guarded_keys(self.store)
+        return {key: props.get(key), allow: bool(props.get(allow))}
 
     def __reduce__(self) -> tuple[Any, ...]:
         from pathlib import Path

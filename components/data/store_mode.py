@@ -1,8 +1,10 @@
-"""A data store's mode guard as Pulumi resources: the guard, and the component holding it.
+"""The guards as Pulumi resources: a store's mode guard and its component; the namespace guard.
 
 Postgres and Redis differ only in type tokens and in the store the provider
 (components/data/mode_guard.py) words its refusal for. Each guard sits in a component
-of its own, so the stores' URNs stay as they were before the modes existed.
+of its own, so the stores' URNs stay as they were before the modes existed. The
+namespace guard sits in `NamespaceName`; the K8s Namespace (components/kube/namespace.py)
+depends on the guard.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 
-from components.data.mode_guard import ALLOW, MODE, POSTGRES, REDIS, ModeGuardProvider, guard_id
+from components.data.mode_guard import (
+    ALLOW,
+    ALLOW_NAMESPACE,
+    MODE,
+    NAMESPACE,
+    POSTGRES,
+    REDIS,
+    ModeGuardProvider,
+    guard_id,
+)
 
 
 class ModeGuard(pulumi.dynamic.Resource):
@@ -41,6 +52,18 @@ class RedisModeGuard(ModeGuard, module="tims-stack", name="RedisModeGuard"):
     store, component = REDIS, "tims-stack:k8s:RedisMode"
 
 
+class NamespaceGuard(pulumi.dynamic.Resource, module="tims-stack", name="NamespaceGuard"):
+    """Type token `pulumi-python:dynamic/tims-stack:NamespaceGuard`. State: the namespace name."""
+
+    namespace: pulumi.Output[str]
+
+    def __init__(
+        self, namespace: str, allow_change: bool, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {NAMESPACE: namespace, ALLOW_NAMESPACE: allow_change}
+        super().__init__(ModeGuardProvider(NAMESPACE), guard_id(NAMESPACE), props, opts)
+
+
 class StoreMode(pulumi.ComponentResource):
     """Holds one store's guard, named `<store>-mode`; the store's resources depend on it."""
 
@@ -51,3 +74,15 @@ class StoreMode(pulumi.ComponentResource):
         super().__init__(guard.component, name, None, None)
         self.guard = guard(name, mode, allow_change, pulumi.ResourceOptions(parent=self))
         self.register_outputs({"mode": self.guard.mode})
+
+
+class NamespaceName(pulumi.ComponentResource):
+    """Holds the namespace guard, named `namespace-guard`; the K8s Namespace depends on it."""
+
+    guard: NamespaceGuard
+
+    def __init__(self, namespace: str, allow_change: bool) -> None:
+        name = guard_id(NAMESPACE)
+        super().__init__("tims-stack:k8s:NamespaceName", name, None, None)
+        self.guard = NamespaceGuard(namespace, allow_change, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"namespace": self.guard.namespace})

@@ -27,6 +27,8 @@ class NamespaceArgs:
     """The namespace name: the image contract needs UNIQUE_ID == namespace, so it is fixed."""
     environment: str
     """Environment id, the `app.kubernetes.io/instance` label."""
+    guard: pulumi.Resource | None = None
+    """What the Namespace waits for: the namespace guard (components/data/store_mode.py)."""
 
 
 class Namespace(pulumi.ComponentResource):
@@ -38,6 +40,9 @@ class Namespace(pulumi.ComponentResource):
         self, name: str, args: NamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tims-stack:k8s:Namespace", name, None, opts)
+        # The guard records the name; its refused Check stops the preview before the
+        # replacement (a new namespace, the old one deleted with its claims) is planned.
+        guard = [args.guard] if args.guard is not None else []
         namespace = K8sNamespace(
             name,
             metadata=ObjectMetaArgs(
@@ -49,7 +54,7 @@ class Namespace(pulumi.ComponentResource):
                     **POD_SECURITY_LABELS,
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=guard),
         )
         self.name = namespace.metadata.name
         self.register_outputs({"name": self.name})

@@ -343,17 +343,17 @@ DATA_KINDS = ("StatefulSet", "Cluster", "PersistentVolumeClaim", "Namespace")
 
 
 @pytest.mark.parametrize("scenario", ["default", "cloudnativepg", "external-all"])
-def test_every_data_holder_and_mode_guard_is_flagged_by_the_preview(
+def test_every_data_holder_and_guard_is_flagged_by_the_preview(
     scenario: str, program_runs: Runs
 ) -> None:
     """scripts/preview_digest.py's STATEFUL_TYPES must name every type the program registers
-    that holds data, and every mode guard: deleting a guard forgets the recorded mode, so
-    the next `up` changes the mode unchecked."""
+    that holds data, and every guard: deleting a guard forgets the recorded mode or
+    namespace, so the next `up` changes it unchecked."""
     registered = {r.type for r in program_runs(scenario).resources}
     holders = {
         t
         for t in registered
-        if t.endswith("ModeGuard")
+        if (t.startswith("pulumi-python:dynamic/") and t.endswith("Guard"))
         or (t.startswith("kubernetes:") and t.rsplit(":", 1)[-1] in DATA_KINDS)
     }
     assert holders, f"{scenario}: no data holder registered"

@@ -7,7 +7,8 @@ keeps the old one, so the backend can no longer log in), a new StatefulSet with
 an empty claim, a new namespace, or an ImageBuild delete that removes the very
 images the new one skipped building, a new CloudNativePG Cluster (the old one's
 claims are garbage-collected with it), or a mode guard with no recorded mode
-(which lets a postgres.mode or redis.mode change through unchecked). Such a refactor needs `aliases`
+(which lets a postgres.mode or redis.mode change through unchecked), or the namespace
+guard (which lets a namespace change through unchecked). Such a refactor needs `aliases`
 (https://www.pulumi.com/docs/iac/concepts/options/aliases/) and an update here.
 """
 
@@ -42,6 +43,7 @@ the managed Redis."""
 PROTECTED = [
     "tims-stack:images:AppImages$pulumi-python:dynamic/tims-stack:ImageBuild::images",
     "tims-stack:k8s:Namespace$kubernetes:core/v1:Namespace::namespace",
+    "tims-stack:k8s:NamespaceName$pulumi-python:dynamic/tims-stack:NamespaceGuard::namespace-guard",
     "tims-stack:k8s:Postgres$kubernetes:apps/v1:StatefulSet::postgres",
     "tims-stack:k8s:Postgres$random:index/randomPassword:RandomPassword::postgres-password",
     "tims-stack:k8s:Redis$kubernetes:apps/v1:StatefulSet::redis",
