@@ -10,19 +10,17 @@ the preview fails before the replacement of the Namespace is planned.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any
 
 import dill
-from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from components.data.mode_guard import NAMESPACE, ModeGuardProvider
 from scripts.mockrun import ProgramRun, Registered, reveal, run_program
 from tests.conftest import REPO_ROOT
 from tests.program.conftest import SCENARIOS, SECRET_KEYS
-from tests.provider.conftest import ProviderHost, provider_host, stale_checkout
+from tests.provider.conftest import ProviderHost, provider_host, stale_checkout, wire_properties
 
 __all__ = ["provider_host", "stale_checkout"]  # fixtures used below
 
@@ -64,15 +62,11 @@ def test_the_override_key_reaches_the_guard() -> None:
 
 
 def _check(host: ProviderHost, olds: dict[str, Any], news: Registered) -> Any:
-    def struct(values: dict[str, Any]) -> Any:
-        loop = asyncio.new_event_loop()  # a private loop, as tests/provider does
-        try:
-            return loop.run_until_complete(rpc.serialize_properties(values, {}))
-        finally:
-            loop.close()
-
+    """The host's Check with the registered inputs, `__provider` as the program serialized it."""
     return host.stub.Check(
-        provider_pb2.CheckRequest(urn=news.urn, olds=struct(olds), news=struct(reveal(news.inputs)))
+        provider_pb2.CheckRequest(
+            urn=news.urn, olds=wire_properties(olds), news=wire_properties(reveal(news.inputs))
+        )
     )
 
 

@@ -7,16 +7,14 @@ Pulumi runs it from the state at preview time.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from components.data.mode_guard import ModeGuardProvider, mode_problem
-from tests.provider.conftest import ProviderHost, provider_host, stale_checkout
+from tests.provider.conftest import ProviderHost, check_in_host, provider_host, stale_checkout
 
 __all__ = ["provider_host", "stale_checkout"]  # fixtures used below
 
@@ -84,23 +82,8 @@ def test_update_records_the_new_mode() -> None:
 # ------------------------------------------------------------------ through the provider host
 
 
-def _struct(values: dict[str, Any]) -> Any:
-    loop = asyncio.new_event_loop()  # a private loop, as tests/provider does
-    try:
-        return loop.run_until_complete(rpc.serialize_properties(values, {}))
-    finally:
-        loop.close()
-
-
 def _check(host: ProviderHost, olds: dict[str, Any], news: dict[str, Any]) -> Any:
-    serialized = serialize_provider(ModeGuardProvider())
-    return host.stub.Check(
-        provider_pb2.CheckRequest(
-            urn=URN,
-            olds=_struct({**olds, "__provider": serialized}) if olds else _struct({}),
-            news=_struct({**news, "__provider": serialized}),
-        )
-    )
+    return check_in_host(host, URN, ModeGuardProvider(), olds, news)
 
 
 def test_provider_host_refuses_a_mode_change_from_serialized_code(

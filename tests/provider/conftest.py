@@ -7,6 +7,7 @@ owner), org `acme-org`, repository `acme/app` with branch `main` and the workflo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import random
@@ -21,9 +22,11 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from pulumi.dynamic import ConfigureRequest, CreateResult
+from pulumi.dynamic import ConfigureRequest, CreateResult, ResourceProvider
 from pulumi.dynamic.config import Config
-from pulumi.runtime.proto import provider_pb2_grpc
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from components.images.imagebuild.provider import (
     PROVIDER_VERSION,
@@ -254,6 +257,34 @@ def provider_host(stale_checkout: Path) -> Iterator[ProviderHost]:
         channel.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+def wire_properties(values: dict[str, Any]) -> Any:
+    """`values` as the engine sends them to a provider (a Struct), on a private event loop."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(values, {}))
+    finally:
+        loop.close()
+
+
+def check_in_host(
+    host: ProviderHost,
+    urn: str,
+    provider: ResourceProvider,
+    olds: dict[str, Any],
+    news: dict[str, Any],
+) -> Any:
+    """The host's Check of a dynamic resource whose inputs carry `provider` serialized, as
+    the engine passes recorded and new inputs (no olds on the first `up`)."""
+    serialized = serialize_provider(provider)
+    return host.stub.Check(
+        provider_pb2.CheckRequest(
+            urn=urn,
+            olds=wire_properties({**olds, "__provider": serialized} if olds else {}),
+            news=wire_properties({**news, "__provider": serialized}),
+        )
+    )
 
 
 GHES_IMAGES = {name: repo.replace("ghcr.io", GHES_REGISTRY) for name, repo in IMAGES.items()}

@@ -10,15 +10,13 @@ returns into a CheckResponse, which fails the preview before any step.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from components.data.mode_guard import NAMESPACE, ModeGuardProvider, mode_problem
-from tests.provider.conftest import ProviderHost
+from tests.provider.conftest import ProviderHost, check_in_host
 
 URN = "urn:pulumi:dev::tims-stack::pulumi-python:dynamic/tims-stack:NamespaceGuard::namespace-guard"
 
@@ -81,23 +79,8 @@ def test_a_mode_guard_ignores_the_namespace_keys() -> None:
 # ------------------------------------------------------------------ through the provider host
 
 
-def _struct(values: dict[str, Any]) -> Any:
-    loop = asyncio.new_event_loop()  # a private loop, as the other provider tests do
-    try:
-        return loop.run_until_complete(rpc.serialize_properties(values, {}))
-    finally:
-        loop.close()
-
-
 def _check(host: ProviderHost, olds: dict[str, Any], news: dict[str, Any]) -> Any:
-    serialized = serialize_provider(ModeGuardProvider(NAMESPACE))
-    return host.stub.Check(
-        provider_pb2.CheckRequest(
-            urn=URN,
-            olds=_struct({**olds, "__provider": serialized}) if olds else _struct({}),
-            news=_struct({**news, "__provider": serialized}),
-        )
-    )
+    return check_in_host(host, URN, ModeGuardProvider(NAMESPACE), olds, news)
 
 
 def test_provider_host_refuses_a_namespace_change_from_serialized_code(

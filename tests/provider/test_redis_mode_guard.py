@@ -10,16 +10,14 @@ survive `__reduce__`.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from components.data.mode_guard import POSTGRES, REDIS, ModeGuardProvider, mode_problem
-from tests.provider.conftest import ProviderHost
+from tests.provider.conftest import ProviderHost, check_in_host
 
 URN = (
     "urn:pulumi:dev::tims-stack::tims-stack:k8s:RedisMode$"
@@ -91,23 +89,8 @@ def test_each_guard_records_under_its_own_id() -> None:
 # ------------------------------------------------------------------ through the provider host
 
 
-def _struct(values: dict[str, Any]) -> Any:
-    loop = asyncio.new_event_loop()  # a private loop, as the other provider tests do
-    try:
-        return loop.run_until_complete(rpc.serialize_properties(values, {}))
-    finally:
-        loop.close()
-
-
 def _check(host: ProviderHost, store: str, olds: dict[str, Any], news: dict[str, Any]) -> Any:
-    serialized = serialize_provider(ModeGuardProvider(store))
-    return host.stub.Check(
-        provider_pb2.CheckRequest(
-            urn=URN,
-            olds=_struct({**olds, "__provider": serialized}) if olds else _struct({}),
-            news=_struct({**news, "__provider": serialized}),
-        )
-    )
+    return check_in_host(host, URN, ModeGuardProvider(store), olds, news)
 
 
 def test_provider_host_refuses_a_redis_mode_change_in_redis_words(
