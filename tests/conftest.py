@@ -16,8 +16,10 @@ def shared_path(relative: str) -> Path:
     """Path of a file under ../shared/, or skip the calling test naming the missing file.
 
     ../shared/ holds third-party reference data (GitHub's OpenAPI description,
-    the Gateway API CRD) that we may not copy into the project. It is present on
-    the project's machines and in CI, not in a user's clone.
+    the Gateway API and CloudNativePG CRDs) that we do not copy into the project.
+    It is present on the project's machines and in CI, not in a user's clone. The
+    GitHub operations it lacks (issues, pull requests) come from the npm package
+    @octokit/openapi instead, excerpted with its MIT notice in tests/github/openapi/.
     """
     path = SHARED_DIR / relative
     if not path.is_file():
