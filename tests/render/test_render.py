@@ -17,7 +17,7 @@ from scripts.manifest_schemas import KubernetesSchema
 from scripts.mockrun import FAKE_TOKEN, SECRET_MARK, run_program
 from scripts.render import PLACEHOLDER, RenderResult, main, render
 from stack.config import ConfigError
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, shared_path
 from tests.render.conftest import ENV, EXAMPLE
 
 
@@ -219,8 +219,7 @@ def test_last_line_names_the_cloudnativepg_check_made(
 ) -> None:
     stack = tmp_path / "Pulumi.cnpg.yaml"
     stack.write_text(EXAMPLE.read_text() + "  tims-stack:postgres: {mode: cloudnativepg}\n")
-    if not manifest_schemas.CNPG_CLUSTER_CRD.exists():
-        pytest.skip(f"{manifest_schemas.CNPG_CLUSTER_CRD} is not present")
+    shared_path(f"cloudnative-pg/{manifest_schemas.CNPG_CLUSTER_CRD.name}")  # skips if absent
     assert main(["--env", "cnpg", "--config", str(stack), "--out", str(tmp_path / "out")]) == 0
     last = _last_line(capsys)
     assert "CloudNativePG v1.30.0 CRD" in last, f"render's last line: {last!r}"
